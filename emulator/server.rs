@@ -1,0 +1,786 @@
+//! A stateful emulator of the Buildkite Packages API, for tests, the README demo and
+//! benchmarks. It keeps packages (name, version, size, sha256/sha512 digests, never
+//! the bytes) per registry, answers duplicates with 409, paginates lists with `after`
+//! cursors and `links.next`, enforces token scopes (401/403) for API tokens and OIDC
+//! JWTs (audience and lifetime checked), implements the presigned flow with its own
+//! storage endpoint, records every request, and can be scripted to fail: status codes
+//! with `Retry-After`/`RateLimit-Reset`, delays, dropped connections, failures after
+//! the request was committed, and seeded random chaos.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256, Sha512};
+
+/// A stored package.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pkg {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub file_name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub sha512: String,
+    pub created_at: String,
+    pub attestation_bundle: Option<String>,
+}
+
+/// A registry and its packages (newest last).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Registry {
+    pub ecosystem: String,
+    pub packages: Vec<Pkg>,
+}
+
+/// A scripted failure. It applies to requests whose method and path match, `times`
+/// times (0 = forever).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub path_contains: Option<String>,
+    /// Only requests whose uploaded file name contains this.
+    #[serde(default)]
+    pub file_contains: Option<String>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub times: u32,
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Close the connection without an answer.
+    #[serde(default)]
+    pub drop: bool,
+    /// Carry out the request first, then fail as scripted (the ambiguous case).
+    #[serde(default)]
+    pub after_commit: bool,
+}
+
+/// Seeded random faults on publish requests.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Chaos {
+    pub seed: u64,
+    /// Percent of publish requests answered 503.
+    pub p503: u32,
+    /// Percent answered 429 with reset headers.
+    pub p429: u32,
+    /// Percent whose connection is dropped mid-body.
+    pub pdrop: u32,
+    /// Percent committed, then dropped (the package landed but the client does not know).
+    pub pcommit_drop: u32,
+    /// Percent that stall for `stall_ms` before answering.
+    pub pstall: u32,
+    pub stall_ms: u64,
+}
+
+/// A recorded request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    pub auth: String,
+    pub user_agent: String,
+    pub content_length: Option<u64>,
+    pub file_name: Option<String>,
+}
+
+/// Emulator configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub org: String,
+    /// slug → ecosystem.
+    pub registries: BTreeMap<String, String>,
+    /// API token → scopes.
+    pub tokens: BTreeMap<String, Vec<String>>,
+    /// Scopes granted to a valid OIDC token.
+    pub oidc_scopes: Vec<String>,
+    /// Added to every request.
+    pub latency_ms: u64,
+    /// Largest body accepted by the direct publish (413 above it); 0 = no limit.
+    pub max_direct_bytes: u64,
+    pub chaos: Option<Chaos>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            org: "acme".into(),
+            registries: [("debs".to_owned(), "debian".to_owned())].into(),
+            tokens: [(
+                "bkua_test_token".to_owned(),
+                ["read_packages", "write_packages", "delete_packages", "read_registries"].map(String::from).to_vec(),
+            )]
+            .into(),
+            oidc_scopes: ["read_packages", "write_packages"].map(String::from).to_vec(),
+            latency_ms: 0,
+            max_direct_bytes: 0,
+            chaos: None,
+        }
+    }
+}
+
+/// The emulator's whole state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EmuState {
+    pub config: Option<Config>,
+    pub registries: BTreeMap<String, Registry>,
+    pub faults: Vec<Fault>,
+    pub requests: Vec<Record>,
+    /// Presigned objects: key → (file name, size, sha256, sha512).
+    pub objects: BTreeMap<String, (String, u64, String, String)>,
+    /// Policies issued with upload slots.
+    pub policies: Vec<String>,
+    pub counter: u64,
+    #[serde(skip)]
+    pub rng: Option<fastrand::Rng>,
+}
+
+impl EmuState {
+    fn cfg(&self) -> &Config {
+        self.config.as_ref().expect("configured")
+    }
+
+    /// All packages of a registry.
+    #[must_use]
+    pub fn packages(&self, registry: &str) -> Vec<Pkg> {
+        self.registries.get(registry).map(|r| r.packages.clone()).unwrap_or_default()
+    }
+}
+
+pub type Shared = Arc<Mutex<EmuState>>;
+
+/// A running emulator.
+pub struct Handle {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub state: Shared,
+}
+
+impl Handle {
+    /// Adds a scripted fault.
+    pub fn fault(&self, fault: Fault) {
+        self.state.lock().unwrap().faults.push(fault);
+    }
+
+    /// Packages of a registry.
+    #[must_use]
+    pub fn packages(&self, registry: &str) -> Vec<Pkg> {
+        self.state.lock().unwrap().packages(registry)
+    }
+
+    /// Recorded requests.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Record> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+/// Builds the state for `config`.
+#[must_use]
+pub fn new_state(config: Config) -> Shared {
+    let mut state = EmuState::default();
+    for (slug, eco) in &config.registries {
+        state.registries.insert(slug.clone(), Registry { ecosystem: eco.clone(), packages: Vec::new() });
+    }
+    state.rng = config.chaos.as_ref().map(|c| fastrand::Rng::with_seed(c.seed));
+    state.config = Some(config);
+    Arc::new(Mutex::new(state))
+}
+
+/// The router.
+pub fn router(state: Shared) -> Router {
+    let base = "/v2/packages/organizations/{org}/registries/{registry}";
+    Router::new()
+        .route(base, get(get_registry))
+        .route(&format!("{base}/packages"), post(publish).get(list))
+        .route(&format!("{base}/packages/upload"), post(upload_slot))
+        .route(&format!("{base}/packages/{{id}}"), get(get_package).delete(delete_package))
+        .route(&format!("{base}/packages/{{id}}/copy"), post(copy))
+        .route("/_storage/bucket", post(storage))
+        .route("/_emulator/state", get(dump))
+        .route("/_emulator/faults", post(add_faults))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware))
+        .with_state(state)
+}
+
+/// Serves on `addr` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, state: Shared) {
+    axum::serve(listener, router(state)).await.expect("emulator server");
+}
+
+/// Starts an emulator on a random loopback port in a background thread.
+#[must_use]
+pub fn start(config: Config) -> Handle {
+    let state = new_state(config);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shared = state.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            serve(listener, shared).await;
+        });
+    });
+    let addr = rx.recv().unwrap();
+    Handle { url: format!("http://{addr}"), addr, state }
+}
+
+// ---------------------------------------------------------------- middleware
+
+/// Latency, scripted faults, chaos and the request log.
+async fn middleware(State(state): State<Shared>, req: Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let headers = req.headers().clone();
+    let auth = match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+        None => "none".to_owned(),
+        Some(v) if v.starts_with("Bearer eyJ") => "oidc".to_owned(),
+        Some(v) if v.starts_with("Bearer ") => "token".to_owned(),
+        Some(_) => "other".to_owned(),
+    };
+    let content_length = headers.get("content-length").and_then(|v| v.to_str().ok()?.parse().ok());
+    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (latency, fault, chaos) = {
+        let mut s = state.lock().unwrap();
+        let latency = s.cfg().latency_ms;
+        let is_publish = method == "POST" && path.ends_with("/packages") && !path.starts_with("/_");
+        let fault = pick_fault(&mut s, &method, &path);
+        let chaos = if is_publish && fault.is_none() { roll_chaos(&mut s) } else { None };
+        (latency, fault, chaos)
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let fault = fault.or(chaos);
+    let mut response = match fault {
+        Some(f) => {
+            if f.delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
+            }
+            if f.after_commit {
+                let committed = next.run(req).await;
+                if f.drop {
+                    record(&state, &method, &path, &query, 0, &auth, &user_agent, content_length, None);
+                    std::panic::resume_unwind(Box::new("emulator: dropping the connection after commit"));
+                }
+                drop(committed);
+                fault_response(&f)
+            } else if f.drop {
+                // Read a little of the body so the drop happens mid-upload.
+                let mut body = req.into_body().into_data_stream();
+                use futures_util::StreamExt;
+                let _ = body.next().await;
+                record(&state, &method, &path, &query, 0, &auth, &user_agent, content_length, None);
+                std::panic::resume_unwind(Box::new("emulator: dropping the connection"));
+            } else if f.status.is_some() {
+                fault_response(&f)
+            } else {
+                next.run(req).await
+            }
+        }
+        None => next.run(req).await,
+    };
+    let file_name = response.extensions_mut().remove::<FileName>().map(|f| f.0);
+    record(&state, &method, &path, &query, response.status().as_u16(), &auth, &user_agent, content_length, file_name);
+    response
+}
+
+#[derive(Clone)]
+struct FileName(String);
+
+#[allow(clippy::too_many_arguments)]
+fn record(state: &Shared, method: &str, path: &str, query: &str, status: u16, auth: &str, ua: &str, len: Option<u64>, file: Option<String>) {
+    state.lock().unwrap().requests.push(Record {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        query: query.to_owned(),
+        status,
+        auth: auth.to_owned(),
+        user_agent: ua.to_owned(),
+        content_length: len,
+        file_name: file,
+    });
+}
+
+fn pick_fault(s: &mut EmuState, method: &str, path: &str) -> Option<Fault> {
+    let idx = s.faults.iter().position(|f| {
+        f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && f.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            && f.file_contains.is_none()
+    })?;
+    let fault = s.faults[idx].clone();
+    if fault.times > 0 {
+        s.faults[idx].times -= 1;
+        if s.faults[idx].times == 0 {
+            s.faults.remove(idx);
+        }
+    }
+    Some(fault)
+}
+
+fn roll_chaos(s: &mut EmuState) -> Option<Fault> {
+    let chaos = s.cfg().chaos.clone()?;
+    let rng = s.rng.as_mut()?;
+    let roll = rng.u32(0..100);
+    let mut edge = chaos.p503;
+    if roll < edge {
+        return Some(Fault { status: Some(503), body: Some(r#"{"message":"Service Unavailable"}"#.into()), ..Fault::default() });
+    }
+    edge += chaos.p429;
+    if roll < edge {
+        return Some(Fault {
+            status: Some(429),
+            headers: [("RateLimit-Reset".to_owned(), "1".to_owned()), ("RateLimit-Remaining".to_owned(), "0".to_owned())].into(),
+            body: Some(r#"{"message":"Too many requests","scope":"rest","limit":200,"current":201,"reset":1}"#.into()),
+            ..Fault::default()
+        });
+    }
+    edge += chaos.pdrop;
+    if roll < edge {
+        return Some(Fault { drop: true, ..Fault::default() });
+    }
+    edge += chaos.pcommit_drop;
+    if roll < edge {
+        return Some(Fault { drop: true, after_commit: true, ..Fault::default() });
+    }
+    edge += chaos.pstall;
+    if roll < edge {
+        return Some(Fault { delay_ms: chaos.stall_ms, ..Fault::default() });
+    }
+    None
+}
+
+fn fault_response(f: &Fault) -> Response {
+    let status = StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = Response::builder().status(status);
+    for (k, v) in &f.headers {
+        resp = resp.header(k, v);
+    }
+    let body = f.body.clone().unwrap_or_else(|| json!({"message": status.canonical_reason().unwrap_or("error")}).to_string());
+    resp.body(Body::from(body)).unwrap()
+}
+
+// ---------------------------------------------------------------- auth
+
+fn err(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+/// Checks the bearer token for `scope` on `registry`.
+fn authorize(s: &EmuState, headers: &HeaderMap, org: &str, registry: &str, scope: &str) -> Result<(), Response> {
+    let Some(token) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
+        return Err(err(StatusCode::UNAUTHORIZED, "Authentication required. Please supply a valid API Access Token"));
+    };
+    if token.starts_with("eyJ") {
+        let claims = decode_jwt(token).ok_or_else(|| err(StatusCode::UNAUTHORIZED, "Invalid OIDC token"))?;
+        let aud = format!("https://packages.buildkite.com/{org}/{registry}");
+        if claims.get("aud").and_then(Value::as_str) != Some(aud.as_str()) {
+            return Err(err(StatusCode::UNAUTHORIZED, &format!("OIDC token audience must be {aud}")));
+        }
+        let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+        let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        if exp <= now || exp.saturating_sub(iat) > 300 {
+            return Err(err(StatusCode::UNAUTHORIZED, "OIDC token expired or lives longer than 5 minutes"));
+        }
+        if !s.cfg().oidc_scopes.iter().any(|x| x == scope) {
+            return Err(err(StatusCode::FORBIDDEN, &format!("The OIDC policy does not grant the {scope} scope")));
+        }
+        return Ok(());
+    }
+    match s.cfg().tokens.get(token) {
+        None => Err(err(StatusCode::UNAUTHORIZED, "Authentication required. Please supply a valid API Access Token")),
+        Some(scopes) if !scopes.iter().any(|x| x == scope) => {
+            Err(err(StatusCode::FORBIDDEN, &format!("Your access token doesn't have the {scope} scope")))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+fn decode_jwt(token: &str) -> Option<Value> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn check_org(s: &EmuState, org: &str, registry: &str) -> Result<(), Response> {
+    if org != s.cfg().org {
+        return Err(err(StatusCode::NOT_FOUND, "No organization found"));
+    }
+    if !s.registries.contains_key(registry) {
+        return Err(err(StatusCode::NOT_FOUND, "No registry found"));
+    }
+    Ok(())
+}
+
+fn package_json(s: &EmuState, base: &str, org: &str, registry: &str, p: &Pkg) -> Value {
+    let _ = s;
+    json!({
+        "id": p.id,
+        "url": format!("{base}/v2/packages/organizations/{org}/registries/{registry}/packages/{}", p.id),
+        "web_url": format!("https://buildkite.com/organizations/{org}/packages/registries/{registry}/packages/{}", p.id),
+        "name": p.name,
+        "version": p.version,
+        "created_at": p.created_at,
+        "digests": { "sha256": p.sha256, "sha512": p.sha512 },
+        "organization": { "slug": org },
+        "registry": { "slug": registry },
+    })
+}
+
+fn base_url(headers: &HeaderMap) -> String {
+    format!("http://{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"))
+}
+
+// ---------------------------------------------------------------- handlers
+
+async fn get_registry(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let s = state.lock().unwrap();
+    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_registries")) {
+        return r;
+    }
+    let r = &s.registries[&registry];
+    axum::Json(json!({ "slug": registry, "name": registry, "ecosystem": r.ecosystem, "web_url": format!("https://buildkite.com/organizations/{org}/packages/registries/{registry}") })).into_response()
+}
+
+struct Upload {
+    file_name: String,
+    size: u64,
+    sha256: String,
+    sha512: String,
+}
+
+async fn publish(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    {
+        let s = state.lock().unwrap();
+        if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages")) {
+            return r;
+        }
+    }
+    let max = state.lock().unwrap().cfg().max_direct_bytes;
+    let mut upload = None;
+    let mut package_url = None;
+    let mut bundle = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return err(StatusCode::BAD_REQUEST, &format!("Malformed multipart body: {e}")),
+        };
+        match field.name().unwrap_or_default() {
+            "file" => match hash_field(field, max).await {
+                Ok(u) => upload = Some(u),
+                Err(r) => return r,
+            },
+            "package_url" => package_url = field.text().await.ok(),
+            "attestation_bundle" => bundle = field.text().await.ok(),
+            _ => {}
+        }
+    }
+    let upload = match (upload, package_url) {
+        (Some(u), _) => u,
+        (None, Some(url)) => {
+            let s = state.lock().unwrap();
+            let key = url.split_once("/_storage/bucket/").map(|(_, k)| k.to_owned()).unwrap_or_default();
+            let key = percent_decode(&key);
+            match s.objects.get(&key) {
+                Some((file_name, size, sha256, sha512)) => Upload { file_name: file_name.clone(), size: *size, sha256: sha256.clone(), sha512: sha512.clone() },
+                None => return err(StatusCode::UNPROCESSABLE_ENTITY, &format!("No uploaded object at {url}")),
+            }
+        }
+        (None, None) => return err(StatusCode::UNPROCESSABLE_ENTITY, "Missing file"),
+    };
+    let poisoned = {
+        let s = state.lock().unwrap();
+        s.faults.iter().find(|f| f.file_contains.as_deref().is_some_and(|n| upload.file_name.contains(n))).cloned()
+    };
+    if let Some(f) = poisoned {
+        return fault_response(&f);
+    }
+    let Some((name, version)) = package_publisher::artifact::predict(&upload.file_name) else {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, "Invalid filename format. Expected: {BASENAME}-{SEMVER}.{EXT}");
+    };
+    let mut s = state.lock().unwrap();
+    if s.registries[&registry].packages.iter().any(|p| p.name == name && p.version == version) {
+        return err(StatusCode::CONFLICT, "Package version already exists");
+    }
+    s.counter += 1;
+    let pkg = Pkg {
+        id: format!("0191e8a2-0000-7000-8000-{:012x}", s.counter),
+        name,
+        version,
+        file_name: upload.file_name.clone(),
+        size: upload.size,
+        sha256: upload.sha256,
+        sha512: upload.sha512,
+        created_at: format!("2026-11-27T00:00:{:02}Z", s.counter % 60),
+        attestation_bundle: bundle,
+    };
+    let body = package_json(&s, &base_url(&headers), &org, &registry, &pkg);
+    s.registries.get_mut(&registry).unwrap().packages.push(pkg);
+    let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
+    resp.extensions_mut().insert(FileName(upload.file_name));
+    resp
+}
+
+async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64) -> Result<Upload, Response> {
+    let file_name = field.file_name().unwrap_or_default().to_owned();
+    let mut sha256 = Sha256::new();
+    let mut sha512 = Sha512::new();
+    let mut size = 0u64;
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                size += chunk.len() as u64;
+                if max > 0 && size > max {
+                    return Err(err(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large"));
+                }
+                sha256.update(&chunk);
+                sha512.update(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return Err(err(StatusCode::BAD_REQUEST, &format!("Body read failed: {e}"))),
+        }
+    }
+    Ok(Upload { file_name, size, sha256: format!("{:x}", sha256.finalize()), sha512: format!("{:x}", sha512.finalize()) })
+}
+
+fn percent_decode(s: &str) -> String {
+    reqwest::Url::parse(&format!("http://x/{s}"))
+        .ok()
+        .and_then(|u| u.path_segments().map(|segs| segs.map(|seg| {
+            let bytes: Vec<u8> = percent_bytes(seg);
+            String::from_utf8_lossy(&bytes).into_owned()
+        }).collect::<Vec<_>>().join("/")))
+        .unwrap_or_else(|| s.to_owned())
+}
+
+fn percent_bytes(seg: &str) -> Vec<u8> {
+    let b = seg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&seg[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+async fn upload_slot(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, headers: HeaderMap) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages")) {
+        return r;
+    }
+    s.counter += 1;
+    let key = format!("uploads/{:08x}/${{filename}}", s.counter);
+    let policy = format!("policy-{:08x}", s.counter);
+    s.policies.push(policy.clone());
+    let base = base_url(&headers);
+    axum::Json(json!({
+        "uri": format!("s3://bucket/{key}"),
+        "form": {
+            "file_input": "file",
+            "method": "POST",
+            "url": format!("{base}/_storage/bucket"),
+            "data": { "key": key, "acl": "private", "policy": policy, "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-signature": format!("sig-{policy}") }
+        }
+    }))
+    .into_response()
+}
+
+async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    let xml = |status: StatusCode, code: &str, msg: &str| {
+        (status, [("content-type", "application/xml")], format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{msg}</Message></Error>")).into_response()
+    };
+    if headers.contains_key("authorization") {
+        return xml(StatusCode::BAD_REQUEST, "InvalidArgument", "Unsupported Authorization Type");
+    }
+    if !headers.contains_key("content-length") {
+        return xml(StatusCode::LENGTH_REQUIRED, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+    }
+    let mut fields = BTreeMap::new();
+    let mut upload = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return xml(StatusCode::BAD_REQUEST, "MalformedPOSTRequest", &e.to_string()),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            match hash_field(field, 0).await {
+                Ok(u) => upload = Some(u),
+                Err(r) => return r,
+            }
+        } else if upload.is_some() {
+            return xml(StatusCode::BAD_REQUEST, "InvalidArgument", "The file must be the last field of the form");
+        } else {
+            fields.insert(name, field.text().await.unwrap_or_default());
+        }
+    }
+    let mut s = state.lock().unwrap();
+    let policy = fields.get("policy").cloned().unwrap_or_default();
+    if !s.policies.contains(&policy) || fields.get("x-amz-signature") != Some(&format!("sig-{policy}")) {
+        return xml(StatusCode::FORBIDDEN, "AccessDenied", "Invalid according to Policy: Policy Condition failed");
+    }
+    let Some(upload) = upload else {
+        return xml(StatusCode::BAD_REQUEST, "InvalidArgument", "POST requires exactly one file upload per request.");
+    };
+    let key = fields.get("key").cloned().unwrap_or_default().replace("${filename}", &upload.file_name);
+    s.objects.insert(key, (upload.file_name, upload.size, upload.sha256, upload.sha512));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    name: Option<String>,
+    per_page: Option<usize>,
+    after: Option<String>,
+}
+
+async fn list(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, Query(q): Query<ListQuery>, headers: HeaderMap) -> Response {
+    let s = state.lock().unwrap();
+    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages")) {
+        return r;
+    }
+    let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
+    // Newest first.
+    let all: Vec<&Pkg> = s.registries[&registry].packages.iter().rev().filter(|p| q.name.as_deref().is_none_or(|n| p.name == n)).collect();
+    let start = match &q.after {
+        Some(cursor) => match all.iter().position(|p| &p.id == cursor) {
+            Some(i) => i + 1,
+            None => return err(StatusCode::BAD_REQUEST, "Invalid cursor"),
+        },
+        None => 0,
+    };
+    let page: Vec<&Pkg> = all.iter().skip(start).take(per_page).copied().collect();
+    let base = base_url(&headers);
+    let path = format!("{base}/v2/packages/organizations/{org}/registries/{registry}/packages");
+    let mut next = Value::Null;
+    if start + page.len() < all.len() {
+        let mut url = reqwest::Url::parse(&path).unwrap();
+        {
+            let mut qp = url.query_pairs_mut();
+            if let Some(n) = &q.name {
+                qp.append_pair("name", n);
+            }
+            qp.append_pair("per_page", &per_page.to_string());
+            qp.append_pair("after", &page.last().unwrap().id);
+        }
+        next = Value::String(url.to_string());
+    }
+    let items: Vec<Value> = page.iter().map(|p| {
+        let mut v = package_json(&s, &base, &org, &registry, p);
+        // Like the live listing, items carry no digests: clients must GET for them.
+        v.as_object_mut().unwrap().remove("digests");
+        v
+    }).collect();
+    axum::Json(json!({ "items": items, "links": { "self": path, "next": next } })).into_response()
+}
+
+async fn get_package(State(state): State<Shared>, Path((org, registry, id)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+    let s = state.lock().unwrap();
+    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages")) {
+        return r;
+    }
+    match s.registries[&registry].packages.iter().find(|p| p.id == id) {
+        Some(p) => axum::Json(package_json(&s, &base_url(&headers), &org, &registry, p)).into_response(),
+        None => err(StatusCode::NOT_FOUND, "No package found"),
+    }
+}
+
+async fn delete_package(State(state): State<Shared>, Path((org, registry, id)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "delete_packages")) {
+        return r;
+    }
+    let packages = &mut s.registries.get_mut(&registry).unwrap().packages;
+    match packages.iter().position(|p| p.id == id) {
+        Some(i) => {
+            packages.remove(i);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => err(StatusCode::NOT_FOUND, "No package found"),
+    }
+}
+
+#[derive(Deserialize)]
+struct CopyQuery {
+    to: Option<String>,
+}
+
+const COPYABLE: &[&str] = &["alpine", "debian", "files", "javascript", "python", "redhat", "ruby"];
+
+async fn copy(State(state): State<Shared>, Path((org, registry, id)): Path<(String, String, String)>, Query(q): Query<CopyQuery>, headers: HeaderMap) -> Response {
+    let mut s = state.lock().unwrap();
+    if let Err(r) = check_org(&s, &org, &registry)
+        .and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages"))
+        .and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages"))
+    {
+        return r;
+    }
+    let Some(to) = q.to.filter(|t| !t.is_empty()) else {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, "Missing destination registry (to)");
+    };
+    let Some(dest) = s.registries.get(&to) else {
+        return err(StatusCode::NOT_FOUND, "No destination registry found");
+    };
+    let src = &s.registries[&registry];
+    if !COPYABLE.contains(&src.ecosystem.as_str()) {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, &format!("Copying {} packages is not supported", src.ecosystem));
+    }
+    if dest.ecosystem != src.ecosystem {
+        return err(StatusCode::UNPROCESSABLE_ENTITY, "Destination registry has a different ecosystem");
+    }
+    let Some(pkg) = src.packages.iter().find(|p| p.id == id).cloned() else {
+        return err(StatusCode::NOT_FOUND, "No package found");
+    };
+    if dest.packages.iter().any(|p| p.name == pkg.name && p.version == pkg.version) {
+        return err(StatusCode::CONFLICT, "Package version already exists in the destination registry");
+    }
+    s.counter += 1;
+    let copy = Pkg { id: format!("0191e8a2-0000-7000-8000-{:012x}", s.counter), ..pkg };
+    let body = package_json(&s, &base_url(&headers), &org, &to, &copy);
+    s.registries.get_mut(&to).unwrap().packages.push(copy);
+    axum::Json(body).into_response()
+}
+
+async fn dump(State(state): State<Shared>) -> Response {
+    let s = state.lock().unwrap();
+    axum::Json(json!({ "registries": s.registries, "requests": s.requests, "faults": s.faults })).into_response()
+}
+
+async fn add_faults(State(state): State<Shared>, axum::Json(faults): axum::Json<Vec<Fault>>) -> Response {
+    state.lock().unwrap().faults.extend(faults);
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert("x-emulator", HeaderValue::from_static("ok"));
+    resp
+}

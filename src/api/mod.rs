@@ -1,0 +1,565 @@
+//! The Packages API client, and the only place an HTTP client is built. One
+//! [`Client`] (cheap to clone) serves every call: publish (direct multipart, and the
+//! presigned slot / storage / finalize legs), list with cursor pagination, get, copy,
+//! delete, and reading a registry. Tokens are passed per call because OIDC tokens are
+//! minted per registry audience. The storage leg of the presigned flow never gets the
+//! Buildkite token.
+//!
+//! Idempotent reads and deletes retry here; publish and copy retry in their callers,
+//! which must look the package up after an ambiguous failure before sending again.
+
+pub mod error;
+pub mod model;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use reqwest::multipart::{Form, Part};
+use reqwest::{Method, RequestBuilder, Response, Url};
+use serde::de::DeserializeOwned;
+
+pub use error::ApiError;
+use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
+
+use crate::artifact::Artifact;
+use crate::retry::{self, Decision, RetryPolicy};
+use crate::secret::Secret;
+
+/// How long a JSON call may take in total.
+const JSON_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long to wait for a TCP/TLS connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Page size asked for when listing.
+pub const PAGE_SIZE: u32 = 100;
+
+/// Upload progress shared between the request body and the stall watchdog.
+#[derive(Debug)]
+pub struct Progress {
+    start: Instant,
+    sent: AtomicU64,
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    /// A fresh counter.
+    #[must_use]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Progress {
+            start: Instant::now(),
+            sent: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn advance(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+        self.last_ms.store(elapsed_ms(self.start), Ordering::Relaxed);
+    }
+
+    fn reset(&self) {
+        self.sent.store(0, Ordering::Relaxed);
+        self.last_ms.store(elapsed_ms(self.start), Ordering::Relaxed);
+    }
+
+    /// Bytes of the current attempt sent so far.
+    #[must_use]
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    fn idle(&self) -> Duration {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        Duration::from_millis(elapsed_ms(self.start).saturating_sub(last))
+    }
+}
+
+fn elapsed_ms(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The Packages API client.
+#[derive(Clone)]
+pub struct Client(Arc<Inner>);
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    policy: RetryPolicy,
+}
+
+impl Client {
+    /// Builds the client: one connection pool, a user agent naming this tool, no
+    /// automatic redirects (a redirected upload would have to resend its body, and a
+    /// redirect must never carry the token elsewhere).
+    pub fn new(base: &Url, policy: RetryPolicy) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("package-publisher/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .build()?;
+        let mut base = base.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Client(Arc::new(Inner { http, base, policy })))
+    }
+
+    /// The retry policy every caller shares.
+    #[must_use]
+    pub fn policy(&self) -> RetryPolicy {
+        self.0.policy
+    }
+
+    /// `…/v2/packages/organizations/{org}/registries/{registry}/` plus `rest` segments.
+    fn url(&self, org: &str, registry: &str, rest: &[&str]) -> Url {
+        let mut url = self.0.base.clone();
+        {
+            let mut segments = url.path_segments_mut().expect("http(s) URLs have paths");
+            segments.pop_if_empty();
+            segments.extend(["v2", "packages", "organizations", org, "registries", registry]);
+            segments.extend(rest);
+        }
+        url
+    }
+
+    fn request(&self, method: Method, url: Url, token: &Secret) -> RequestBuilder {
+        self.0
+            .http
+            .request(method, url)
+            .bearer_auth(token.expose())
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
+    /// Publishes a file with the documented multipart POST (`file` part, streamed from
+    /// disk, named with the file's base name). One attempt; the caller retries.
+    pub async fn publish_direct(
+        &self,
+        org: &str,
+        registry: &str,
+        token: &Secret,
+        artifact: &Artifact,
+        attestation_bundle: Option<&str>,
+        progress: &Arc<Progress>,
+        stall: Duration,
+    ) -> Result<Package, ApiError> {
+        let url = self.url(org, registry, &["packages"]);
+        let mut form = Form::new();
+        if let Some(bundle) = attestation_bundle {
+            form = form.part("attestation_bundle", bundle_part(bundle));
+        }
+        let form = form.part("file", file_part(artifact, progress).await?);
+        let req = self.request(Method::POST, url.clone(), token).multipart(form);
+        let resp = watch("POST", &url, req.send(), progress, stall).await?;
+        decode("POST", &url, resp).await
+    }
+
+    /// Presigned flow, leg 1: ask for an upload slot.
+    pub async fn request_upload_slot(
+        &self,
+        org: &str,
+        registry: &str,
+        token: &Secret,
+    ) -> Result<UploadForm, ApiError> {
+        let url = self.url(org, registry, &["packages", "upload"]);
+        let req = self.request(Method::POST, url.clone(), token).timeout(JSON_TIMEOUT);
+        let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
+        let slot: UploadSlot = decode("POST", &url, resp).await?;
+        if !slot.form.data.contains_key("key") {
+            return Err(ApiError::Decode {
+                method: "POST",
+                url: url.to_string(),
+                detail: "the upload slot's form has no `key` field, so the uploaded object could not be named".to_owned(),
+            });
+        }
+        Ok(slot.form)
+    }
+
+    /// Presigned flow, leg 2: send the file to storage with the slot's form. The data
+    /// fields go first and the file last; the length is exact (storage refuses chunked
+    /// bodies); no Buildkite header is sent. Returns the `package_url` for finalize.
+    pub async fn upload_to_storage(
+        &self,
+        form: &UploadForm,
+        artifact: &Artifact,
+        progress: &Arc<Progress>,
+        stall: Duration,
+    ) -> Result<String, ApiError> {
+        let url = Url::parse(&form.url).map_err(|e| ApiError::Decode {
+            method: "POST",
+            url: form.url.clone(),
+            detail: format!("the upload slot's URL is not valid ({e})"),
+        })?;
+        let mut body = Form::new();
+        let mut key = String::new();
+        for (name, value) in &form.data {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if name == "key" {
+                key = text.replace("${filename}", &artifact.file_name);
+            }
+            body = body.text(name.clone(), text);
+        }
+        body = body.part(form.file_input.clone(), file_part(artifact, progress).await?);
+        let method = Method::from_bytes(form.method.as_bytes()).unwrap_or(Method::POST);
+        let req = self.0.http.request(method, url.clone()).multipart(body);
+        let resp = watch("POST", &url, req.send(), progress, stall).await?;
+        if !resp.status().is_success() {
+            return Err(status_error("POST", &url, resp, "; the storage refused the upload (the slot may have expired: it is requested again on retry)").await);
+        }
+        let mut object = url.clone();
+        object.set_query(None);
+        {
+            let mut segments = object.path_segments_mut().expect("http(s) URLs have paths");
+            segments.pop_if_empty();
+            segments.extend(key.split('/'));
+        }
+        Ok(object.to_string())
+    }
+
+    /// Presigned flow, leg 3: register the uploaded object as a package.
+    pub async fn finalize_upload(
+        &self,
+        org: &str,
+        registry: &str,
+        token: &Secret,
+        package_url: &str,
+        attestation_bundle: Option<&str>,
+    ) -> Result<Package, ApiError> {
+        let url = self.url(org, registry, &["packages"]);
+        let mut form = Form::new().text("package_url", package_url.to_owned());
+        if let Some(bundle) = attestation_bundle {
+            form = form.part("attestation_bundle", bundle_part(bundle));
+        }
+        let req = self
+            .request(Method::POST, url.clone(), token)
+            .timeout(JSON_TIMEOUT)
+            .multipart(form);
+        let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
+        decode("POST", &url, resp).await
+    }
+
+    /// Every package in a registry (optionally only those named `name`), following
+    /// `links.next` to the end. `limit` stops early once that many are collected.
+    pub async fn list(
+        &self,
+        org: &str,
+        registry: &str,
+        token: &Secret,
+        name: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Package>, ApiError> {
+        let mut url = self.url(org, registry, &["packages"]);
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(name) = name {
+                q.append_pair("name", name);
+            }
+            q.append_pair("per_page", &PAGE_SIZE.to_string());
+        }
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page: PackagePage = self.get_json(url.clone(), token).await?;
+            out.extend(page.items);
+            if limit.is_some_and(|l| out.len() >= l) {
+                out.truncate(limit.unwrap_or(usize::MAX));
+                break;
+            }
+            let Some(next) = page.links.next.filter(|n| !n.is_empty()) else {
+                break;
+            };
+            let next = self.0.base.join(&next).map_err(|e| ApiError::Decode {
+                method: "GET",
+                url: url.to_string(),
+                detail: format!("links.next {next:?} is not a URL ({e})"),
+            })?;
+            // The token goes only to the API's own origin, and a cursor that repeats
+            // would loop forever.
+            if next.origin() != self.0.base.origin() || !seen.insert(next.to_string()) {
+                return Err(ApiError::Decode {
+                    method: "GET",
+                    url: url.to_string(),
+                    detail: format!("links.next points somewhere it should not ({next})"),
+                });
+            }
+            url = next;
+        }
+        Ok(out)
+    }
+
+    /// One package by id.
+    pub async fn get(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<Package, ApiError> {
+        self.get_json(self.url(org, registry, &["packages", id]), token).await
+    }
+
+    /// The registry itself (needs `read_registries`; OIDC tokens cannot read it).
+    pub async fn registry(&self, org: &str, registry: &str, token: &Secret) -> Result<Registry, ApiError> {
+        let mut url = self.0.base.clone();
+        url.path_segments_mut()
+            .expect("http(s) URLs have paths")
+            .pop_if_empty()
+            .extend(["v2", "packages", "organizations", org, "registries", registry]);
+        self.get_json(url, token).await
+    }
+
+    /// Copies a package into another registry of the organization. One attempt; the
+    /// caller checks the destination before retrying.
+    pub async fn copy(
+        &self,
+        org: &str,
+        registry: &str,
+        token: &Secret,
+        id: &str,
+        to: &str,
+    ) -> Result<Package, ApiError> {
+        let mut url = self.url(org, registry, &["packages", id, "copy"]);
+        url.query_pairs_mut().append_pair("to", to);
+        let req = self
+            .request(Method::POST, url.clone(), token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .timeout(JSON_TIMEOUT);
+        let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
+        decode("POST", &url, resp).await
+    }
+
+    /// Deletes a package, retrying transient failures; a 404 on a retry means an
+    /// earlier attempt already deleted it.
+    pub async fn delete(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<(), ApiError> {
+        let url = self.url(org, registry, &["packages", id]);
+        let mut backoff = self.0.policy.backoff();
+        let mut retried = false;
+        loop {
+            let req = self.request(Method::DELETE, url.clone(), token).timeout(JSON_TIMEOUT);
+            let err = match req.send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(()),
+                Ok(resp) if retried && resp.status().as_u16() == 404 => return Ok(()),
+                Ok(resp) => status_error("DELETE", &url, resp, "").await,
+                Err(e) => transport("DELETE", &url, &e),
+            };
+            match retry::decide(&err, backoff.next_delay()) {
+                Decision::Retry(wait) => {
+                    retried = true;
+                    tokio::time::sleep(wait).await;
+                }
+                Decision::GiveUp => return Err(err),
+            }
+        }
+    }
+
+    /// GET with retries on transient failures.
+    async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &Secret) -> Result<T, ApiError> {
+        let mut backoff = self.0.policy.backoff();
+        loop {
+            let req = self.request(Method::GET, url.clone(), token).timeout(JSON_TIMEOUT);
+            let err = match req.send().await {
+                Ok(resp) => match decode("GET", &url, resp).await {
+                    Ok(value) => return Ok(value),
+                    Err(err) => err,
+                },
+                Err(e) => transport("GET", &url, &e),
+            };
+            match retry::decide(&err, backoff.next_delay()) {
+                Decision::Retry(wait) => tokio::time::sleep(wait).await,
+                Decision::GiveUp => return Err(err),
+            }
+        }
+    }
+}
+
+/// The `file` part: streamed from disk in 256 KiB chunks with its exact length, so the
+/// body is never held in memory and the multipart length is known.
+async fn file_part(artifact: &Artifact, progress: &Arc<Progress>) -> Result<Part, ApiError> {
+    let file = tokio::fs::File::open(&artifact.path).await.map_err(|e| ApiError::Transport {
+        method: "POST",
+        url: artifact.rel.clone(),
+        detail: format!("cannot open {}: {e}", artifact.rel),
+        ambiguous: false,
+    })?;
+    progress.reset();
+    let counter = Arc::clone(progress);
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |chunk| counter.advance(chunk.len()));
+    Part::stream_with_length(reqwest::Body::wrap_stream(stream), artifact.size)
+        .file_name(artifact.file_name.clone())
+        .mime_str("application/octet-stream")
+        .map_err(|e| ApiError::Decode {
+            method: "POST",
+            url: artifact.rel.clone(),
+            detail: e.to_string(),
+        })
+}
+
+fn bundle_part(bundle: &str) -> Part {
+    Part::text(bundle.to_owned())
+        .file_name("attestations.jsonl")
+        .mime_str("application/x-ndjson")
+        .expect("static mime type is valid")
+}
+
+/// Runs a request, aborting it when the upload makes no progress for `stall`. Waiting
+/// for the answer after the body is sent counts as no progress too: a server that never
+/// answers is as stuck as one that stops reading.
+async fn watch(
+    method: &'static str,
+    url: &Url,
+    send: impl std::future::Future<Output = reqwest::Result<Response>>,
+    progress: &Arc<Progress>,
+    stall: Duration,
+) -> Result<Response, ApiError> {
+    let watchdog = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if progress.idle() >= stall {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        result = send => result.map_err(|e| transport(method, url, &e)),
+        () = watchdog => Err(ApiError::Stalled { method, url: url.to_string(), secs: stall.as_secs() }),
+    }
+}
+
+fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -> ApiError {
+    let mut detail = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    ApiError::Transport {
+        method,
+        url: url.to_string(),
+        detail,
+        ambiguous: !err.is_connect(),
+    }
+}
+
+/// Any 2xx is success; the body is decoded as `T`. Anything else becomes a status
+/// error that keeps the server's message.
+async fn decode<T: DeserializeOwned>(method: &'static str, url: &Url, resp: Response) -> Result<T, ApiError> {
+    if !resp.status().is_success() {
+        return Err(status_error(method, url, resp, "").await);
+    }
+    let bytes = resp.bytes().await.map_err(|e| transport(method, url, &e))?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
+        method,
+        url: url.to_string(),
+        detail: format!("{e} (body starts with {:?})", snippet(&String::from_utf8_lossy(&bytes))),
+    })
+}
+
+/// Builds a status error: the server's `message` (and `errors`), or the start of a
+/// non-JSON body such as storage's XML; the wait the server asked for; and a hint.
+async fn status_error(method: &'static str, url: &Url, resp: Response, extra_hint: &str) -> ApiError {
+    let status = resp.status().as_u16();
+    let retry_after = server_wait(resp.headers());
+    let body = resp.text().await.unwrap_or_default();
+    let message = match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(json) => {
+            let mut m = json
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map_or_else(|| snippet(&body), str::to_owned);
+            if let Some(errors) = json.get("errors").filter(|e| !e.is_null()) {
+                m.push_str(&format!(" ({errors})"));
+            }
+            m
+        }
+        Err(_) if body.trim().is_empty() => http_reason(status),
+        Err(_) => snippet(&body),
+    };
+    let mut hint = scope_hint(method, url, status);
+    hint.push_str(extra_hint);
+    ApiError::Status {
+        method,
+        url: url.to_string(),
+        status,
+        message,
+        retry_after,
+        hint,
+    }
+}
+
+/// The wait a server asked for: the largest of `Retry-After` (seconds),
+/// `RateLimit-Reset` and `RateLimit-User-Reset`.
+fn server_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    ["retry-after", "ratelimit-reset", "ratelimit-user-reset"]
+        .iter()
+        .filter_map(|h| headers.get(*h)?.to_str().ok()?.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .max()
+}
+
+/// Says which token scope an endpoint needs when it answered 401 or 403.
+fn scope_hint(method: &str, url: &Url, status: u16) -> String {
+    let path = url.path();
+    let scope = if path.ends_with("/copy") {
+        "read_packages and write_packages (on both registries)"
+    } else if method == "DELETE" {
+        "delete_packages"
+    } else if method == "POST" {
+        "read_packages and write_packages"
+    } else if path.trim_end_matches('/').rsplit('/').nth(1) == Some("registries") {
+        "read_registries"
+    } else {
+        "read_packages"
+    };
+    match status {
+        401 => format!(
+            "; the token was refused (missing, expired, revoked, or not valid for this organization). \
+             An API token needs the {scope} scope; an OIDC token must have the registry's URL as its audience"
+        ),
+        403 => format!(
+            "; the token is not allowed to do this: it needs the {scope} scope, or the registry's OIDC \
+             policy must grant it"
+        ),
+        404 => "; check the organization, registry and package names (or the token cannot see them)".to_owned(),
+        413 => "; the file is too large for a direct upload: use `upload-method: presigned`".to_owned(),
+        _ => String::new(),
+    }
+}
+
+fn http_reason(status: u16) -> String {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("no message")
+        .to_owned()
+}
+
+fn snippet(text: &str) -> String {
+    let t: String = text.trim().chars().take(300).collect();
+    if text.trim().chars().count() > 300 { format!("{t}…") } else { t }
+}
+
+impl Client {
+    /// Asks the GitHub Actions runner for an ID token with `audience`
+    /// (`ACTIONS_ID_TOKEN_REQUEST_URL` plus `&audience=…`, the request token as Bearer;
+    /// the answer is `{"value": "<jwt>"}`).
+    pub async fn github_id_token(
+        &self,
+        request_url: &str,
+        request_token: &Secret,
+        audience: &str,
+    ) -> Result<Secret, ApiError> {
+        let mut url = Url::parse(request_url).map_err(|e| ApiError::Decode {
+            method: "GET",
+            url: "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),
+            detail: format!("not a URL ({e})"),
+        })?;
+        url.query_pairs_mut().append_pair("audience", audience);
+        #[derive(serde::Deserialize)]
+        struct IdToken {
+            value: String,
+        }
+        let token: IdToken = self.get_json(url, request_token).await?;
+        Ok(Secret::new(token.value))
+    }
+}

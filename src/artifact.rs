@@ -1,0 +1,135 @@
+//! A file to publish: where it is, its size and sha256, and the name and version the
+//! registry is expected to give it. The registry derives name and version from the file
+//! name, so [`predict`] follows the conventions of each package format; the registry's
+//! own answer always wins once there is one.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+/// A planned upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Path relative to the working directory, as reported.
+    pub rel: String,
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Base name sent as the multipart file name: the registry parses it.
+    pub file_name: String,
+    pub size: u64,
+    /// Lower-case hex sha256 of the content.
+    pub sha256: String,
+    /// Predicted package name and version, if the file name follows a known convention.
+    pub predicted: Option<(String, String)>,
+}
+
+impl Artifact {
+    /// Reads the file once to size and hash it. The file is streamed, so memory does
+    /// not grow with its size.
+    pub async fn plan(rel: String, path: PathBuf) -> std::io::Result<Artifact> {
+        let (size, sha256) = hash_file(&path).await?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let predicted = predict(&file_name);
+        Ok(Artifact {
+            rel,
+            path,
+            file_name,
+            size,
+            sha256,
+            predicted,
+        })
+    }
+}
+
+/// Streams a file through sha256, returning its size and hex digest.
+pub async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, format!("{:x}", hasher.finalize())))
+}
+
+/// Predicts `(name, version)` from a package file name, following each format's
+/// naming convention:
+///
+/// - Debian `name_version_arch.deb`
+/// - Red Hat `name-version-release.arch.rpm`
+/// - Alpine `name-version-rN.apk`
+/// - Python wheels `name-version-….whl` and sdists `name-version.tar.gz`
+/// - Ruby `name-version.gem`, Helm/npm/Terraform/Files `name-version.ext`
+#[must_use]
+pub fn predict(file_name: &str) -> Option<(String, String)> {
+    let lower = file_name.to_ascii_lowercase();
+    if let Some(stem) = lower.strip_suffix(".deb").map(|_| &file_name[..file_name.len() - 4]) {
+        let mut parts = stem.split('_');
+        let name = parts.next()?;
+        let version = parts.next()?;
+        return nonempty(name, version);
+    }
+    if lower.ends_with(".rpm") {
+        let stem = &file_name[..file_name.len() - 4];
+        let stem = stem.rsplit_once('.').map_or(stem, |(s, _arch)| s);
+        let (rest, release) = stem.rsplit_once('-')?;
+        let (name, version) = rest.rsplit_once('-')?;
+        return nonempty(name, &format!("{version}-{release}"));
+    }
+    if lower.ends_with(".apk") {
+        let stem = &file_name[..file_name.len() - 4];
+        let (rest, release) = stem.rsplit_once('-')?;
+        let (name, version) = rest.rsplit_once('-')?;
+        return nonempty(name, &format!("{version}-{release}"));
+    }
+    if lower.ends_with(".whl") {
+        let mut parts = file_name.split('-');
+        return nonempty(parts.next()?, parts.next()?);
+    }
+    let stem = [".tar.gz", ".tgz", ".gem", ".zip", ".tar.xz", ".tar.bz2", ".nupkg", ".jar"]
+        .iter()
+        .find_map(|ext| lower.strip_suffix(ext).map(|s| &file_name[..s.len()]))
+        .or_else(|| file_name.rsplit_once('.').map(|(s, _)| s))
+        .unwrap_or(file_name);
+    // The version starts at the first `-` followed by a digit: `my-tool-1.2.3`.
+    let at = stem
+        .char_indices()
+        .find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(i, _)| i)?;
+    nonempty(&stem[..at], &stem[at + 1..])
+}
+
+fn nonempty(name: &str, version: &str) -> Option<(String, String)> {
+    (!name.is_empty() && !version.is_empty()).then(|| (name.to_owned(), version.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::predict;
+
+    fn p(f: &str) -> (String, String) {
+        predict(f).unwrap_or_else(|| panic!("no prediction for {f}"))
+    }
+
+    #[test]
+    fn predicts_each_format() {
+        assert_eq!(p("hello_1.2.3-1_amd64.deb"), ("hello".into(), "1.2.3-1".into()));
+        assert_eq!(p("hello-1.2.3-1.el9.x86_64.rpm"), ("hello".into(), "1.2.3-1.el9".into()));
+        assert_eq!(p("hello-world-1.2.3-r0.apk"), ("hello-world".into(), "1.2.3-r0".into()));
+        assert_eq!(p("my_pkg-0.4.0-py3-none-any.whl"), ("my_pkg".into(), "0.4.0".into()));
+        assert_eq!(p("my-pkg-0.4.0.tar.gz"), ("my-pkg".into(), "0.4.0".into()));
+        assert_eq!(p("mychart-1.0.0.tgz"), ("mychart".into(), "1.0.0".into()));
+        assert_eq!(p("tool-2.0.0.bin"), ("tool".into(), "2.0.0".into()));
+        assert!(predict("README").is_none());
+    }
+}

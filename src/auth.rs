@@ -1,0 +1,130 @@
+//! Credentials for the Packages API. An API token from the variable named by
+//! `api-token-env` wins; otherwise, with `oidc` on `auto` or `true`, an OIDC token is
+//! minted per registry audience (`https://packages.buildkite.com/{org}/{registry}`) by
+//! the Buildkite agent or the GitHub runner. OIDC tokens live at most 300 s, so a
+//! cached one is replaced well before it expires. Every token is handed to the CI
+//! adapter to be masked or redacted before it could be printed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::sync::Mutex;
+
+use crate::api::Client;
+use crate::ci::{Ci, Platform, buildkite};
+use crate::config::OidcMode;
+use crate::secret::Secret;
+
+/// Lifetime asked for (and assumed) for OIDC tokens.
+pub const OIDC_LIFETIME: Duration = Duration::from_secs(300);
+/// A cached OIDC token is replaced once it is this old, leaving a minute of margin for
+/// the request that uses it.
+pub const OIDC_REFRESH_AFTER: Duration = Duration::from_secs(240);
+
+/// Why no credentials could be had.
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// No token and OIDC is off or unavailable.
+    #[error("{0}")]
+    NoCredentials(String),
+    /// GitHub's token request variables are missing: the permission is not granted.
+    #[error(
+        "no API token in {token_var}, and GitHub did not offer an OIDC token: the job needs \
+         `permissions: id-token: write` (pull requests from forks never get one); or set the \
+         `api-token` input"
+    )]
+    MissingIdTokenPermission { token_var: String },
+    /// The token provider failed.
+    #[error("{0:#}")]
+    Provider(anyhow::Error),
+}
+
+/// The audience of a registry's OIDC tokens.
+#[must_use]
+pub fn audience(org: &str, registry: &str) -> String {
+    format!("https://packages.buildkite.com/{org}/{registry}")
+}
+
+enum Kind {
+    Static(Secret),
+    BuildkiteOidc,
+    GitHubOidc { url: String, request_token: Secret },
+}
+
+/// Hands out a token per registry.
+pub struct Auth {
+    kind: Kind,
+    ci: Arc<Ci>,
+    client: Client,
+    cache: Mutex<HashMap<String, (Secret, Instant)>>,
+}
+
+impl Auth {
+    /// Chooses the credential source. Fails before any network call when there is none.
+    pub async fn new(ci: Arc<Ci>, client: Client, token_var: &str, oidc: OidcMode) -> Result<Auth, AuthError> {
+        let token = ci.var(token_var).map(Secret::new).filter(|t| !t.is_empty());
+        let kind = match (token, oidc) {
+            (Some(token), OidcMode::Auto | OidcMode::Off) => {
+                ci.protect(&token).await;
+                Kind::Static(token)
+            }
+            (_, OidcMode::Off) => {
+                return Err(AuthError::NoCredentials(format!(
+                    "no API token: set {token_var} (or name another variable with `api-token-env`), or allow OIDC with `oidc: auto`"
+                )));
+            }
+            (_, mode) => match ci.platform {
+                Platform::Buildkite => Kind::BuildkiteOidc,
+                Platform::GitHub => match (ci.var("ACTIONS_ID_TOKEN_REQUEST_URL"), ci.var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) {
+                    (Some(url), Some(request_token)) => {
+                        let request_token = Secret::new(request_token);
+                        ci.protect(&request_token).await;
+                        Kind::GitHubOidc { url: url.to_owned(), request_token }
+                    }
+                    _ => return Err(AuthError::MissingIdTokenPermission { token_var: token_var.to_owned() }),
+                },
+                Platform::Local => {
+                    let why = if mode == OidcMode::Required { "`oidc: true` needs Buildkite or GitHub Actions; " } else { "" };
+                    return Err(AuthError::NoCredentials(format!(
+                        "no API token: {why}set {token_var} to an API token with the read_packages and write_packages scopes"
+                    )));
+                }
+            },
+        };
+        Ok(Auth { kind, ci, client, cache: Mutex::new(HashMap::new()) })
+    }
+
+    /// Whether tokens are minted per registry (OIDC).
+    #[must_use]
+    pub fn is_oidc(&self) -> bool {
+        !matches!(self.kind, Kind::Static(_))
+    }
+
+    /// A token valid for `registry`, fresh enough for the request about to be made.
+    pub async fn token(&self, org: &str, registry: &str) -> Result<Secret, AuthError> {
+        let audience = match &self.kind {
+            Kind::Static(token) => return Ok(token.clone()),
+            _ => audience(org, registry),
+        };
+        let mut cache = self.cache.lock().await;
+        if let Some((token, at)) = cache.get(&audience) {
+            if at.elapsed() < OIDC_REFRESH_AFTER {
+                return Ok(token.clone());
+            }
+        }
+        let token = match &self.kind {
+            Kind::BuildkiteOidc => buildkite::oidc_token(&audience).await.map_err(AuthError::Provider)?,
+            Kind::GitHubOidc { url, request_token } => self
+                .client
+                .github_id_token(url, request_token, &audience)
+                .await
+                .map_err(|e| AuthError::Provider(anyhow::anyhow!("cannot get a GitHub OIDC token for {audience}: {e}")))?,
+            Kind::Static(_) => unreachable!("static tokens return early"),
+        };
+        self.ci.protect(&token).await;
+        cache.insert(audience, (token.clone(), Instant::now()));
+        Ok(token)
+    }
+}

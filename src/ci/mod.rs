@@ -1,0 +1,188 @@
+//! The CI adapter: which platform this run is on, and everything that talks to it —
+//! log groups and error lines, masking tokens, the annotation or job summary, step
+//! outputs and build meta-data, and OIDC tokens. The platform-specific details live in
+//! [`buildkite`] and [`github`]; this module picks between them so the rest of the
+//! program never asks which CI it is on. Only this module and `config` read the
+//! environment, and they get it as an injected map.
+
+pub mod buildkite;
+pub mod github;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Mutex;
+
+use crate::secret::{Secret, redact};
+
+/// The CI system the binary runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Buildkite,
+    GitHub,
+    Local,
+}
+
+impl Platform {
+    /// `BUILDKITE=true` or `GITHUB_ACTIONS=true`; anything else is a local run.
+    #[must_use]
+    pub fn detect(vars: &BTreeMap<String, String>) -> Platform {
+        if vars.get("BUILDKITE").is_some_and(|v| v == "true") {
+            Platform::Buildkite
+        } else if vars.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
+            Platform::GitHub
+        } else {
+            Platform::Local
+        }
+    }
+}
+
+/// Annotation style, from the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Success,
+    Info,
+    Warning,
+    Error,
+}
+
+impl Style {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Style::Success => "success",
+            Style::Info => "info",
+            Style::Warning => "warning",
+            Style::Error => "error",
+        }
+    }
+}
+
+/// The running CI context: platform, its variables, and the secrets to keep out of
+/// everything printed.
+pub struct Ci {
+    pub platform: Platform,
+    vars: BTreeMap<String, String>,
+    secrets: Mutex<Vec<Secret>>,
+    in_group: Mutex<bool>,
+}
+
+impl Ci {
+    /// A context for `platform` with the environment `vars`.
+    #[must_use]
+    pub fn new(platform: Platform, vars: BTreeMap<String, String>) -> Self {
+        Ci {
+            platform,
+            vars,
+            secrets: Mutex::new(Vec::new()),
+            in_group: Mutex::new(false),
+        }
+    }
+
+    /// A variable of the environment the run was given.
+    #[must_use]
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// Registers a token so it is masked (GitHub `::add-mask::`) or redacted
+    /// (`buildkite-agent redactor add`) by the CI system, and scrubbed from everything
+    /// this program prints. Must be called before the token could appear anywhere.
+    pub async fn protect(&self, secret: &Secret) {
+        if secret.is_empty() {
+            return;
+        }
+        {
+            let mut secrets = self.secrets.lock().expect("secrets lock");
+            if secrets.contains(secret) {
+                return;
+            }
+            secrets.push(secret.clone());
+        }
+        match self.platform {
+            Platform::GitHub => github::add_mask(secret),
+            Platform::Buildkite => buildkite::redactor_add(secret).await,
+            Platform::Local => {}
+        }
+    }
+
+    /// Removes registered secrets from `text`.
+    #[must_use]
+    pub fn scrub(&self, text: &str) -> String {
+        redact(text, &self.secrets.lock().expect("secrets lock"))
+    }
+
+    /// Prints a log line (scrubbed of secrets).
+    pub fn line(&self, text: &str) {
+        let text = self.scrub(text);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+    }
+
+    /// Opens a collapsed group (`---` on Buildkite, `::group::` on GitHub).
+    pub fn group(&self, title: &str) {
+        self.open(title, "---");
+    }
+
+    /// Opens a de-emphasised setup group (`~~~`).
+    pub fn setup_group(&self, title: &str) {
+        self.open(title, "~~~");
+    }
+
+    /// Opens the expanded result group (`+++`).
+    pub fn result_group(&self, title: &str) {
+        self.open(title, "+++");
+    }
+
+    fn open(&self, title: &str, marker: &str) {
+        match self.platform {
+            Platform::Buildkite => self.line(&format!("{marker} {title}")),
+            Platform::GitHub => {
+                self.close_group();
+                self.line(&format!("::group::{}", github::escape_data(title)));
+                *self.in_group.lock().expect("group lock") = true;
+            }
+            Platform::Local => self.line(&format!("==> {title}")),
+        }
+    }
+
+    /// Closes an open GitHub group; call before the final output.
+    pub fn close_group(&self) {
+        let mut open = self.in_group.lock().expect("group lock");
+        if *open {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "::endgroup::");
+            *open = false;
+        }
+    }
+
+    /// Reports an error so the CI shows it: `^^^ +++` on Buildkite (opens the group
+    /// that holds it), `::error title=…::` on GitHub, plain on a terminal.
+    pub fn error(&self, title: &str, message: &str) {
+        match self.platform {
+            Platform::Buildkite => {
+                self.line("^^^ +++");
+                self.line(&format!("Error: {title}: {message}"));
+            }
+            Platform::GitHub => self.line(&github::error_command(title, &self.scrub(message))),
+            Platform::Local => self.line(&format!("error: {title}: {message}")),
+        }
+    }
+
+    /// A warning line.
+    pub fn warning(&self, message: &str) {
+        match self.platform {
+            Platform::GitHub => self.line(&format!("::warning::{}", github::escape_data(&self.scrub(message)))),
+            _ => self.line(&format!("warning: {message}")),
+        }
+    }
+
+    /// A link: an OSC 1339 link on Buildkite (rendered as a hyperlink in the log),
+    /// the bare URL elsewhere.
+    #[must_use]
+    pub fn link(&self, url: &str, text: &str) -> String {
+        match self.platform {
+            Platform::Buildkite => buildkite::log_link(url, text),
+            _ => url.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Reads the raw option values from the three places a run can be configured: the
+//! Buildkite plugin configuration (typed JSON first, then the flattened
+//! `BUILDKITE_PLUGIN_<NAME>_<KEY>` variables), GitHub Actions `INPUT_*` variables, and
+//! local `PACKAGE_PUBLISHER_*` variables. Every source is turned into the same shape, a
+//! map from option name to a [`RawValue`] that remembers where it came from, so
+//! validation in [`super`] is written once. The environment arrives as an injected map;
+//! nothing here reads the process environment.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::error::ConfigError;
+use super::options::{self, Kind, OptionSpec};
+
+/// One option's value as given, before validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawValue {
+    /// Scalars have one item; list options may have several.
+    pub items: Vec<String>,
+    /// The variable or flag it came from, for error messages.
+    pub origin: String,
+}
+
+impl RawValue {
+    /// A single-valued raw option.
+    #[must_use]
+    pub fn scalar(value: impl Into<String>, origin: impl Into<String>) -> Self {
+        RawValue {
+            items: vec![value.into()],
+            origin: origin.into(),
+        }
+    }
+
+    /// The scalar value (the items joined, for a list given where one value is wanted).
+    #[must_use]
+    pub fn joined(&self) -> String {
+        self.items.join("\n")
+    }
+}
+
+/// Raw values by option name.
+pub type RawMap = BTreeMap<&'static str, RawValue>;
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    BuildkiteJson,
+    BuildkiteFlat,
+    GitHubInputs,
+    Local,
+}
+
+/// `BUILDKITE_PLUGIN_CONFIGURATION`: the plugin's options as typed JSON.
+pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
+    let origin = "BUILDKITE_PLUGIN_CONFIGURATION";
+    let value: Value = serde_json::from_str(json).map_err(|err| ConfigError::Malformed {
+        origin: origin.to_owned(),
+        detail: format!("it is not valid JSON ({err})"),
+    })?;
+    let object = match value {
+        Value::Object(map) => map,
+        Value::Null => serde_json::Map::new(),
+        other => {
+            return Err(ConfigError::Malformed {
+                origin: origin.to_owned(),
+                detail: format!("expected an object of options, found {}", type_name(&other)),
+            });
+        }
+    };
+    let mut out = RawMap::new();
+    for (key, value) in object {
+        let spec = lookup(&key, origin)?;
+        let key_origin = format!("{origin} key `{key}`");
+        let items = match value {
+            Value::Null => {
+                return Err(ConfigError::Null {
+                    option: key,
+                    origin: origin.to_owned(),
+                });
+            }
+            Value::Array(values) => {
+                if spec.kind != Kind::List {
+                    return Err(ConfigError::Invalid {
+                        option: spec.name,
+                        origin: key_origin,
+                        value: "a list".to_owned(),
+                        accepted: format!("it takes a single {}", spec.kind.describe()),
+                    });
+                }
+                let mut items = Vec::with_capacity(values.len());
+                for (index, item) in values.into_iter().enumerate() {
+                    items.push(scalar_text(&item).ok_or_else(|| match item {
+                        Value::Null => ConfigError::Null {
+                            option: format!("{key}[{index}]"),
+                            origin: origin.to_owned(),
+                        },
+                        other => ConfigError::Invalid {
+                            option: spec.name,
+                            origin: format!("{key_origin} item {index}"),
+                            value: type_name(&other).to_owned(),
+                            accepted: "list items must be strings".to_owned(),
+                        },
+                    })?);
+                }
+                items
+            }
+            other => match scalar_text(&other) {
+                Some(text) => split_list(spec, &text, false),
+                None => {
+                    return Err(ConfigError::Invalid {
+                        option: spec.name,
+                        origin: key_origin,
+                        value: type_name(&other).to_owned(),
+                        accepted: format!("it takes a {}", spec.kind.describe()),
+                    });
+                }
+            },
+        };
+        out.insert(
+            spec.name,
+            RawValue {
+                items,
+                origin: key_origin,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The flattened `BUILDKITE_PLUGIN_<NAME>_<KEY>` variables the agent also exports; the
+/// prefix comes from `BUILDKITE_PLUGIN_NAME`, never from a hard-coded repository name.
+pub fn from_buildkite_flat(
+    vars: &BTreeMap<String, String>,
+    plugin_name: &str,
+) -> Result<RawMap, ConfigError> {
+    let prefix = format!("BUILDKITE_PLUGIN_{plugin_name}_");
+    let mut lists: BTreeMap<&'static str, (String, BTreeMap<usize, String>)> = BTreeMap::new();
+    let mut out = RawMap::new();
+    for (var, value) in vars.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+        let key = &var[prefix.len()..];
+        let (spec, index) = match_flat_key(key).ok_or_else(|| unknown(key, var))?;
+        match index {
+            None => {
+                out.insert(
+                    spec.name,
+                    RawValue {
+                        items: split_list(spec, value, false),
+                        origin: var.clone(),
+                    },
+                );
+            }
+            Some(index) => {
+                if spec.kind != Kind::List {
+                    return Err(unknown(key, var));
+                }
+                let entry = lists
+                    .entry(spec.name)
+                    .or_insert_with(|| (format!("{prefix}{}_N", upper(spec.name)), BTreeMap::new()));
+                entry.1.insert(index, value.clone());
+            }
+        }
+    }
+    for (name, (origin, items)) in lists {
+        out.insert(
+            name,
+            RawValue {
+                items: items.into_values().collect(),
+                origin,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// GitHub Actions inputs: `INPUT_<NAME>` with either `-` or `_`, trimmed; empty means
+/// unset because a composite action maps every input, given or not.
+pub fn from_github(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
+    from_prefixed(vars, "INPUT_", true)
+}
+
+/// Local `PACKAGE_PUBLISHER_<KEY>` variables.
+pub fn from_local(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
+    from_prefixed(vars, "PACKAGE_PUBLISHER_", false)
+}
+
+fn from_prefixed(
+    vars: &BTreeMap<String, String>,
+    prefix: &str,
+    commas: bool,
+) -> Result<RawMap, ConfigError> {
+    let mut out = RawMap::new();
+    for (var, value) in vars.iter().filter(|(k, _)| k.starts_with(prefix)) {
+        let key = var[prefix.len()..].to_ascii_lowercase().replace('_', "-");
+        let spec = lookup(&key, var)?;
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        out.insert(
+            spec.name,
+            RawValue {
+                items: split_list(spec, value, commas),
+                origin: var.clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Splits a list option given as one string: on newlines, and on commas too for GitHub
+/// inputs written on one line (`a, b`). Items are trimmed and empty ones dropped.
+fn split_list(spec: &OptionSpec, value: &str, commas: bool) -> Vec<String> {
+    if spec.kind != Kind::List {
+        return vec![value.trim().to_owned()];
+    }
+    let by_comma = commas && !value.contains('\n');
+    value
+        .split(|c| c == '\n' || (by_comma && c == ','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn match_flat_key(key: &str) -> Option<(&'static OptionSpec, Option<usize>)> {
+    for spec in options::OPTIONS {
+        let name = upper(spec.name);
+        if key == name {
+            return Some((spec, None));
+        }
+        if let Some(rest) = key.strip_prefix(&name).and_then(|r| r.strip_prefix('_')) {
+            if let Ok(index) = rest.parse::<usize>() {
+                return Some((spec, Some(index)));
+            }
+        }
+    }
+    None
+}
+
+fn upper(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
+}
+
+fn lookup(key: &str, origin: &str) -> Result<&'static OptionSpec, ConfigError> {
+    let normal = key.to_ascii_lowercase().replace('_', "-");
+    options::find(&normal).ok_or_else(|| unknown(key, origin))
+}
+
+fn unknown(key: &str, origin: &str) -> ConfigError {
+    let normal = key.to_ascii_lowercase().replace('_', "-");
+    let best = options::OPTIONS
+        .iter()
+        .map(|o| (strsim::jaro_winkler(&normal, o.name), o.name))
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let suggestion = match best {
+        Some((score, name)) if score > 0.8 => format!("; did you mean `{name}`?"),
+        _ => format!(
+            "; the options are: {}",
+            options::OPTIONS
+                .iter()
+                .map(|o| o.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    ConfigError::Unknown {
+        key: key.to_owned(),
+        origin: origin.to_owned(),
+        suggestion,
+    }
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,240 @@
+//! Turns glob patterns into the list of files to publish: patterns are expanded
+//! relative to the working directory, `!` patterns exclude, results are sorted and
+//! de-duplicated, directories and hidden files are skipped unless a pattern names them,
+//! and a symlink that resolves outside the working directory is refused. What each
+//! pattern matched is kept so the log can say it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::config::IfNoFilesFound;
+
+/// A file found by discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Path relative to the working directory, with `/` separators: how it is reported.
+    pub rel: String,
+    /// Absolute path, for reading.
+    pub path: PathBuf,
+}
+
+/// What one include pattern matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternMatch {
+    pub pattern: String,
+    /// Files this pattern contributed (after excludes), in sorted order.
+    pub files: Vec<String>,
+    /// Directories the pattern matched, which are skipped.
+    pub skipped_dirs: Vec<String>,
+}
+
+/// The result of discovery.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    /// Files in order: sorted by relative path, each once.
+    pub files: Vec<Found>,
+    pub patterns: Vec<PatternMatch>,
+    /// Patterns that matched no file, when `if-no-files-found` is `warn`.
+    pub warnings: Vec<String>,
+}
+
+/// Why discovery stopped.
+#[derive(Debug, Error)]
+pub enum DiscoverError {
+    /// A pattern matched nothing and `if-no-files-found` is `error`.
+    #[error("{option} pattern {pattern:?} matched no files{detail} (if-no-files-found: error; set it to `warn` or `ignore` to allow this)")]
+    NoMatch {
+        option: &'static str,
+        pattern: String,
+        detail: String,
+    },
+    /// A matched path is a symlink that leads outside the working directory.
+    #[error("{rel:?} is a symlink to {target}, which is outside the working directory {root}; refusing to publish it")]
+    OutsideRoot {
+        rel: String,
+        target: String,
+        root: String,
+    },
+    /// The file system refused a read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Expands `patterns` (the option named `option`) under `root`.
+pub fn discover(
+    root: &Path,
+    option: &'static str,
+    patterns: &[String],
+    if_none: IfNoFilesFound,
+) -> Result<Discovery, DiscoverError> {
+    let root_real = root.canonicalize().map_err(|source| DiscoverError::Io {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let excludes: Vec<glob::Pattern> = patterns
+        .iter()
+        .filter_map(|p| p.strip_prefix('!'))
+        .filter_map(|p| glob::Pattern::new(p).ok())
+        .collect();
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+
+    let mut seen = BTreeSet::new();
+    let mut out = Discovery::default();
+    for pattern in patterns.iter().filter(|p| !p.starts_with('!')) {
+        let full = format!("{}/{}", glob::Pattern::escape(&root.to_string_lossy()), pattern);
+        let mut matched = PatternMatch {
+            pattern: pattern.clone(),
+            files: Vec::new(),
+            skipped_dirs: Vec::new(),
+        };
+        let mut excluded = 0usize;
+        let entries = glob::glob_with(&full, options).expect("patterns were validated by config");
+        for entry in entries {
+            let path = entry.map_err(|err| DiscoverError::Io {
+                path: err.path().display().to_string(),
+                source: std::io::Error::new(err.error().kind(), err.error().to_string()),
+            })?;
+            let rel = relative(root, &path);
+            if excludes.iter().any(|ex| ex.matches_with(&rel, options)) {
+                excluded += 1;
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).map_err(|source| DiscoverError::Io {
+                path: rel.clone(),
+                source,
+            })?;
+            if meta.file_type().is_symlink() {
+                let target = path.canonicalize().map_err(|source| DiscoverError::Io {
+                    path: rel.clone(),
+                    source,
+                })?;
+                if !target.starts_with(&root_real) {
+                    return Err(DiscoverError::OutsideRoot {
+                        rel,
+                        target: target.display().to_string(),
+                        root: root_real.display().to_string(),
+                    });
+                }
+            }
+            if path.is_dir() {
+                matched.skipped_dirs.push(rel);
+                continue;
+            }
+            if seen.insert(rel.clone()) {
+                matched.files.push(rel.clone());
+                out.files.push(Found { rel, path });
+            } else {
+                matched.files.push(rel);
+            }
+        }
+        if matched.files.is_empty() {
+            let mut detail = String::new();
+            if !matched.skipped_dirs.is_empty() {
+                detail = format!(
+                    " (it matched only directories: {}; add `/*` or `/**/*` to match the files inside)",
+                    matched.skipped_dirs.join(", ")
+                );
+            } else if excluded > 0 {
+                detail = format!(" ({excluded} matching files were excluded by `!` patterns)");
+            }
+            match if_none {
+                IfNoFilesFound::Error => {
+                    return Err(DiscoverError::NoMatch {
+                        option,
+                        pattern: pattern.clone(),
+                        detail,
+                    });
+                }
+                IfNoFilesFound::Warn => out
+                    .warnings
+                    .push(format!("{option} pattern {pattern:?} matched no files{detail}")),
+                IfNoFilesFound::Ignore => {}
+            }
+        }
+        out.patterns.push(matched);
+    }
+    out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in files {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, f).unwrap();
+        }
+        dir
+    }
+
+    fn run(dir: &Path, patterns: &[&str]) -> Result<Discovery, DiscoverError> {
+        let p: Vec<String> = patterns.iter().map(|s| (*s).to_owned()).collect();
+        discover(dir, "artifacts", &p, IfNoFilesFound::Error)
+    }
+
+    fn rels(d: &Discovery) -> Vec<&str> {
+        d.files.iter().map(|f| f.rel.as_str()).collect()
+    }
+
+    #[test]
+    fn sorted_deduplicated_and_excluded() {
+        let d = tree(&["dist/b.deb", "dist/a.deb", "dist/a-dbg.deb", "dist/sub/c.deb"]);
+        let found = run(d.path(), &["dist/*.deb", "dist/**/*.deb", "!dist/*-dbg.deb"]).unwrap();
+        assert_eq!(rels(&found), ["dist/a.deb", "dist/b.deb", "dist/sub/c.deb"]);
+        assert_eq!(found.patterns[0].files, ["dist/a.deb", "dist/b.deb"]);
+    }
+
+    #[test]
+    fn hidden_files_need_a_pattern_that_names_them() {
+        let d = tree(&["dist/.hidden.deb", "dist/x.deb"]);
+        assert_eq!(rels(&run(d.path(), &["dist/*"]).unwrap()), ["dist/x.deb"]);
+        assert_eq!(rels(&run(d.path(), &["dist/.*.deb"]).unwrap()), ["dist/.hidden.deb"]);
+    }
+
+    #[test]
+    fn a_pattern_that_matches_only_a_directory_says_so() {
+        let d = tree(&["dist/x/y.deb"]);
+        let err = run(d.path(), &["dist/x"]).unwrap_err().to_string();
+        assert!(err.contains("matched only directories: dist/x"), "{err}");
+    }
+
+    #[test]
+    fn symlink_outside_the_root_is_refused() {
+        let outside = tree(&["secret.txt"]);
+        let d = tree(&["dist/ok.deb"]);
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), d.path().join("dist/leak.deb")).unwrap();
+        let err = run(d.path(), &["dist/*.deb"]).unwrap_err();
+        assert!(matches!(err, DiscoverError::OutsideRoot { ref rel, .. } if rel == "dist/leak.deb"));
+    }
+
+    #[test]
+    fn warn_mode_records_the_empty_pattern() {
+        let d = tree(&["dist/x.deb"]);
+        let p = vec!["dist/*.rpm".to_owned(), "dist/*.deb".to_owned()];
+        let found = discover(d.path(), "artifacts", &p, IfNoFilesFound::Warn).unwrap();
+        assert_eq!(found.warnings.len(), 1);
+        assert_eq!(rels(&found), ["dist/x.deb"]);
+    }
+}

@@ -1,0 +1,24 @@
+//! package-publisher publishes CI build artifacts (`.deb`, `.rpm`, `.apk`, Python,
+//! Helm, Terraform and generic files) to Buildkite Package Registries through the REST
+//! Packages API, optionally promotes them into further registries by copy, and reports
+//! what happened as a Buildkite annotation or GitHub job summary, step outputs and a
+//! JSON report. The same binary is a Buildkite plugin, a GitHub Action and a small CLI
+//! over every Packages API operation.
+//!
+//! The story of one run lives in [`app`]; each step it takes has its own module.
+
+pub mod api;
+pub mod app;
+pub mod artifact;
+pub mod attestation;
+pub mod auth;
+pub mod ci;
+pub mod cli;
+pub mod config;
+pub mod discover;
+pub mod exit;
+pub mod promote;
+pub mod publish;
+pub mod report;
+pub mod retry;
+pub mod secret;

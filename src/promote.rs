@@ -1,0 +1,188 @@
+//! Promotion: copying published packages from one registry into others with the copy
+//! endpoint. It is idempotent: a package already in the destination with the same
+//! sha256 counts as promoted, a different sha256 is a failure naming both digests, and
+//! after an ambiguous failure the destination is checked before copying again.
+//! Ecosystems the API cannot copy are refused before anything is uploaded, when the
+//! token may read the registry.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use crate::api::model::{Package, is_copyable};
+use crate::api::{ApiError, Client};
+use crate::auth::Auth;
+use crate::ci::Ci;
+use crate::report::{Entry, Promotion, PromotionStatus};
+use crate::retry::{self, Decision};
+
+/// Copies packages from `source` into each destination.
+pub struct Promoter {
+    pub client: Client,
+    pub auth: Arc<Auth>,
+    pub ci: Arc<Ci>,
+    pub org: String,
+    pub source: String,
+    pub destinations: Vec<String>,
+}
+
+impl Promoter {
+    /// Checks, before any upload, that every registry involved can take copies. A
+    /// token that may not read registries (OIDC tokens cover packages only) skips the
+    /// check; the copy's own refusal is then reported.
+    pub async fn preflight(&self) -> anyhow::Result<()> {
+        for slug in std::iter::once(&self.source).chain(&self.destinations) {
+            let token = self.auth.token(&self.org, slug).await?;
+            match self.client.registry(&self.org, slug, &token).await {
+                Ok(reg) if !reg.ecosystem.is_empty() && !is_copyable(&reg.ecosystem) => bail!(
+                    "registry {slug:?} is a {} registry, and the Packages API copies only Alpine, Debian, Files, JavaScript, Python, Red Hat and Ruby packages: promotion cannot work. Publish to each registry directly instead (one step per registry), or ask Buildkite support to enable copying",
+                    reg.ecosystem
+                ),
+                Ok(_) => {}
+                Err(err) if err.is_auth() => {
+                    self.ci.line(&format!(
+                        "  cannot read registry {slug:?} to check that it supports copies ({}); going ahead",
+                        err.status().unwrap_or_default()
+                    ));
+                }
+                Err(err) if err.status() == Some(404) => bail!(
+                    "registry {slug:?} was not found in organization {:?}: check `promote-to` / `promote-from` ({err})",
+                    self.org
+                ),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Promotes every entry into every destination, recording results on the entries.
+    pub async fn promote_all(&self, entries: &mut [Entry]) {
+        for entry in entries.iter_mut() {
+            for dest in &self.destinations {
+                let promotion = self.promote_one(entry, dest).await;
+                entry.promotions.push(promotion);
+            }
+        }
+    }
+
+    async fn promote_one(&self, entry: &Entry, dest: &str) -> Promotion {
+        let mut promotion = Promotion {
+            registry: dest.to_owned(),
+            name: entry.name.clone(),
+            version: entry.version.clone(),
+            id: None,
+            web_url: None,
+            status: PromotionStatus::Failed,
+            error: None,
+        };
+        match self.copy_with_retries(entry, dest).await {
+            Ok((status, pkg)) => {
+                promotion.status = status;
+                if let Some(pkg) = pkg {
+                    promotion.id = Some(pkg.id.clone());
+                    promotion.web_url = pkg.web_url.clone();
+                    if !pkg.name.is_empty() {
+                        promotion.name = Some(pkg.name.clone());
+                    }
+                    if pkg.version.is_some() {
+                        promotion.version = pkg.version.clone();
+                    }
+                }
+            }
+            Err(message) => promotion.error = Some(self.ci.scrub(&message)),
+        }
+        promotion
+    }
+
+    async fn copy_with_retries(&self, entry: &Entry, dest: &str) -> Result<(PromotionStatus, Option<Package>), String> {
+        let Some(id) = entry.id.as_deref() else {
+            return Err("no package id to copy from".to_owned());
+        };
+        // Already there? (A re-run, or an earlier promotion.)
+        if let Some(done) = self.check_destination(entry, dest).await? {
+            return Ok(done);
+        }
+        let mut backoff = self.client.policy().backoff();
+        loop {
+            let token = self.auth.token(&self.org, &self.source).await.map_err(|e| e.to_string())?;
+            let err = match self.client.copy(&self.org, &self.source, &token, id, dest).await {
+                Ok(pkg) => {
+                    if let Some(remote) = pkg.sha256() {
+                        if !remote.eq_ignore_ascii_case(&entry.sha256) {
+                            return Err(format!(
+                                "the copy in {dest:?} reports sha256 {remote}, but the package's sha256 is {}",
+                                entry.sha256
+                            ));
+                        }
+                    }
+                    return Ok((PromotionStatus::Promoted, Some(pkg)));
+                }
+                Err(err) => err,
+            };
+            if err.is_already_exists() || err.is_ambiguous() {
+                if let Some(done) = self.check_destination(entry, dest).await? {
+                    return Ok(done);
+                }
+            }
+            if err.status() == Some(404) {
+                return Err(format!(
+                    "{err} (is {dest:?} a registry of organization {:?}, and does package {id} still exist in {:?}?)",
+                    self.org, self.source
+                ));
+            }
+            match retry::decide(&err, backoff.next_delay()) {
+                Decision::Retry(wait) => tokio::time::sleep(wait).await,
+                Decision::GiveUp => return Err(err.to_string()),
+            }
+        }
+    }
+
+    /// Looks for the package in the destination: `Some` when it is already there with
+    /// the same sha256; an error when it is there with different content.
+    async fn check_destination(&self, entry: &Entry, dest: &str) -> Result<Option<(PromotionStatus, Option<Package>)>, String> {
+        let (Some(name), Some(version)) = (entry.name.as_deref(), entry.version.as_deref()) else {
+            return Ok(None);
+        };
+        let token = self.auth.token(&self.org, dest).await.map_err(|e| e.to_string())?;
+        let found = match self.client.list(&self.org, dest, &token, Some(name), None).await {
+            Ok(found) => found,
+            // A token that may copy but not list the destination: let the copy decide.
+            Err(err) if err.is_auth() => return Ok(None),
+            Err(err) if err.status() == Some(404) => {
+                return Err(format!("registry {dest:?} was not found in organization {:?} ({err})", self.org));
+            }
+            Err(err) => return Err(err.to_string()),
+        };
+        for mut pkg in found.into_iter().filter(|p| p.version.as_deref() == Some(version)) {
+            if pkg.sha256().is_none() {
+                pkg = self.client.get(&self.org, dest, &token, &pkg.id).await.map_err(|e: ApiError| e.to_string())?;
+            }
+            return match pkg.sha256() {
+                Some(remote) if remote.eq_ignore_ascii_case(&entry.sha256) => Ok(Some((PromotionStatus::Identical, Some(pkg)))),
+                Some(remote) => Err(format!(
+                    "{name} {version} is already in {dest:?} with different content (destination sha256 {remote}, source sha256 {})",
+                    entry.sha256
+                )),
+                None => Err(format!("{name} {version} is already in {dest:?} and reports no sha256 to compare")),
+            };
+        }
+        Ok(None)
+    }
+}
+
+/// Marks every entry's promotions as skipped, with the reason.
+pub fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
+    for entry in entries {
+        for dest in destinations {
+            entry.promotions.push(Promotion {
+                registry: dest.clone(),
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                id: None,
+                web_url: None,
+                status: PromotionStatus::Skipped,
+                error: Some(reason.to_owned()),
+            });
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! Publishing: every planned artifact is uploaded with bounded concurrency, retried on
+//! transient failures, and reconciled with what the registry already holds according
+//! to `if-exists`. A retry never creates a duplicate: after an ambiguous failure (the
+//! request may have landed) the package is looked up before anything is sent again.
+//! Results come back in input order whatever order uploads finish in.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::Semaphore;
+
+use crate::api::model::Package;
+use crate::api::{ApiError, Client, Progress};
+use crate::artifact::Artifact;
+use crate::auth::Auth;
+use crate::ci::Ci;
+use crate::config::{IfExists, UploadMethod};
+use crate::report::text::{duration, rate, size};
+use crate::report::{Entry, Status};
+use crate::retry::{self, Decision};
+
+/// Files at least this large use the presigned flow under `upload-method: auto`.
+pub const PRESIGNED_THRESHOLD: u64 = 100 * 1024 * 1024;
+/// How often a long upload prints a progress line.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Everything a publish run needs.
+pub struct Publisher {
+    pub client: Client,
+    pub auth: Arc<Auth>,
+    pub ci: Arc<Ci>,
+    pub org: String,
+    pub registry: String,
+    pub if_exists: IfExists,
+    pub upload_method: UploadMethod,
+    pub stall: Duration,
+    pub concurrency: usize,
+    /// The attestation bundle and how many attestations it holds.
+    pub attestations: Option<(Arc<str>, usize)>,
+}
+
+/// A finished file: its report entry and how long it took.
+pub struct Outcome {
+    pub entry: Entry,
+    pub elapsed: Duration,
+}
+
+/// Uploads in flight, lowered for the rest of the run when the server rate-limits.
+struct Throttle {
+    permits: Semaphore,
+    capacity: AtomicUsize,
+}
+
+impl Throttle {
+    /// Permanently gives up one slot (never the last one) after a 429.
+    fn shrink(&self, permit: tokio::sync::SemaphorePermit<'_>) -> bool {
+        let cap = self.capacity.load(Ordering::SeqCst);
+        if cap > 1 && self.capacity.compare_exchange(cap, cap - 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            permit.forget();
+            return true;
+        }
+        false
+    }
+}
+
+impl Publisher {
+    /// Publishes every artifact; outcomes are in the same order as `artifacts`.
+    pub async fn publish_all(&self, artifacts: Vec<Artifact>) -> Vec<Outcome> {
+        let throttle = Throttle {
+            permits: Semaphore::new(self.concurrency),
+            capacity: AtomicUsize::new(self.concurrency),
+        };
+        futures_util::stream::iter(artifacts)
+            .map(|artifact| self.publish_one(artifact, &throttle))
+            .buffered(self.concurrency)
+            .collect()
+            .await
+    }
+
+    async fn publish_one(&self, artifact: Artifact, throttle: &Throttle) -> Outcome {
+        let started = Instant::now();
+        let mut entry = new_entry(&artifact);
+        let result = self.attempts(&artifact, throttle).await;
+        match result {
+            Ok((status, package)) => {
+                entry.status = status;
+                if let Some(pkg) = package {
+                    fill_from_package(&mut entry, &pkg);
+                }
+                if matches!(status, Status::Published | Status::Replaced) {
+                    entry.attestations = self.attestations.as_ref().map_or(0, |(_, n)| *n);
+                }
+            }
+            Err(failure) => {
+                entry.status = Status::Failed;
+                entry.auth_refused = failure.auth;
+                entry.error = Some(self.ci.scrub(&failure.message));
+                if let Some(pkg) = failure.package {
+                    fill_from_package(&mut entry, &pkg);
+                }
+            }
+        }
+        Outcome { entry, elapsed: started.elapsed() }
+    }
+
+    /// The retry loop of one file.
+    async fn attempts(&self, artifact: &Artifact, throttle: &Throttle) -> Result<(Status, Option<Package>), Failure> {
+        let mut backoff = self.client.policy().backoff();
+        let mut replaced = false;
+        let mut presigned = match self.upload_method {
+            UploadMethod::Direct => false,
+            UploadMethod::Presigned => true,
+            UploadMethod::Auto => artifact.size >= PRESIGNED_THRESHOLD,
+        };
+        loop {
+            let permit = throttle.permits.acquire().await.expect("semaphore is never closed");
+            let result = self.send(artifact, presigned).await;
+            let err = match result {
+                Ok(pkg) => {
+                    drop(permit);
+                    self.verify_digest(artifact, &pkg)?;
+                    return Ok((if replaced { Status::Replaced } else { Status::Published }, Some(pkg)));
+                }
+                Err(err) => err,
+            };
+            if err.status() == Some(429) {
+                if throttle.shrink(permit) {
+                    self.ci.line(&format!(
+                        "  rate limited: lowering uploads in flight to {}",
+                        throttle.capacity.load(Ordering::SeqCst)
+                    ));
+                }
+            } else {
+                drop(permit);
+            }
+            if err.is_already_exists() {
+                match self.reconcile(artifact, &err, replaced).await? {
+                    Reconciled::Done(status, pkg) => return Ok((status, pkg)),
+                    Reconciled::SendAgain => {
+                        replaced = true;
+                        continue;
+                    }
+                }
+            }
+            if err.status() == Some(413) && !presigned && self.upload_method == UploadMethod::Auto {
+                self.ci.line(&format!("  {}: too large for a direct upload, switching to the presigned upload", artifact.rel));
+                presigned = true;
+                continue;
+            }
+            if err.is_ambiguous() {
+                // The attempt may have landed: look before sending again.
+                match self.find_existing(artifact).await {
+                    Ok(Some(existing)) if existing.sha256() == Some(artifact.sha256.as_str()) => {
+                        self.ci.line(&format!("  {}: the interrupted upload had landed; not sending it again", artifact.rel));
+                        let status = if replaced { Status::Replaced } else { Status::Published };
+                        return Ok((status, Some(existing)));
+                    }
+                    Ok(Some(_)) => {
+                        let conflict = ApiError::Status {
+                            method: "POST",
+                            url: String::new(),
+                            status: 409,
+                            message: "a package with this name and version appeared while uploading".into(),
+                            retry_after: None,
+                            hint: String::new(),
+                        };
+                        match self.reconcile(artifact, &conflict, replaced).await? {
+                            Reconciled::Done(status, pkg) => return Ok((status, pkg)),
+                            Reconciled::SendAgain => replaced = true,
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(lookup) => {
+                        return Err(Failure::from_api(&lookup).context(&format!(
+                            "after an interrupted upload ({err}) the registry could not be checked, so the file was not sent again to avoid a duplicate"
+                        )));
+                    }
+                }
+            }
+            match retry::decide(&err, backoff.next_delay()) {
+                Decision::GiveUp => return Err(Failure::from_api(&err)),
+                Decision::Retry(wait) => {
+                    self.ci.line(&format!("  {}: {} — retrying in {}", artifact.rel, self.ci.scrub(&err.to_string()), duration(wait)));
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One attempt over the chosen upload method, with a fresh token each time and a
+    /// progress line every few seconds for long uploads.
+    async fn send(&self, artifact: &Artifact, presigned: bool) -> Result<Package, ApiError> {
+        let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| auth_error(&e))?;
+        let progress = Progress::new();
+        let ticker = self.progress_ticker(artifact, &progress);
+        let bundle = self.attestations.as_ref().map(|(b, _)| &**b);
+        let result = if presigned {
+            let form = self.client.request_upload_slot(&self.org, &self.registry, &token).await?;
+            let package_url = self.client.upload_to_storage(&form, artifact, &progress, self.stall).await?;
+            // The storage leg may have outlived an OIDC token: ask again before finalize.
+            let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| auth_error(&e))?;
+            self.client.finalize_upload(&self.org, &self.registry, &token, &package_url, bundle).await
+        } else {
+            self.client
+                .publish_direct(&self.org, &self.registry, &token, artifact, bundle, &progress, self.stall)
+                .await
+        };
+        ticker.abort();
+        result
+    }
+
+    fn progress_ticker(&self, artifact: &Artifact, progress: &Arc<Progress>) -> tokio::task::JoinHandle<()> {
+        let ci = Arc::clone(&self.ci);
+        let progress = Arc::clone(progress);
+        let rel = artifact.rel.clone();
+        let total = artifact.size;
+        tokio::spawn(async move {
+            let start = Instant::now();
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                let sent = progress.sent().min(total);
+                let elapsed = start.elapsed();
+                let left = if sent > 0 && sent < total {
+                    let secs = elapsed.as_secs_f64() * (total - sent) as f64 / sent as f64;
+                    format!(", about {} left", duration(Duration::from_secs_f64(secs)))
+                } else {
+                    String::new()
+                };
+                ci.line(&format!(
+                    "  {rel}: {} of {} ({}%), {}{left}",
+                    size(sent),
+                    size(total),
+                    if total == 0 { 100 } else { sent * 100 / total },
+                    rate(sent, elapsed)
+                ));
+            }
+        })
+    }
+
+    fn verify_digest(&self, artifact: &Artifact, pkg: &Package) -> Result<(), Failure> {
+        match pkg.sha256() {
+            Some(remote) if !remote.eq_ignore_ascii_case(&artifact.sha256) => Err(Failure {
+                message: format!(
+                    "the registry reports sha256 {remote} for the uploaded package, but the local file's sha256 is {}; the upload was corrupted or the file changed while uploading",
+                    artifact.sha256
+                ),
+                auth: false,
+                package: Some(pkg.clone()),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies `if-exists` to a package that is already in the registry.
+    async fn reconcile(&self, artifact: &Artifact, err: &ApiError, replaced: bool) -> Result<Reconciled, Failure> {
+        let existing = self.find_existing(artifact).await.map_err(|e| Failure::from_api(&e))?;
+        let identity = match (&existing, &artifact.predicted) {
+            (Some(p), _) => format!("{} {}", p.name, p.version.as_deref().unwrap_or("")),
+            (None, Some((n, v))) => format!("{n} {v}"),
+            (None, None) => artifact.file_name.clone(),
+        };
+        match self.if_exists {
+            IfExists::Fail => Err(Failure {
+                message: format!("{} is already in the registry ({}); if-exists: fail", identity.trim(), server_says(err)),
+                auth: false,
+                package: existing,
+            }),
+            IfExists::Skip => Ok(Reconciled::Done(Status::Skipped, existing)),
+            IfExists::SkipIdentical => {
+                let Some(pkg) = existing else {
+                    return Err(Failure {
+                        message: format!(
+                            "the registry says {} already exists ({}), but no package with that name and version could be found to compare its sha256",
+                            identity.trim(),
+                            server_says(err)
+                        ),
+                        auth: false,
+                        package: None,
+                    });
+                };
+                match pkg.sha256() {
+                    Some(remote) if remote.eq_ignore_ascii_case(&artifact.sha256) => Ok(Reconciled::Done(Status::Identical, Some(pkg))),
+                    Some(remote) => Err(Failure {
+                        message: format!(
+                            "{} is already in the registry with different content (registry sha256 {remote}, local sha256 {}); bump the version, or use if-exists: replace",
+                            identity.trim(),
+                            artifact.sha256
+                        ),
+                        auth: false,
+                        package: Some(pkg),
+                    }),
+                    None => Err(Failure {
+                        message: format!("{} is already in the registry, and the registry reports no sha256 to compare with", identity.trim()),
+                        auth: false,
+                        package: Some(pkg),
+                    }),
+                }
+            }
+            IfExists::Replace => {
+                if replaced {
+                    return Err(Failure {
+                        message: format!("{} still exists after it was deleted for replacement ({})", identity.trim(), server_says(err)),
+                        auth: false,
+                        package: existing,
+                    });
+                }
+                let Some(pkg) = existing else {
+                    return Err(Failure {
+                        message: format!("the registry says {} already exists, but it could not be found to delete it", identity.trim()),
+                        auth: false,
+                        package: None,
+                    });
+                };
+                let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| Failure::from_api(&auth_error(&e)))?;
+                self.client
+                    .delete(&self.org, &self.registry, &token, &pkg.id)
+                    .await
+                    .map_err(|e| Failure::from_api(&e).context("if-exists: replace could not delete the existing package"))?;
+                self.ci.line(&format!("  {}: deleted the existing {} for replacement", artifact.rel, identity.trim()));
+                Ok(Reconciled::SendAgain)
+            }
+        }
+    }
+
+    /// Finds the package this artifact became (or collides with): by the predicted
+    /// name and version, fetching digests when the listing leaves them out.
+    pub async fn find_existing(&self, artifact: &Artifact) -> Result<Option<Package>, ApiError> {
+        let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| auth_error(&e))?;
+        find_package(&self.client, &token, &self.org, &self.registry, artifact).await
+    }
+}
+
+/// Finds `artifact` in a registry by predicted name and version (trying the
+/// `_`→`-` normalisation Python registries apply), or by sha256 when the name cannot
+/// be predicted. Fetches the package when the listing has no digests.
+pub async fn find_package(
+    client: &Client,
+    token: &crate::secret::Secret,
+    org: &str,
+    registry: &str,
+    artifact: &Artifact,
+) -> Result<Option<Package>, ApiError> {
+    let candidates: Vec<Package> = match &artifact.predicted {
+        Some((name, version)) => {
+            let mut names = vec![name.clone()];
+            let normal = name.replace('_', "-");
+            if normal != *name {
+                names.push(normal);
+            }
+            let mut found = Vec::new();
+            for n in names {
+                let items = client.list(org, registry, token, Some(&n), None).await?;
+                found.extend(items.into_iter().filter(|p| p.version.as_deref() == Some(version.as_str())));
+                if !found.is_empty() {
+                    break;
+                }
+            }
+            found
+        }
+        None => client.list(org, registry, token, None, None).await?,
+    };
+    let mut fallback = None;
+    for mut pkg in candidates {
+        if pkg.sha256().is_none() {
+            pkg = client.get(org, registry, token, &pkg.id).await?;
+        }
+        if pkg.sha256() == Some(artifact.sha256.as_str()) {
+            return Ok(Some(pkg));
+        }
+        if artifact.predicted.is_some() && fallback.is_none() {
+            fallback = Some(pkg);
+        }
+    }
+    Ok(fallback)
+}
+
+enum Reconciled {
+    Done(Status, Option<Package>),
+    SendAgain,
+}
+
+/// A file that could not be published.
+struct Failure {
+    message: String,
+    auth: bool,
+    package: Option<Package>,
+}
+
+impl Failure {
+    fn from_api(err: &ApiError) -> Failure {
+        Failure { message: err.to_string(), auth: err.is_auth(), package: None }
+    }
+
+    fn context(mut self, what: &str) -> Failure {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+/// An auth failure while getting a token, in the shape of a refused request.
+fn auth_error(err: &crate::auth::AuthError) -> ApiError {
+    ApiError::Status {
+        method: "AUTH",
+        url: String::new(),
+        status: 401,
+        message: err.to_string(),
+        retry_after: None,
+        hint: String::new(),
+    }
+}
+
+fn server_says(err: &ApiError) -> String {
+    match err {
+        ApiError::Status { status, message, .. } => format!("server answered {status}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// A report entry for an artifact, before anything happened to it.
+#[must_use]
+pub fn new_entry(artifact: &Artifact) -> Entry {
+    Entry {
+        path: artifact.rel.clone(),
+        size: artifact.size,
+        sha256: artifact.sha256.clone(),
+        name: artifact.predicted.as_ref().map(|(n, _)| n.clone()),
+        version: artifact.predicted.as_ref().map(|(_, v)| v.clone()),
+        id: None,
+        web_url: None,
+        status: Status::Planned,
+        error: None,
+        attestations: 0,
+        auth_refused: false,
+        promotions: Vec::new(),
+    }
+}
+
+/// Takes name, version, id and link from the registry's answer.
+pub fn fill_from_package(entry: &mut Entry, pkg: &Package) {
+    if !pkg.name.is_empty() {
+        entry.name = Some(pkg.name.clone());
+    }
+    if pkg.version.is_some() {
+        entry.version.clone_from(&pkg.version);
+    }
+    if !pkg.id.is_empty() {
+        entry.id = Some(pkg.id.clone());
+    }
+    entry.web_url.clone_from(&pkg.web_url);
+}

@@ -1,0 +1,189 @@
+//! The result model of a run: one entry per file in input order, each with its
+//! promotions, plus totals. The core fills it in; the renderers in [`markdown`] and
+//! [`text`] turn it into an annotation / job summary and log lines, and serde turns it
+//! into the JSON report. Nothing here formats for a particular CI system.
+
+pub mod markdown;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::ExitStatus;
+
+/// Version of the JSON report's shape; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Newly published.
+    Published,
+    /// Already in the registry with the same sha256.
+    Identical,
+    /// Already in the registry (name and version), left alone by `if-exists: skip`.
+    Skipped,
+    /// The existing package was deleted and this file published (`if-exists: replace`).
+    Replaced,
+    /// Dry run: would be published.
+    Planned,
+    /// Not published; see `error`.
+    Failed,
+}
+
+impl Status {
+    /// Whether this outcome counts as done (exit 0).
+    #[must_use]
+    pub fn is_ok(self) -> bool {
+        self != Status::Failed
+    }
+}
+
+/// What happened to one package in one destination registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionStatus {
+    /// Copied now.
+    Promoted,
+    /// Already in the destination with the same sha256.
+    Identical,
+    /// Dry run: would be copied.
+    Planned,
+    /// Not attempted (an earlier failure stopped promotion); see `error`.
+    Skipped,
+    /// The copy failed; see `error`.
+    Failed,
+}
+
+/// One package's promotion into one registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Promotion {
+    pub registry: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub id: Option<String>,
+    pub web_url: Option<String>,
+    pub status: PromotionStatus,
+    pub error: Option<String>,
+}
+
+/// One file's entry in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub id: Option<String>,
+    pub web_url: Option<String>,
+    pub status: Status,
+    pub error: Option<String>,
+    /// Number of attestations sent with the package (0 when none, or not re-sent to an
+    /// existing package).
+    #[serde(default)]
+    pub attestations: usize,
+    /// Whether the failure was the registry refusing the credentials (401/403).
+    #[serde(skip)]
+    pub auth_refused: bool,
+    pub promotions: Vec<Promotion>,
+}
+
+/// Counts by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub files: usize,
+    pub published: usize,
+    pub identical: usize,
+    pub skipped: usize,
+    pub replaced: usize,
+    pub planned: usize,
+    pub failed: usize,
+    pub promoted: usize,
+    pub promotion_failed: usize,
+    pub bytes: u64,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub organization: String,
+    pub registry: String,
+    pub dry_run: bool,
+    pub promote_to: Vec<String>,
+    pub totals: Totals,
+    pub packages: Vec<Entry>,
+    /// A failure not tied to one file (for example promotion refused up front).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Report {
+    /// An empty report for a registry.
+    #[must_use]
+    pub fn new(organization: &str, registry: &str, dry_run: bool, promote_to: &[String]) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            organization: organization.to_owned(),
+            registry: registry.to_owned(),
+            dry_run,
+            promote_to: promote_to.to_vec(),
+            totals: Totals::default(),
+            packages: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Recomputes the totals from the entries.
+    pub fn tally(&mut self) {
+        let mut t = Totals { files: self.packages.len(), ..Totals::default() };
+        for e in &self.packages {
+            t.bytes += e.size;
+            match e.status {
+                Status::Published => t.published += 1,
+                Status::Identical => t.identical += 1,
+                Status::Skipped => t.skipped += 1,
+                Status::Replaced => t.replaced += 1,
+                Status::Planned => t.planned += 1,
+                Status::Failed => t.failed += 1,
+            }
+            for p in &e.promotions {
+                match p.status {
+                    PromotionStatus::Promoted | PromotionStatus::Identical => t.promoted += 1,
+                    PromotionStatus::Failed | PromotionStatus::Skipped => t.promotion_failed += 1,
+                    PromotionStatus::Planned => {}
+                }
+            }
+        }
+        self.totals = t;
+    }
+
+    /// Whether everything succeeded.
+    #[must_use]
+    pub fn is_success(&self) -> bool {
+        self.error.is_none() && self.totals.failed == 0 && self.totals.promotion_failed == 0
+    }
+
+    /// The exit status: 0 when all is done; 4 when the registry refused the
+    /// credentials and nothing was published; 1 for any other failure.
+    #[must_use]
+    pub fn exit_status(&self) -> ExitStatus {
+        if self.is_success() {
+            return ExitStatus::Success;
+        }
+        let nothing_written = self.totals.published == 0 && self.totals.replaced == 0;
+        let auth = self.packages.iter().any(|e| e.auth_refused);
+        if auth && nothing_written {
+            ExitStatus::AuthRefused
+        } else {
+            ExitStatus::Failed
+        }
+    }
+
+    /// The count of packages newly in the registry (published or replaced).
+    #[must_use]
+    pub fn written(&self) -> usize {
+        self.totals.published + self.totals.replaced
+    }
+}

@@ -1,0 +1,58 @@
+//! Plain-text helpers shared by the log and the CLI tables: human sizes, durations and
+//! rates, and the one-line summary of a file's outcome.
+
+use std::time::Duration;
+
+/// `1.5 MiB`, `512 B`.
+#[must_use]
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `1.2 s`, `350 ms`, `2 m 05 s`.
+#[must_use]
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} m {:02} s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// `12.3 MiB/s` for `bytes` moved in `d`.
+#[must_use]
+pub fn rate(bytes: u64, d: Duration) -> String {
+    let secs = d.as_secs_f64().max(0.001);
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let per_sec = (bytes as f64 / secs) as u64;
+    format!("{}/s", size(per_sec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(duration(Duration::from_millis(350)), "350 ms");
+        assert_eq!(duration(Duration::from_secs(125)), "2 m 05 s");
+        assert_eq!(rate(2048, Duration::from_secs(2)), "1.0 KiB/s");
+    }
+}
