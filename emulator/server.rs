@@ -51,6 +51,8 @@ pub struct Fault {
     pub method: Option<String>,
     #[serde(default)]
     pub path_contains: Option<String>,
+    #[serde(default)]
+    pub path_suffix: Option<String>,
     /// Only requests whose uploaded file name contains this.
     #[serde(default)]
     pub file_contains: Option<String>,
@@ -215,6 +217,7 @@ pub fn router(state: Shared) -> Router {
         .route(&format!("{base}/packages/{{id}}"), get(get_package).delete(delete_package))
         .route(&format!("{base}/packages/{{id}}/copy"), post(copy))
         .route("/_storage/bucket", post(storage))
+        .route("/_github/token", get(github_token))
         .route("/_emulator/state", get(dump))
         .route("/_emulator/faults", post(add_faults))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware))
@@ -326,6 +329,7 @@ fn pick_fault(s: &mut EmuState, method: &str, path: &str) -> Option<Fault> {
     let idx = s.faults.iter().position(|f| {
         f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
             && f.path_contains.as_deref().is_none_or(|p| path.contains(p))
+            && f.path_suffix.as_deref().is_none_or(|p| path.ends_with(p))
             && f.file_contains.is_none()
     })?;
     let fault = s.faults[idx].clone();
@@ -783,4 +787,26 @@ async fn add_faults(State(state): State<Shared>, axum::Json(faults): axum::Json<
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert("x-emulator", HeaderValue::from_static("ok"));
     resp
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    audience: Option<String>,
+}
+
+/// A stand-in for the GitHub runner's ID token endpoint: needs the request token
+/// `gh-request-token` as Bearer and answers `{"value": "<jwt>"}` for `audience`.
+async fn github_token(Query(q): Query<TokenQuery>, headers: HeaderMap) -> Response {
+    use base64::Engine;
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer gh-request-token") {
+        return err(StatusCode::UNAUTHORIZED, "bad request token");
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let enc = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let jwt = format!(
+        "{}.{}.c2ln",
+        enc(&json!({"alg": "RS256", "typ": "JWT"})),
+        enc(&json!({"iss": "https://token.actions.githubusercontent.com", "aud": q.audience, "iat": now, "exp": now + 300}))
+    );
+    axum::Json(json!({ "value": jwt })).into_response()
 }

@@ -98,13 +98,22 @@ pub fn discover(
             skipped_dirs: Vec::new(),
         };
         let mut excluded = 0usize;
-        let entries = glob::glob_with(&full, options).expect("patterns were validated by config");
+        // glob's directory walk drops every hidden entry when
+        // `require_literal_leading_dot` is set, even for a pattern such as `.*.deb`
+        // that names them; so walk without it and apply the rule to the relative
+        // path with a matcher, which implements it correctly.
+        let walk = glob::MatchOptions { require_literal_leading_dot: false, ..options };
+        let matcher = glob::Pattern::new(pattern).expect("patterns were validated by config");
+        let entries = glob::glob_with(&full, walk).expect("patterns were validated by config");
         for entry in entries {
             let path = entry.map_err(|err| DiscoverError::Io {
                 path: err.path().display().to_string(),
                 source: std::io::Error::new(err.error().kind(), err.error().to_string()),
             })?;
             let rel = relative(root, &path);
+            if !matcher.matches_with(&rel, options) {
+                continue;
+            }
             if excludes.iter().any(|ex| ex.matches_with(&rel, options)) {
                 excluded += 1;
                 continue;

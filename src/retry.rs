@@ -65,7 +65,7 @@ impl Backoff {
 pub fn is_transient(err: &ApiError) -> bool {
     match err {
         ApiError::Transport { .. } | ApiError::Stalled { .. } => true,
-        ApiError::Status { status, .. } => matches!(status, 408 | 429) || *status >= 500,
+        ApiError::Status { status, .. } | ApiError::Storage { status, .. } => matches!(status, 408 | 429) || *status >= 500,
         ApiError::Decode { .. } => false,
     }
 }

@@ -24,6 +24,14 @@ pub enum ApiError {
         /// A sentence on how to fix it, starting with "; ".
         hint: String,
     },
+    /// Object storage refused the presigned upload (its body is usually S3's XML).
+    #[error("storage {method} {url} answered {status}: {message}; the storage refused the upload (the slot may have expired: a fresh one is requested on retry)")]
+    Storage {
+        method: &'static str,
+        url: String,
+        status: u16,
+        message: String,
+    },
     /// The request did not complete: no connection, a reset, a timeout.
     #[error("{method} {url} failed: {detail}")]
     Transport {
@@ -55,7 +63,7 @@ impl ApiError {
     #[must_use]
     pub fn status(&self) -> Option<u16> {
         match self {
-            ApiError::Status { status, .. } => Some(*status),
+            ApiError::Status { status, .. } | ApiError::Storage { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -81,7 +89,7 @@ impl ApiError {
     /// Whether the credentials were refused (401 or 403).
     #[must_use]
     pub fn is_auth(&self) -> bool {
-        matches!(self.status(), Some(401 | 403))
+        matches!(self, ApiError::Status { status: 401 | 403, .. })
     }
 
     /// Whether the request may have reached the server and changed state.
@@ -91,7 +99,7 @@ impl ApiError {
             ApiError::Transport { ambiguous, .. } => *ambiguous,
             ApiError::Stalled { .. } => true,
             ApiError::Status { status, .. } => *status >= 500,
-            ApiError::Decode { .. } => false,
+            ApiError::Decode { .. } | ApiError::Storage { .. } => false,
         }
     }
 }

@@ -209,7 +209,14 @@ impl Client {
         let req = self.0.http.request(method, url.clone()).multipart(body);
         let resp = watch("POST", &url, req.send(), progress, stall).await?;
         if !resp.status().is_success() {
-            return Err(status_error("POST", &url, resp, "; the storage refused the upload (the slot may have expired: it is requested again on retry)").await);
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            return Err(ApiError::Storage {
+                method: "POST",
+                url: url.as_str().split('?').next().unwrap_or_default().to_owned(),
+                status,
+                message: if body.trim().is_empty() { http_reason(status) } else { snippet(&body) },
+            });
         }
         let mut object = url.clone();
         object.set_query(None);
@@ -338,7 +345,7 @@ impl Client {
             let err = match req.send().await {
                 Ok(resp) if resp.status().is_success() => return Ok(()),
                 Ok(resp) if retried && resp.status().as_u16() == 404 => return Ok(()),
-                Ok(resp) => status_error("DELETE", &url, resp, "").await,
+                Ok(resp) => status_error("DELETE", &url, resp).await,
                 Err(e) => transport("DELETE", &url, &e),
             };
             match retry::decide(&err, backoff.next_delay()) {
@@ -444,7 +451,7 @@ fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -> ApiError 
 /// error that keeps the server's message.
 async fn decode<T: DeserializeOwned>(method: &'static str, url: &Url, resp: Response) -> Result<T, ApiError> {
     if !resp.status().is_success() {
-        return Err(status_error(method, url, resp, "").await);
+        return Err(status_error(method, url, resp).await);
     }
     let bytes = resp.bytes().await.map_err(|e| transport(method, url, &e))?;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
@@ -456,7 +463,7 @@ async fn decode<T: DeserializeOwned>(method: &'static str, url: &Url, resp: Resp
 
 /// Builds a status error: the server's `message` (and `errors`), or the start of a
 /// non-JSON body such as storage's XML; the wait the server asked for; and a hint.
-async fn status_error(method: &'static str, url: &Url, resp: Response, extra_hint: &str) -> ApiError {
+async fn status_error(method: &'static str, url: &Url, resp: Response) -> ApiError {
     let status = resp.status().as_u16();
     let retry_after = server_wait(resp.headers());
     let body = resp.text().await.unwrap_or_default();
@@ -465,7 +472,7 @@ async fn status_error(method: &'static str, url: &Url, resp: Response, extra_hin
             let mut m = json
                 .get("message")
                 .and_then(|m| m.as_str())
-                .map_or_else(|| snippet(&body), str::to_owned);
+                .map_or_else(|| snippet(&body), snippet);
             if let Some(errors) = json.get("errors").filter(|e| !e.is_null()) {
                 m.push_str(&format!(" ({errors})"));
             }
@@ -474,8 +481,7 @@ async fn status_error(method: &'static str, url: &Url, resp: Response, extra_hin
         Err(_) if body.trim().is_empty() => http_reason(status),
         Err(_) => snippet(&body),
     };
-    let mut hint = scope_hint(method, url, status);
-    hint.push_str(extra_hint);
+    let hint = scope_hint(method, url, status);
     ApiError::Status {
         method,
         url: url.to_string(),
@@ -534,8 +540,9 @@ fn http_reason(status: u16) -> String {
         .to_owned()
 }
 
+/// The start of a body, on one line.
 fn snippet(text: &str) -> String {
-    let t: String = text.trim().chars().take(300).collect();
+    let t: String = text.trim().chars().take(300).map(|c| if c.is_control() { ' ' } else { c }).collect();
     if text.trim().chars().count() > 300 { format!("{t}…") } else { t }
 }
 

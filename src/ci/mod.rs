@@ -111,9 +111,10 @@ impl Ci {
         redact(text, &self.secrets.lock().expect("secrets lock"))
     }
 
-    /// Prints a log line (scrubbed of secrets).
+    /// Prints a log line, scrubbed of secrets and kept on one line: text from file
+    /// names or servers cannot start a workflow command or a log group of its own.
     pub fn line(&self, text: &str) {
-        let text = self.scrub(text);
+        let text: String = self.scrub(text).chars().map(|c| if c == '\n' || c == '\r' { '⏎' } else { c }).collect();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
     }

@@ -273,6 +273,7 @@ fn validate(
         Some(value) => {
             let name = value.joined();
             let ok = !name.is_empty()
+                && !error::looks_like_token(&name)
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !name.starts_with(|c: char| c.is_ascii_digit());
             if !ok {

@@ -191,8 +191,7 @@ fn from_prefixed(
 ) -> Result<RawMap, ConfigError> {
     let mut out = RawMap::new();
     for (var, value) in vars.iter().filter(|(k, _)| k.starts_with(prefix)) {
-        let key = var[prefix.len()..].to_ascii_lowercase().replace('_', "-");
-        let spec = lookup(&key, var)?;
+        let spec = lookup(&var[prefix.len()..], var)?;
         let value = value.trim();
         if value.is_empty() {
             continue;

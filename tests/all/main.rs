@@ -1,1 +1,19 @@
+//! The integration tests: the compiled binary run as a process against the Packages
+//! API emulator on loopback, with a `buildkite-agent` shim and GitHub runner files.
 
+mod support;
+
+// Bad configuration and input: each refused with a clear message and the right code.
+mod config_errors;
+// Publishing end to end: reports, re-runs, if-exists, dry runs, ordering.
+mod publish;
+// Retries, rate limits, dropped connections and stalls.
+mod resilience;
+// The subcommands for people: list, get, copy, delete, help.
+mod cli;
+// Buildkite: plugin configuration, annotation, meta-data, OIDC, log groups.
+mod buildkite;
+// GitHub Actions: inputs, summary, outputs, workflow commands, OIDC.
+mod github;
+// Promotion: publish-then-promote and promote-only steps.
+mod promote;

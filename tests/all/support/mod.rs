@@ -1,0 +1,256 @@
+//! Test support: a working directory with files, the compiled binary run as a process
+//! with a cleared environment, a recording `buildkite-agent` shim on `PATH`, and the
+//! Packages API emulator on loopback.
+
+#![allow(dead_code)]
+
+#[path = "../../../emulator/server.rs"]
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+pub use server::{Config as EmuConfig, Fault, Handle};
+
+/// The test token with every scope.
+pub const TOKEN: &str = "bkua_test_token";
+
+/// Starts an emulator with the default configuration plus these registries.
+pub fn emulator(registries: &[(&str, &str)]) -> Handle {
+    let mut config = EmuConfig::default();
+    for (slug, eco) in registries {
+        config.registries.insert((*slug).to_owned(), (*eco).to_owned());
+    }
+    server::start(config)
+}
+
+/// Starts an emulator with a custom configuration.
+pub fn emulator_with(config: EmuConfig) -> Handle {
+    server::start(config)
+}
+
+/// The result of a run.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// stdout and stderr together.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts that the output contains `needle`.
+    #[track_caller]
+    pub fn has(&self, needle: &str) -> &Self {
+        assert!(self.all().contains(needle), "output lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts that the output does not contain `needle`.
+    #[track_caller]
+    pub fn lacks(&self, needle: &str) -> &Self {
+        assert!(!self.all().contains(needle), "output contains {needle:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A job's working directory, its environment, and a `buildkite-agent` shim.
+pub struct Job {
+    pub dir: tempfile::TempDir,
+    pub env: BTreeMap<String, String>,
+    pub args: Vec<String>,
+    pub stdin: Option<String>,
+}
+
+impl Job {
+    /// A fresh job with an empty working directory and a minimal environment.
+    pub fn new() -> Job {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let shim = bin.join("buildkite-agent");
+        std::fs::write(&shim, AGENT_SHIM).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut env = BTreeMap::new();
+        env.insert("PATH".to_owned(), format!("{}:/usr/bin:/bin", bin.display()));
+        env.insert("HOME".to_owned(), dir.path().display().to_string());
+        env.insert("SHIM_STATE".to_owned(), dir.path().join("agent").display().to_string());
+        Job { dir, env, args: Vec::new(), stdin: None }
+    }
+
+    /// A local job publishing to `registry` on the emulator with the test token.
+    pub fn local(emu: &Handle, registry: &str, artifacts: &str) -> Job {
+        Job::new()
+            .env("PACKAGE_PUBLISHER_REGISTRY", &format!("acme/{registry}"))
+            .env("PACKAGE_PUBLISHER_ARTIFACTS", artifacts)
+            .env("PACKAGE_PUBLISHER_API_URL", &emu.url)
+            .env("BUILDKITE_API_TOKEN", TOKEN)
+    }
+
+    /// The working directory.
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Sets a variable.
+    pub fn env(mut self, k: &str, v: &str) -> Job {
+        self.env.insert(k.to_owned(), v.to_owned());
+        self
+    }
+
+    /// Removes a variable.
+    pub fn unset(mut self, k: &str) -> Job {
+        self.env.remove(k);
+        self
+    }
+
+    /// Adds command-line arguments.
+    pub fn args(mut self, args: &[&str]) -> Job {
+        self.args.extend(args.iter().map(|s| (*s).to_owned()));
+        self
+    }
+
+    /// Writes a file under the working directory.
+    pub fn file(self, rel: &str, content: &str) -> Job {
+        let p = self.work().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        self
+    }
+
+    /// Runs the binary.
+    pub fn run(&self) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_package-publisher"));
+        cmd.env_clear().envs(&self.env).args(&self.args).current_dir(self.work());
+        cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = &self.stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Reads a file under the working directory.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.work().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Parses a JSON file under the working directory.
+    pub fn json(&self, rel: &str) -> serde_json::Value {
+        serde_json::from_str(&self.read(rel)).unwrap()
+    }
+
+    /// The `buildkite-agent` calls the shim recorded: (arguments, stdin).
+    pub fn agent_calls(&self) -> Vec<(Vec<String>, String)> {
+        let dir = self.dir.path().join("agent/calls");
+        let mut calls = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&dir) else { return calls };
+        let mut names: Vec<u64> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".args")?.parse().ok()).collect();
+        names.sort_unstable();
+        for n in names {
+            let args = std::fs::read_to_string(dir.join(format!("{n}.args"))).unwrap();
+            let stdin = std::fs::read_to_string(dir.join(format!("{n}.stdin"))).unwrap_or_default();
+            calls.push((args.split('\u{1f}').filter(|s| !s.is_empty()).map(str::to_owned).collect(), stdin));
+        }
+        calls
+    }
+
+    /// Calls whose first arguments are `prefix`.
+    pub fn agent_calls_of(&self, prefix: &[&str]) -> Vec<(Vec<String>, String)> {
+        self.agent_calls().into_iter().filter(|(a, _)| a.len() >= prefix.len() && a.iter().zip(prefix).all(|(x, y)| x == y)).collect()
+    }
+
+    /// Directory the shim serves `artifact download` from (per build id, or "default").
+    pub fn artifact_store(&self, build: &str) -> PathBuf {
+        let p = self.dir.path().join("agent/artifacts").join(build);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// Pre-sets build meta-data in the shim.
+    pub fn meta_data(self, key: &str, value: &str) -> Job {
+        let p = self.dir.path().join("agent/meta");
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(p.join(key), value).unwrap();
+        self
+    }
+
+    /// Reads build meta-data the shim stored.
+    pub fn stored_meta_data(&self, key: &str) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("agent/meta").join(key)).ok()
+    }
+
+    /// The shim's state directory (to share meta-data between two jobs of a build).
+    pub fn agent_dir(&self) -> PathBuf {
+        self.dir.path().join("agent")
+    }
+}
+
+/// A `buildkite-agent` stand-in: records every call (arguments and stdin) under
+/// `$SHIM_STATE/calls`, answers `oidc request-token` with an unsigned JWT for the
+/// requested audience and lifetime, keeps meta-data in files, serves `artifact
+/// download` from `$SHIM_STATE/artifacts/<build|default>`, and fails any command named
+/// in `SHIM_FAIL`.
+pub const AGENT_SHIM: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+state="${SHIM_STATE:?}"
+mkdir -p "$state/calls" "$state/meta"
+n=$(ls "$state/calls" | wc -l)
+printf '%s\x1f' "$@" > "$state/calls/$n.args"
+if [ ! -t 0 ]; then cat > "$state/calls/$n.stdin" || true; fi
+if [ -n "${SHIM_FAIL:-}" ] && [ "$1 ${2:-}" = "$SHIM_FAIL" ]; then echo "shim: $SHIM_FAIL failed" >&2; exit 1; fi
+b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+case "$1 ${2:-}" in
+  "oidc request-token")
+    aud=""; life=300
+    shift 2
+    while [ $# -gt 0 ]; do case "$1" in --audience) aud="$2"; shift 2;; --lifetime) life="$2"; shift 2;; *) shift;; esac; done
+    now=$(date +%s)
+    header=$(printf '{"alg":"RS256","typ":"JWT"}' | b64)
+    payload=$(printf '{"iss":"https://agent.buildkite.com","aud":"%s","iat":%d,"exp":%d,"sub":"organization:acme"}' "$aud" "$now" "$((now + life))" | b64)
+    printf '%s.%s.c2lnbmF0dXJl\n' "$header" "$payload"
+    ;;
+  "meta-data set")
+    cp "$state/calls/$n.stdin" "$state/meta/$3"
+    ;;
+  "meta-data get")
+    cat "$state/meta/$3"
+    ;;
+  "meta-data exists")
+    [ -f "$state/meta/$3" ] || exit 100
+    ;;
+  "artifact download")
+    query="$3"; dest="$4"; build=default
+    shift 4
+    while [ $# -gt 0 ]; do case "$1" in --build) build="$2"; shift 2;; *) shift;; esac; done
+    src="$state/artifacts/$build"
+    out=$(pwd)/$dest
+    found=0
+    (cd "$src" && shopt -s globstar nullglob && for f in $query; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; echo "$f"; done) > "$state/downloaded" 
+    [ -s "$state/downloaded" ] || { echo "fatal: no artifacts found for $query" >&2; exit 1; }
+    ;;
+  *) ;;
+esac
+"#;
