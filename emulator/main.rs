@@ -38,7 +38,12 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let mut config = server::Config { org: args.org, latency_ms: args.latency_ms, max_direct_bytes: args.max_direct_bytes, ..server::Config::default() };
+    let mut config = server::Config {
+        org: args.org,
+        latency_ms: args.latency_ms,
+        max_direct_bytes: args.max_direct_bytes,
+        ..server::Config::default()
+    };
     if !args.registry.is_empty() {
         config.registries = args
             .registry
@@ -55,11 +60,16 @@ async fn main() {
             .iter()
             .map(|t| {
                 let (token, scopes) = t.split_once(':').unwrap_or((t, ""));
-                (token.to_owned(), scopes.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+                (
+                    token.to_owned(),
+                    scopes.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                )
             })
             .collect::<BTreeMap<_, _>>();
     }
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await.expect("bind 127.0.0.1");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .expect("bind 127.0.0.1");
     println!("listening on http://{}", listener.local_addr().expect("local address"));
     server::serve(listener, server::new_state(config)).await;
 }

@@ -7,6 +7,9 @@
 //! with `Retry-After`/`RateLimit-Reset`, delays, dropped connections, failures after
 //! the request was committed, and seeded random chaos.
 
+// Handlers answer early with a ready `Response`; boxing it would only add noise to test code.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -128,7 +131,9 @@ impl Default for Config {
             registries: [("debs".to_owned(), "debian".to_owned())].into(),
             tokens: [(
                 "bkua_test_token".to_owned(),
-                ["read_packages", "write_packages", "delete_packages", "read_registries"].map(String::from).to_vec(),
+                ["read_packages", "write_packages", "delete_packages", "read_registries"]
+                    .map(String::from)
+                    .to_vec(),
             )]
             .into(),
             oidc_scopes: ["read_packages", "write_packages"].map(String::from).to_vec(),
@@ -163,7 +168,10 @@ impl EmuState {
     /// All packages of a registry.
     #[must_use]
     pub fn packages(&self, registry: &str) -> Vec<Pkg> {
-        self.registries.get(registry).map(|r| r.packages.clone()).unwrap_or_default()
+        self.registries
+            .get(registry)
+            .map(|r| r.packages.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -200,7 +208,13 @@ impl Handle {
 pub fn new_state(config: Config) -> Shared {
     let mut state = EmuState::default();
     for (slug, eco) in &config.registries {
-        state.registries.insert(slug.clone(), Registry { ecosystem: eco.clone(), packages: Vec::new() });
+        state.registries.insert(
+            slug.clone(),
+            Registry {
+                ecosystem: eco.clone(),
+                packages: Vec::new(),
+            },
+        );
     }
     state.rng = config.chaos.as_ref().map(|c| fastrand::Rng::with_seed(c.seed));
     state.config = Some(config);
@@ -214,7 +228,10 @@ pub fn router(state: Shared) -> Router {
         .route(base, get(get_registry))
         .route(&format!("{base}/packages"), post(publish).get(list))
         .route(&format!("{base}/packages/upload"), post(upload_slot))
-        .route(&format!("{base}/packages/{{id}}"), get(get_package).delete(delete_package))
+        .route(
+            &format!("{base}/packages/{{id}}"),
+            get(get_package).delete(delete_package),
+        )
         .route(&format!("{base}/packages/{{id}}/copy"), post(copy))
         .route("/_storage/bucket", post(storage))
         .route("/_github/token", get(github_token))
@@ -236,7 +253,11 @@ pub fn start(config: Config) -> Handle {
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = state.clone();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
@@ -244,7 +265,11 @@ pub fn start(config: Config) -> Handle {
         });
     });
     let addr = rx.recv().unwrap();
-    Handle { url: format!("http://{addr}"), addr, state }
+    Handle {
+        url: format!("http://{addr}"),
+        addr,
+        state,
+    }
 }
 
 // ---------------------------------------------------------------- middleware
@@ -261,14 +286,24 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
         Some(v) if v.starts_with("Bearer ") => "token".to_owned(),
         Some(_) => "other".to_owned(),
     };
-    let content_length = headers.get("content-length").and_then(|v| v.to_str().ok()?.parse().ok());
-    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_length = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let (latency, fault, chaos) = {
         let mut s = state.lock().unwrap();
         let latency = s.cfg().latency_ms;
         let is_publish = method == "POST" && path.ends_with("/packages") && !path.starts_with("/_");
         let fault = pick_fault(&mut s, &method, &path);
-        let chaos = if is_publish && fault.is_none() { roll_chaos(&mut s) } else { None };
+        let chaos = if is_publish && fault.is_none() {
+            roll_chaos(&mut s)
+        } else {
+            None
+        };
         (latency, fault, chaos)
     };
     if latency > 0 {
@@ -283,7 +318,17 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
             if f.after_commit {
                 let committed = next.run(req).await;
                 if f.drop {
-                    record(&state, &method, &path, &query, 0, &auth, &user_agent, content_length, None);
+                    record(
+                        &state,
+                        &method,
+                        &path,
+                        &query,
+                        0,
+                        &auth,
+                        &user_agent,
+                        content_length,
+                        None,
+                    );
                     std::panic::resume_unwind(Box::new("emulator: dropping the connection after commit"));
                 }
                 drop(committed);
@@ -293,7 +338,17 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
                 let mut body = req.into_body().into_data_stream();
                 use futures_util::StreamExt;
                 let _ = body.next().await;
-                record(&state, &method, &path, &query, 0, &auth, &user_agent, content_length, None);
+                record(
+                    &state,
+                    &method,
+                    &path,
+                    &query,
+                    0,
+                    &auth,
+                    &user_agent,
+                    content_length,
+                    None,
+                );
                 std::panic::resume_unwind(Box::new("emulator: dropping the connection"));
             } else if f.status.is_some() {
                 fault_response(&f)
@@ -304,7 +359,17 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
         None => next.run(req).await,
     };
     let file_name = response.extensions_mut().remove::<FileName>().map(|f| f.0);
-    record(&state, &method, &path, &query, response.status().as_u16(), &auth, &user_agent, content_length, file_name);
+    record(
+        &state,
+        &method,
+        &path,
+        &query,
+        response.status().as_u16(),
+        &auth,
+        &user_agent,
+        content_length,
+        file_name,
+    );
     response
 }
 
@@ -312,7 +377,17 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
 struct FileName(String);
 
 #[allow(clippy::too_many_arguments)]
-fn record(state: &Shared, method: &str, path: &str, query: &str, status: u16, auth: &str, ua: &str, len: Option<u64>, file: Option<String>) {
+fn record(
+    state: &Shared,
+    method: &str,
+    path: &str,
+    query: &str,
+    status: u16,
+    auth: &str,
+    ua: &str,
+    len: Option<u64>,
+    file: Option<String>,
+) {
     state.lock().unwrap().requests.push(Record {
         method: method.to_owned(),
         path: path.to_owned(),
@@ -348,28 +423,46 @@ fn roll_chaos(s: &mut EmuState) -> Option<Fault> {
     let roll = rng.u32(0..100);
     let mut edge = chaos.p503;
     if roll < edge {
-        return Some(Fault { status: Some(503), body: Some(r#"{"message":"Service Unavailable"}"#.into()), ..Fault::default() });
+        return Some(Fault {
+            status: Some(503),
+            body: Some(r#"{"message":"Service Unavailable"}"#.into()),
+            ..Fault::default()
+        });
     }
     edge += chaos.p429;
     if roll < edge {
         return Some(Fault {
             status: Some(429),
-            headers: [("RateLimit-Reset".to_owned(), "1".to_owned()), ("RateLimit-Remaining".to_owned(), "0".to_owned())].into(),
+            headers: [
+                ("RateLimit-Reset".to_owned(), "1".to_owned()),
+                ("RateLimit-Remaining".to_owned(), "0".to_owned()),
+            ]
+            .into(),
             body: Some(r#"{"message":"Too many requests","scope":"rest","limit":200,"current":201,"reset":1}"#.into()),
             ..Fault::default()
         });
     }
     edge += chaos.pdrop;
     if roll < edge {
-        return Some(Fault { drop: true, ..Fault::default() });
+        return Some(Fault {
+            drop: true,
+            ..Fault::default()
+        });
     }
     edge += chaos.pcommit_drop;
     if roll < edge {
-        return Some(Fault { drop: true, after_commit: true, ..Fault::default() });
+        return Some(Fault {
+            drop: true,
+            after_commit: true,
+            ..Fault::default()
+        });
     }
     edge += chaos.pstall;
     if roll < edge {
-        return Some(Fault { delay_ms: chaos.stall_ms, ..Fault::default() });
+        return Some(Fault {
+            delay_ms: chaos.stall_ms,
+            ..Fault::default()
+        });
     }
     None
 }
@@ -380,7 +473,10 @@ fn fault_response(f: &Fault) -> Response {
     for (k, v) in &f.headers {
         resp = resp.header(k, v);
     }
-    let body = f.body.clone().unwrap_or_else(|| json!({"message": status.canonical_reason().unwrap_or("error")}).to_string());
+    let body = f
+        .body
+        .clone()
+        .unwrap_or_else(|| json!({"message": status.canonical_reason().unwrap_or("error")}).to_string());
     resp.body(Body::from(body)).unwrap()
 }
 
@@ -392,31 +488,54 @@ fn err(status: StatusCode, message: &str) -> Response {
 
 /// Checks the bearer token for `scope` on `registry`.
 fn authorize(s: &EmuState, headers: &HeaderMap, org: &str, registry: &str, scope: &str) -> Result<(), Response> {
-    let Some(token) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
-        return Err(err(StatusCode::UNAUTHORIZED, "Authentication required. Please supply a valid API Access Token"));
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return Err(err(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required. Please supply a valid API Access Token",
+        ));
     };
     if token.starts_with("eyJ") {
         let claims = decode_jwt(token).ok_or_else(|| err(StatusCode::UNAUTHORIZED, "Invalid OIDC token"))?;
         let aud = format!("https://packages.buildkite.com/{org}/{registry}");
         if claims.get("aud").and_then(Value::as_str) != Some(aud.as_str()) {
-            return Err(err(StatusCode::UNAUTHORIZED, &format!("OIDC token audience must be {aud}")));
+            return Err(err(
+                StatusCode::UNAUTHORIZED,
+                &format!("OIDC token audience must be {aud}"),
+            ));
         }
         let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
         let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         if exp <= now || exp.saturating_sub(iat) > 300 {
-            return Err(err(StatusCode::UNAUTHORIZED, "OIDC token expired or lives longer than 5 minutes"));
+            return Err(err(
+                StatusCode::UNAUTHORIZED,
+                "OIDC token expired or lives longer than 5 minutes",
+            ));
         }
         if !s.cfg().oidc_scopes.iter().any(|x| x == scope) {
-            return Err(err(StatusCode::FORBIDDEN, &format!("The OIDC policy does not grant the {scope} scope")));
+            return Err(err(
+                StatusCode::FORBIDDEN,
+                &format!("The OIDC policy does not grant the {scope} scope"),
+            ));
         }
         return Ok(());
     }
     match s.cfg().tokens.get(token) {
-        None => Err(err(StatusCode::UNAUTHORIZED, "Authentication required. Please supply a valid API Access Token")),
-        Some(scopes) if !scopes.iter().any(|x| x == scope) => {
-            Err(err(StatusCode::FORBIDDEN, &format!("Your access token doesn't have the {scope} scope")))
-        }
+        None => Err(err(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required. Please supply a valid API Access Token",
+        )),
+        Some(scopes) if !scopes.iter().any(|x| x == scope) => Err(err(
+            StatusCode::FORBIDDEN,
+            &format!("Your access token doesn't have the {scope} scope"),
+        )),
         Some(_) => Ok(()),
     }
 }
@@ -424,7 +543,9 @@ fn authorize(s: &EmuState, headers: &HeaderMap, org: &str, registry: &str, scope
 fn decode_jwt(token: &str) -> Option<Value> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -454,14 +575,23 @@ fn package_json(s: &EmuState, base: &str, org: &str, registry: &str, p: &Pkg) ->
 }
 
 fn base_url(headers: &HeaderMap) -> String {
-    format!("http://{}", headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1"))
+    format!(
+        "http://{}",
+        headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1")
+    )
 }
 
 // ---------------------------------------------------------------- handlers
 
-async fn get_registry(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn get_registry(
+    State(state): State<Shared>,
+    Path((org, registry)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let s = state.lock().unwrap();
-    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_registries")) {
+    if let Err(r) =
+        check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_registries"))
+    {
         return r;
     }
     let r = &s.registries[&registry];
@@ -475,10 +605,17 @@ struct Upload {
     sha512: String,
 }
 
-async fn publish(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+async fn publish(
+    State(state): State<Shared>,
+    Path((org, registry)): Path<(String, String)>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Response {
     {
         let s = state.lock().unwrap();
-        if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages")) {
+        if let Err(r) =
+            check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages"))
+        {
             return r;
         }
     }
@@ -506,27 +643,50 @@ async fn publish(State(state): State<Shared>, Path((org, registry)): Path<(Strin
         (Some(u), _) => u,
         (None, Some(url)) => {
             let s = state.lock().unwrap();
-            let key = url.split_once("/_storage/bucket/").map(|(_, k)| k.to_owned()).unwrap_or_default();
+            let key = url
+                .split_once("/_storage/bucket/")
+                .map(|(_, k)| k.to_owned())
+                .unwrap_or_default();
             let key = percent_decode(&key);
             match s.objects.get(&key) {
-                Some((file_name, size, sha256, sha512)) => Upload { file_name: file_name.clone(), size: *size, sha256: sha256.clone(), sha512: sha512.clone() },
-                None => return err(StatusCode::UNPROCESSABLE_ENTITY, &format!("No uploaded object at {url}")),
+                Some((file_name, size, sha256, sha512)) => Upload {
+                    file_name: file_name.clone(),
+                    size: *size,
+                    sha256: sha256.clone(),
+                    sha512: sha512.clone(),
+                },
+                None => {
+                    return err(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        &format!("No uploaded object at {url}"),
+                    );
+                }
             }
         }
         (None, None) => return err(StatusCode::UNPROCESSABLE_ENTITY, "Missing file"),
     };
     let poisoned = {
         let s = state.lock().unwrap();
-        s.faults.iter().find(|f| f.file_contains.as_deref().is_some_and(|n| upload.file_name.contains(n))).cloned()
+        s.faults
+            .iter()
+            .find(|f| f.file_contains.as_deref().is_some_and(|n| upload.file_name.contains(n)))
+            .cloned()
     };
     if let Some(f) = poisoned {
         return fault_response(&f);
     }
     let Some((name, version)) = package_publisher::artifact::predict(&upload.file_name) else {
-        return err(StatusCode::UNPROCESSABLE_ENTITY, "Invalid filename format. Expected: {BASENAME}-{SEMVER}.{EXT}");
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid filename format. Expected: {BASENAME}-{SEMVER}.{EXT}",
+        );
     };
     let mut s = state.lock().unwrap();
-    if s.registries[&registry].packages.iter().any(|p| p.name == name && p.version == version) {
+    if s.registries[&registry]
+        .packages
+        .iter()
+        .any(|p| p.name == name && p.version == version)
+    {
         return err(StatusCode::CONFLICT, "Package version already exists");
     }
     s.counter += 1;
@@ -567,16 +727,27 @@ async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64) ->
             Err(e) => return Err(err(StatusCode::BAD_REQUEST, &format!("Body read failed: {e}"))),
         }
     }
-    Ok(Upload { file_name, size, sha256: format!("{:x}", sha256.finalize()), sha512: format!("{:x}", sha512.finalize()) })
+    Ok(Upload {
+        file_name,
+        size,
+        sha256: format!("{:x}", sha256.finalize()),
+        sha512: format!("{:x}", sha512.finalize()),
+    })
 }
 
 fn percent_decode(s: &str) -> String {
     reqwest::Url::parse(&format!("http://x/{s}"))
         .ok()
-        .and_then(|u| u.path_segments().map(|segs| segs.map(|seg| {
-            let bytes: Vec<u8> = percent_bytes(seg);
-            String::from_utf8_lossy(&bytes).into_owned()
-        }).collect::<Vec<_>>().join("/")))
+        .and_then(|u| {
+            u.path_segments().map(|segs| {
+                segs.map(|seg| {
+                    let bytes: Vec<u8> = percent_bytes(seg);
+                    String::from_utf8_lossy(&bytes).into_owned()
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+            })
+        })
         .unwrap_or_else(|| s.to_owned())
 }
 
@@ -598,9 +769,15 @@ fn percent_bytes(seg: &str) -> Vec<u8> {
     out
 }
 
-async fn upload_slot(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn upload_slot(
+    State(state): State<Shared>,
+    Path((org, registry)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let mut s = state.lock().unwrap();
-    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages")) {
+    if let Err(r) =
+        check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages"))
+    {
         return r;
     }
     s.counter += 1;
@@ -622,13 +799,28 @@ async fn upload_slot(State(state): State<Shared>, Path((org, registry)): Path<(S
 
 async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
     let xml = |status: StatusCode, code: &str, msg: &str| {
-        (status, [("content-type", "application/xml")], format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{msg}</Message></Error>")).into_response()
+        (
+            status,
+            [("content-type", "application/xml")],
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{msg}</Message></Error>"
+            ),
+        )
+            .into_response()
     };
     if headers.contains_key("authorization") {
-        return xml(StatusCode::BAD_REQUEST, "InvalidArgument", "Unsupported Authorization Type");
+        return xml(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "Unsupported Authorization Type",
+        );
     }
     if !headers.contains_key("content-length") {
-        return xml(StatusCode::LENGTH_REQUIRED, "MissingContentLength", "You must provide the Content-Length HTTP header.");
+        return xml(
+            StatusCode::LENGTH_REQUIRED,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        );
     }
     let mut fields = BTreeMap::new();
     let mut upload = None;
@@ -645,7 +837,11 @@ async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart:
                 Err(r) => return r,
             }
         } else if upload.is_some() {
-            return xml(StatusCode::BAD_REQUEST, "InvalidArgument", "The file must be the last field of the form");
+            return xml(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "The file must be the last field of the form",
+            );
         } else {
             fields.insert(name, field.text().await.unwrap_or_default());
         }
@@ -653,13 +849,26 @@ async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart:
     let mut s = state.lock().unwrap();
     let policy = fields.get("policy").cloned().unwrap_or_default();
     if !s.policies.contains(&policy) || fields.get("x-amz-signature") != Some(&format!("sig-{policy}")) {
-        return xml(StatusCode::FORBIDDEN, "AccessDenied", "Invalid according to Policy: Policy Condition failed");
+        return xml(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Invalid according to Policy: Policy Condition failed",
+        );
     }
     let Some(upload) = upload else {
-        return xml(StatusCode::BAD_REQUEST, "InvalidArgument", "POST requires exactly one file upload per request.");
+        return xml(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "POST requires exactly one file upload per request.",
+        );
     };
-    let key = fields.get("key").cloned().unwrap_or_default().replace("${filename}", &upload.file_name);
-    s.objects.insert(key, (upload.file_name, upload.size, upload.sha256, upload.sha512));
+    let key = fields
+        .get("key")
+        .cloned()
+        .unwrap_or_default()
+        .replace("${filename}", &upload.file_name);
+    s.objects
+        .insert(key, (upload.file_name, upload.size, upload.sha256, upload.sha512));
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -670,14 +879,26 @@ struct ListQuery {
     after: Option<String>,
 }
 
-async fn list(State(state): State<Shared>, Path((org, registry)): Path<(String, String)>, Query(q): Query<ListQuery>, headers: HeaderMap) -> Response {
+async fn list(
+    State(state): State<Shared>,
+    Path((org, registry)): Path<(String, String)>,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Response {
     let s = state.lock().unwrap();
-    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages")) {
+    if let Err(r) =
+        check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages"))
+    {
         return r;
     }
     let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
     // Newest first.
-    let all: Vec<&Pkg> = s.registries[&registry].packages.iter().rev().filter(|p| q.name.as_deref().is_none_or(|n| p.name == n)).collect();
+    let all: Vec<&Pkg> = s.registries[&registry]
+        .packages
+        .iter()
+        .rev()
+        .filter(|p| q.name.as_deref().is_none_or(|n| p.name == n))
+        .collect();
     let start = match &q.after {
         Some(cursor) => match all.iter().position(|p| &p.id == cursor) {
             Some(i) => i + 1,
@@ -701,18 +922,27 @@ async fn list(State(state): State<Shared>, Path((org, registry)): Path<(String, 
         }
         next = Value::String(url.to_string());
     }
-    let items: Vec<Value> = page.iter().map(|p| {
-        let mut v = package_json(&s, &base, &org, &registry, p);
-        // Like the live listing, items carry no digests: clients must GET for them.
-        v.as_object_mut().unwrap().remove("digests");
-        v
-    }).collect();
+    let items: Vec<Value> = page
+        .iter()
+        .map(|p| {
+            let mut v = package_json(&s, &base, &org, &registry, p);
+            // Like the live listing, items carry no digests: clients must GET for them.
+            v.as_object_mut().unwrap().remove("digests");
+            v
+        })
+        .collect();
     axum::Json(json!({ "items": items, "links": { "self": path, "next": next } })).into_response()
 }
 
-async fn get_package(State(state): State<Shared>, Path((org, registry, id)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+async fn get_package(
+    State(state): State<Shared>,
+    Path((org, registry, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let s = state.lock().unwrap();
-    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages")) {
+    if let Err(r) =
+        check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages"))
+    {
         return r;
     }
     match s.registries[&registry].packages.iter().find(|p| p.id == id) {
@@ -721,9 +951,15 @@ async fn get_package(State(state): State<Shared>, Path((org, registry, id)): Pat
     }
 }
 
-async fn delete_package(State(state): State<Shared>, Path((org, registry, id)): Path<(String, String, String)>, headers: HeaderMap) -> Response {
+async fn delete_package(
+    State(state): State<Shared>,
+    Path((org, registry, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let mut s = state.lock().unwrap();
-    if let Err(r) = check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "delete_packages")) {
+    if let Err(r) =
+        check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "delete_packages"))
+    {
         return r;
     }
     let packages = &mut s.registries.get_mut(&registry).unwrap().packages;
@@ -743,7 +979,12 @@ struct CopyQuery {
 
 const COPYABLE: &[&str] = &["alpine", "debian", "files", "javascript", "python", "redhat", "ruby"];
 
-async fn copy(State(state): State<Shared>, Path((org, registry, id)): Path<(String, String, String)>, Query(q): Query<CopyQuery>, headers: HeaderMap) -> Response {
+async fn copy(
+    State(state): State<Shared>,
+    Path((org, registry, id)): Path<(String, String, String)>,
+    Query(q): Query<CopyQuery>,
+    headers: HeaderMap,
+) -> Response {
     let mut s = state.lock().unwrap();
     if let Err(r) = check_org(&s, &org, &registry)
         .and_then(|()| authorize(&s, &headers, &org, &registry, "read_packages"))
@@ -759,19 +1000,35 @@ async fn copy(State(state): State<Shared>, Path((org, registry, id)): Path<(Stri
     };
     let src = &s.registries[&registry];
     if !COPYABLE.contains(&src.ecosystem.as_str()) {
-        return err(StatusCode::UNPROCESSABLE_ENTITY, &format!("Copying {} packages is not supported", src.ecosystem));
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("Copying {} packages is not supported", src.ecosystem),
+        );
     }
     if dest.ecosystem != src.ecosystem {
-        return err(StatusCode::UNPROCESSABLE_ENTITY, "Destination registry has a different ecosystem");
+        return err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Destination registry has a different ecosystem",
+        );
     }
     let Some(pkg) = src.packages.iter().find(|p| p.id == id).cloned() else {
         return err(StatusCode::NOT_FOUND, "No package found");
     };
-    if dest.packages.iter().any(|p| p.name == pkg.name && p.version == pkg.version) {
-        return err(StatusCode::CONFLICT, "Package version already exists in the destination registry");
+    if dest
+        .packages
+        .iter()
+        .any(|p| p.name == pkg.name && p.version == pkg.version)
+    {
+        return err(
+            StatusCode::CONFLICT,
+            "Package version already exists in the destination registry",
+        );
     }
     s.counter += 1;
-    let copy = Pkg { id: format!("0191e8a2-0000-7000-8000-{:012x}", s.counter), ..pkg };
+    let copy = Pkg {
+        id: format!("0191e8a2-0000-7000-8000-{:012x}", s.counter),
+        ..pkg
+    };
     let body = package_json(&s, &base_url(&headers), &org, &to, &copy);
     s.registries.get_mut(&to).unwrap().packages.push(copy);
     axum::Json(body).into_response()
@@ -801,12 +1058,17 @@ async fn github_token(Query(q): Query<TokenQuery>, headers: HeaderMap) -> Respon
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer gh-request-token") {
         return err(StatusCode::UNAUTHORIZED, "bad request token");
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let enc = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let jwt = format!(
         "{}.{}.c2ln",
         enc(&json!({"alg": "RS256", "typ": "JWT"})),
-        enc(&json!({"iss": "https://token.actions.githubusercontent.com", "aud": q.audience, "iat": now, "exp": now + 300}))
+        enc(
+            &json!({"iss": "https://token.actions.githubusercontent.com", "aud": q.audience, "iat": now, "exp": now + 300})
+        )
     );
     axum::Json(json!({ "value": jwt })).into_response()
 }

@@ -37,7 +37,11 @@ pub async fn main(args: Vec<OsString>, vars: Vec<(String, String)>) -> ExitStatu
         Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() { ExitStatus::Usage } else { ExitStatus::Success };
+            return if err.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Success
+            };
         }
     };
     match parsed.command {
@@ -86,7 +90,10 @@ async fn run_job(vars: &BTreeMap<String, String>, config_platform: Option<Platfo
 async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
     let registry = config.source_registry().to_owned();
     let org = config.organization.clone();
-    ci.setup_group(&format!(":package: package-publisher {} → {org}/{registry}", env!("CARGO_PKG_VERSION")));
+    ci.setup_group(&format!(
+        ":package: package-publisher {} → {org}/{registry}",
+        env!("CARGO_PKG_VERSION")
+    ));
     ci.line(&format!("configuration from {}", config.source));
     if config.dry_run {
         ci.line("dry run: nothing will be uploaded, copied or deleted");
@@ -107,12 +114,19 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
         discover::Discovery::default()
     } else {
         ci.group("Finding files");
-        let found = discover::discover(&root, "artifacts", &config.artifacts, config.if_no_files_found).map_err(|e| match e {
-            DiscoverError::NoMatch { .. } => Abort(ExitStatus::NoFiles, e.into()),
-            other => Abort(ExitStatus::Usage, other.into()),
-        })?;
+        let found = discover::discover(&root, "artifacts", &config.artifacts, config.if_no_files_found).map_err(
+            |e| match e {
+                DiscoverError::NoMatch { .. } => Abort(ExitStatus::NoFiles, e.into()),
+                other => Abort(ExitStatus::Usage, other.into()),
+            },
+        )?;
         for p in &found.patterns {
-            ci.line(&format!("{:?} matched {} file(s){}", p.pattern, p.files.len(), skipped_dirs(&p.skipped_dirs)));
+            ci.line(&format!(
+                "{:?} matched {} file(s){}",
+                p.pattern,
+                p.files.len(),
+                skipped_dirs(&p.skipped_dirs)
+            ));
         }
         for w in &found.warnings {
             ci.warning(w);
@@ -127,12 +141,24 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
         Abort(status, e)
     })?;
     if let Some(b) = &bundle {
-        ci.line(&format!("attestations: {} file(s) attached to every package: {}", b.files.len(), b.files.join(", ")));
+        ci.line(&format!(
+            "attestations: {} file(s) attached to every package: {}",
+            b.files.len(),
+            b.files.join(", ")
+        ));
     }
-    let artifacts = plan(&found, config.concurrency).await.map_err(abort(ExitStatus::Usage))?;
+    let artifacts = plan(&found, config.concurrency)
+        .await
+        .map_err(abort(ExitStatus::Usage))?;
 
     let mut report = Report::new(&org, &registry, config.dry_run, &config.promote_to);
-    let client = Client::new(&config.api_url, RetryPolicy { retries: config.retries }).context("cannot build the HTTP client")?;
+    let client = Client::new(
+        &config.api_url,
+        RetryPolicy {
+            retries: config.retries,
+        },
+    )
+    .context("cannot build the HTTP client")?;
 
     if config.dry_run && !promote_only {
         report.packages = artifacts.iter().map(publish::new_entry).collect();
@@ -219,7 +245,15 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
 }
 
 fn skipped_dirs(dirs: &[String]) -> String {
-    if dirs.is_empty() { String::new() } else { format!(", skipped {} director{}", dirs.len(), if dirs.len() == 1 { "y" } else { "ies" }) }
+    if dirs.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", skipped {} director{}",
+            dirs.len(),
+            if dirs.len() == 1 { "y" } else { "ies" }
+        )
+    }
 }
 
 fn planned_promotion(e: &Entry, dest: &str) -> crate::report::Promotion {
@@ -239,7 +273,9 @@ async fn plan(found: &discover::Discovery, concurrency: usize) -> anyhow::Result
     futures_util::stream::iter(found.files.clone())
         .map(|f| async move {
             let rel = f.rel.clone();
-            Artifact::plan(f.rel, f.path).await.with_context(|| format!("cannot read {rel}"))
+            Artifact::plan(f.rel, f.path)
+                .await
+                .with_context(|| format!("cannot read {rel}"))
         })
         .buffered(concurrency.max(2))
         .collect::<Vec<_>>()
@@ -276,17 +312,28 @@ async fn promote_sources(
                 ),
             ));
         };
-        let earlier: Report = serde_json::from_str(&stored).with_context(|| format!("build meta-data {key:?} is not a package-publisher report"))?;
-        let mut entries: Vec<Entry> = earlier.packages.into_iter().filter(|e| e.status.is_ok() && e.id.is_some()).collect();
+        let earlier: Report = serde_json::from_str(&stored)
+            .with_context(|| format!("build meta-data {key:?} is not a package-publisher report"))?;
+        let mut entries: Vec<Entry> = earlier
+            .packages
+            .into_iter()
+            .filter(|e| e.status.is_ok() && e.id.is_some())
+            .collect();
         for e in &mut entries {
             e.status = Status::Identical;
             e.promotions.clear();
             e.error = None;
         }
-        ci.line(&format!("{} package(s) from the report in build meta-data {key:?}", entries.len()));
+        ci.line(&format!(
+            "{} package(s) from the report in build meta-data {key:?}",
+            entries.len()
+        ));
         return Ok(entries);
     }
-    let token = auth.token(org, source).await.map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
+    let token = auth
+        .token(org, source)
+        .await
+        .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
     let mut entries = Vec::with_capacity(artifacts.len());
     for artifact in artifacts {
         let mut entry = publish::new_entry(artifact);
@@ -308,7 +355,10 @@ async fn promote_sources(
             }
             Ok(None) => {
                 entry.status = Status::Failed;
-                entry.error = Some(format!("no package matching {} (name, version and sha256) in {source:?}", artifact.file_name));
+                entry.error = Some(format!(
+                    "no package matching {} (name, version and sha256) in {source:?}",
+                    artifact.file_name
+                ));
             }
             Err(err) => {
                 entry.status = Status::Failed;
@@ -338,16 +388,30 @@ async fn finish(ci: &Arc<Ci>, config: &Config, mut report: Report, timings: &[st
         t.identical,
         t.skipped,
         t.failed,
-        if report.promote_to.is_empty() { String::new() } else { format!(", {} promoted", t.promoted) }
+        if report.promote_to.is_empty() {
+            String::new()
+        } else {
+            format!(", {} promoted", t.promoted)
+        }
     ));
     for (i, e) in report.packages.iter().enumerate() {
-        let timing = timings.get(i).map_or_else(String::new, |d| format!(" in {}, {}", duration(*d), rate(e.size, *d)));
+        let timing = timings
+            .get(i)
+            .map_or_else(String::new, |d| format!(" in {}, {}", duration(*d), rate(e.size, *d)));
         let what = match (&e.name, &e.version) {
             (Some(n), Some(v)) => format!(" → {n} {v}"),
             _ => String::new(),
         };
-        let link = e.web_url.as_deref().map_or_else(String::new, |u| format!(" {}", ci.link(u, "view package")));
-        ci.line(&format!("{:<10} {} ({}{timing}){what}{link}", status_word(e.status), e.path, size(e.size)));
+        let link = e
+            .web_url
+            .as_deref()
+            .map_or_else(String::new, |u| format!(" {}", ci.link(u, "view package")));
+        ci.line(&format!(
+            "{:<10} {} ({}{timing}){what}{link}",
+            status_word(e.status),
+            e.path,
+            size(e.size)
+        ));
         if let Some(err) = &e.error {
             ci.line(&format!("           {err}"));
         }
@@ -359,16 +423,29 @@ async fn finish(ci: &Arc<Ci>, config: &Config, mut report: Report, timings: &[st
                 PromotionStatus::Skipped => "not copied to",
                 PromotionStatus::Failed => "FAILED copy to",
             };
-            let link = p.web_url.as_deref().map_or_else(String::new, |u| format!(" {}", ci.link(u, "view")));
-            ci.line(&format!("           {word} {}{link}{}", p.registry, p.error.as_deref().map_or_else(String::new, |e| format!(": {e}"))));
+            let link = p
+                .web_url
+                .as_deref()
+                .map_or_else(String::new, |u| format!(" {}", ci.link(u, "view")));
+            ci.line(&format!(
+                "           {word} {}{link}{}",
+                p.registry,
+                p.error.as_deref().map_or_else(String::new, |e| format!(": {e}"))
+            ));
         }
     }
     for e in report.packages.iter().filter(|e| e.status == Status::Failed) {
-        ci.error(&format!("Failed to publish {}", e.path), e.error.as_deref().unwrap_or("failed"));
+        ci.error(
+            &format!("Failed to publish {}", e.path),
+            e.error.as_deref().unwrap_or("failed"),
+        );
     }
     for e in &report.packages {
         for p in e.promotions.iter().filter(|p| p.status == PromotionStatus::Failed) {
-            ci.error(&format!("Failed to promote {} to {}", e.path, p.registry), p.error.as_deref().unwrap_or("failed"));
+            ci.error(
+                &format!("Failed to promote {} to {}", e.path, p.registry),
+                p.error.as_deref().unwrap_or("failed"),
+            );
         }
     }
     ci.close_group();
@@ -412,8 +489,14 @@ async fn write_outputs(ci: &Ci, config: &Config, report: &Report) -> anyhow::Res
             if config.annotate {
                 let body = ci.scrub(&markdown::render(report, buildkite::ANNOTATION_LIMIT - 4096));
                 let context = annotation_context(ci, config);
-                let priority = if style == Style::Error || style == Style::Warning { 8 } else { 3 };
-                buildkite::annotate(&body, style.as_str(), &context, priority).await.context("cannot write the annotation")?;
+                let priority = if style == Style::Error || style == Style::Warning {
+                    8
+                } else {
+                    3
+                };
+                buildkite::annotate(&body, style.as_str(), &context, priority)
+                    .await
+                    .context("cannot write the annotation")?;
             }
             if !report.dry_run && !report.packages.is_empty() {
                 let mut stored = report.clone();
@@ -446,7 +529,14 @@ async fn write_outputs(ci: &Ci, config: &Config, report: &Report) -> anyhow::Res
                     ("skipped-count", (t.skipped + t.identical).to_string()),
                     ("failed-count", t.failed.to_string()),
                     ("promoted-count", t.promoted.to_string()),
-                    ("report-file", config.report_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()),
+                    (
+                        "report-file",
+                        config
+                            .report_file
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                    ),
                 ];
                 github::write_outputs(Path::new(path), &outputs)?;
             }
@@ -500,18 +590,29 @@ struct Session {
 
 fn session(vars: &BTreeMap<String, String>, target: &cli::Target) -> Result<Session, Abort> {
     let mut raw = RawMap::new();
-    let api_url = target.api_url.clone().or_else(|| vars.get("PACKAGE_PUBLISHER_API_URL").cloned());
+    let api_url = target
+        .api_url
+        .clone()
+        .or_else(|| vars.get("PACKAGE_PUBLISHER_API_URL").cloned());
     if let Some(url) = api_url {
         raw.insert("api-url", RawValue::scalar(url, "--api-url"));
     }
-    let org = target.org.clone().or_else(|| vars.get("BUILDKITE_ORGANIZATION_SLUG").cloned()).filter(|o| !o.is_empty());
+    let org = target
+        .org
+        .clone()
+        .or_else(|| vars.get("BUILDKITE_ORGANIZATION_SLUG").cloned())
+        .filter(|o| !o.is_empty());
     let Some(org) = org else {
-        return Err(Abort(ExitStatus::Usage, anyhow::anyhow!("option --org is required (or set BUILDKITE_ORGANIZATION_SLUG)")));
+        return Err(Abort(
+            ExitStatus::Usage,
+            anyhow::anyhow!("option --org is required (or set BUILDKITE_ORGANIZATION_SLUG)"),
+        ));
     };
     raw.insert("organization", RawValue::scalar(org, "--org"));
     raw.insert("registry", RawValue::scalar("unused", "--registry"));
     raw.insert("artifacts", RawValue::scalar("unused", "--registry"));
-    let config = config::load(&BTreeMap::new(), Platform::Local, raw).map_err(|e| Abort(ExitStatus::Usage, e.into()))?;
+    let config =
+        config::load(&BTreeMap::new(), Platform::Local, raw).map_err(|e| Abort(ExitStatus::Usage, e.into()))?;
     let token = vars.get("BUILDKITE_API_TOKEN").map(Secret::new).filter(|t| !t.is_empty()).ok_or_else(|| {
         Abort(
             ExitStatus::Usage,
@@ -519,20 +620,34 @@ fn session(vars: &BTreeMap<String, String>, target: &cli::Target) -> Result<Sess
         )
     })?;
     let client = Client::new(&config.api_url, RetryPolicy { retries: 3 })?;
-    Ok(Session { client, token, org: config.organization })
+    Ok(Session {
+        client,
+        token,
+        org: config.organization,
+    })
 }
 
 fn check_slug(flag: &str, value: &str) -> Result<(), Abort> {
-    let ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(Abort(ExitStatus::Usage, anyhow::anyhow!("--{flag} {value:?} is not a registry slug (lower-case letters, digits, `-` and `_`)")))
+        Err(Abort(
+            ExitStatus::Usage,
+            anyhow::anyhow!("--{flag} {value:?} is not a registry slug (lower-case letters, digits, `-` and `_`)"),
+        ))
     }
 }
 
 fn api_status(err: &crate::api::ApiError) -> ExitStatus {
-    if err.is_auth() { ExitStatus::AuthRefused } else { ExitStatus::Failed }
+    if err.is_auth() {
+        ExitStatus::AuthRefused
+    } else {
+        ExitStatus::Failed
+    }
 }
 
 async fn api_command(vars: &BTreeMap<String, String>, command: Command) -> Result<ExitStatus, Abort> {
@@ -568,14 +683,21 @@ async fn api_command(vars: &BTreeMap<String, String>, command: Command) -> Resul
         Command::Get(args) => {
             check_slug("registry", &args.registry)?;
             let s = session(vars, &args.target)?;
-            let p = s.client.get(&s.org, &args.registry, &s.token, &args.id).await.map_err(|e| Abort(api_status(&e), e.into()))?;
+            let p = s
+                .client
+                .get(&s.org, &args.registry, &s.token, &args.id)
+                .await
+                .map_err(|e| Abort(api_status(&e), e.into()))?;
             print_package(&mut out, &p, args.json)?;
         }
         Command::Copy(args) => {
             check_slug("registry", &args.registry)?;
             check_slug("to", &args.to)?;
             if args.registry == args.to {
-                return Err(Abort(ExitStatus::Usage, anyhow::anyhow!("--to {:?} is the source registry; copy into a different one", args.to)));
+                return Err(Abort(
+                    ExitStatus::Usage,
+                    anyhow::anyhow!("--to {:?} is the source registry; copy into a different one", args.to),
+                ));
             }
             let s = session(vars, &args.target)?;
             let p = s
@@ -590,10 +712,27 @@ async fn api_command(vars: &BTreeMap<String, String>, command: Command) -> Resul
             let s = session(vars, &args.target)?;
             if !args.yes {
                 if !std::io::stdin().is_terminal() {
-                    return Err(Abort(ExitStatus::Usage, anyhow::anyhow!("refusing to delete without confirmation: standard input is not a terminal; pass --yes")));
+                    return Err(Abort(
+                        ExitStatus::Usage,
+                        anyhow::anyhow!(
+                            "refusing to delete without confirmation: standard input is not a terminal; pass --yes"
+                        ),
+                    ));
                 }
-                let p = s.client.get(&s.org, &args.registry, &s.token, &args.id).await.map_err(|e| Abort(api_status(&e), e.into()))?;
-                write!(out, "Delete {} {} ({}) from {}/{}? [y/N] ", p.name, p.version.as_deref().unwrap_or(""), p.id, s.org, args.registry)?;
+                let p = s
+                    .client
+                    .get(&s.org, &args.registry, &s.token, &args.id)
+                    .await
+                    .map_err(|e| Abort(api_status(&e), e.into()))?;
+                write!(
+                    out,
+                    "Delete {} {} ({}) from {}/{}? [y/N] ",
+                    p.name,
+                    p.version.as_deref().unwrap_or(""),
+                    p.id,
+                    s.org,
+                    args.registry
+                )?;
                 out.flush()?;
                 let mut answer = String::new();
                 std::io::stdin().read_line(&mut answer)?;
@@ -602,9 +741,16 @@ async fn api_command(vars: &BTreeMap<String, String>, command: Command) -> Resul
                     return Ok(ExitStatus::Failed);
                 }
             }
-            s.client.delete(&s.org, &args.registry, &s.token, &args.id).await.map_err(|e| Abort(api_status(&e), e.into()))?;
+            s.client
+                .delete(&s.org, &args.registry, &s.token, &args.id)
+                .await
+                .map_err(|e| Abort(api_status(&e), e.into()))?;
             if args.json {
-                writeln!(out, "{}", serde_json::json!({"deleted": args.id, "registry": args.registry, "organization": s.org}))?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"deleted": args.id, "registry": args.registry, "organization": s.org})
+                )?;
             } else {
                 writeln!(out, "deleted {} from {}/{}", args.id, s.org, args.registry)?;
             }
@@ -625,7 +771,10 @@ fn print_package(out: &mut impl Write, p: &crate::api::model::Package, json: boo
         ["id".to_owned(), p.id.clone()],
         ["sha256".to_owned(), p.sha256().unwrap_or_default().to_owned()],
         ["created".to_owned(), p.created_at.clone().unwrap_or_default()],
-        ["registry".to_owned(), p.registry.as_ref().map(|r| r.slug.clone()).unwrap_or_default()],
+        [
+            "registry".to_owned(),
+            p.registry.as_ref().map(|r| r.slug.clone()).unwrap_or_default(),
+        ],
         ["url".to_owned(), p.web_url.clone().unwrap_or_default()],
     ];
     for [k, v] in rows.iter().filter(|[_, v]| !v.is_empty()) {
@@ -644,7 +793,11 @@ fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
     }
     let mut out = String::new();
     let line = |cells: Vec<&str>, out: &mut String| {
-        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
     };
@@ -654,4 +807,3 @@ fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
     }
     out
 }
-

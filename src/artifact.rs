@@ -96,11 +96,13 @@ pub fn predict(file_name: &str) -> Option<(String, String)> {
         let mut parts = file_name.split('-');
         return nonempty(parts.next()?, parts.next()?);
     }
-    let stem = [".tar.gz", ".tgz", ".gem", ".zip", ".tar.xz", ".tar.bz2", ".nupkg", ".jar"]
-        .iter()
-        .find_map(|ext| lower.strip_suffix(ext).map(|s| &file_name[..s.len()]))
-        .or_else(|| file_name.rsplit_once('.').map(|(s, _)| s))
-        .unwrap_or(file_name);
+    let stem = [
+        ".tar.gz", ".tgz", ".gem", ".zip", ".tar.xz", ".tar.bz2", ".nupkg", ".jar",
+    ]
+    .iter()
+    .find_map(|ext| lower.strip_suffix(ext).map(|s| &file_name[..s.len()]))
+    .or_else(|| file_name.rsplit_once('.').map(|(s, _)| s))
+    .unwrap_or(file_name);
     // The version starts at the first `-` followed by a digit: `my-tool-1.2.3`.
     let at = stem
         .char_indices()
@@ -124,7 +126,10 @@ mod tests {
     #[test]
     fn predicts_each_format() {
         assert_eq!(p("hello_1.2.3-1_amd64.deb"), ("hello".into(), "1.2.3-1".into()));
-        assert_eq!(p("hello-1.2.3-1.el9.x86_64.rpm"), ("hello".into(), "1.2.3-1.el9".into()));
+        assert_eq!(
+            p("hello-1.2.3-1.el9.x86_64.rpm"),
+            ("hello".into(), "1.2.3-1.el9".into())
+        );
         assert_eq!(p("hello-world-1.2.3-r0.apk"), ("hello-world".into(), "1.2.3-r0".into()));
         assert_eq!(p("my_pkg-0.4.0-py3-none-any.whl"), ("my_pkg".into(), "0.4.0".into()));
         assert_eq!(p("my-pkg-0.4.0.tar.gz"), ("my-pkg".into(), "0.4.0".into()));

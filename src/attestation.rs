@@ -44,7 +44,9 @@ pub fn build(root: &Path, patterns: &[String], if_none: IfNoFilesFound) -> anyho
 }
 
 fn one_line(rel: &str, path: &Path) -> anyhow::Result<String> {
-    let size = std::fs::metadata(path).with_context(|| format!("cannot read attestation {rel}"))?.len();
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read attestation {rel}"))?
+        .len();
     if size > MAX_FILE_SIZE {
         bail!(
             "attestation {rel} is {size} bytes, over the {} MiB limit for one attestation file",
@@ -52,8 +54,11 @@ fn one_line(rel: &str, path: &Path) -> anyhow::Result<String> {
         );
     }
     let text = std::fs::read(path).with_context(|| format!("cannot read attestation {rel}"))?;
-    let value: serde_json::Value = serde_json::from_slice(&text)
-        .with_context(|| format!("attestation {rel} is not valid JSON; each file must hold one JSON document (for example a DSSE envelope)"))?;
+    let value: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "attestation {rel} is not valid JSON; each file must hold one JSON document (for example a DSSE envelope)"
+        )
+    })?;
     Ok(serde_json::to_string(&value)?)
 }
 
@@ -66,7 +71,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.json"), "{\n  \"payload\": \"line1\\nline2\"\n}\n").unwrap();
         std::fs::write(dir.path().join("a.json"), "[1,\n2]").unwrap();
-        let b = build(dir.path(), &["*.json".into()], IfNoFilesFound::Error).unwrap().unwrap();
+        let b = build(dir.path(), &["*.json".into()], IfNoFilesFound::Error)
+            .unwrap()
+            .unwrap();
         assert_eq!(b.files, ["a.json", "b.json"]);
         assert_eq!(b.text, "[1,2]\n{\"payload\":\"line1\\nline2\"}\n");
         assert_eq!(b.text.lines().count(), 2);

@@ -77,23 +77,42 @@ impl Auth {
             }
             (_, mode) => match ci.platform {
                 Platform::Buildkite => Kind::BuildkiteOidc,
-                Platform::GitHub => match (ci.var("ACTIONS_ID_TOKEN_REQUEST_URL"), ci.var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) {
+                Platform::GitHub => match (
+                    ci.var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                    ci.var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+                ) {
                     (Some(url), Some(request_token)) => {
                         let request_token = Secret::new(request_token);
                         ci.protect(&request_token).await;
-                        Kind::GitHubOidc { url: url.to_owned(), request_token }
+                        Kind::GitHubOidc {
+                            url: url.to_owned(),
+                            request_token,
+                        }
                     }
-                    _ => return Err(AuthError::MissingIdTokenPermission { token_var: token_var.to_owned() }),
+                    _ => {
+                        return Err(AuthError::MissingIdTokenPermission {
+                            token_var: token_var.to_owned(),
+                        });
+                    }
                 },
                 Platform::Local => {
-                    let why = if mode == OidcMode::Required { "`oidc: true` needs Buildkite or GitHub Actions; " } else { "" };
+                    let why = if mode == OidcMode::Required {
+                        "`oidc: true` needs Buildkite or GitHub Actions; "
+                    } else {
+                        ""
+                    };
                     return Err(AuthError::NoCredentials(format!(
                         "no API token: {why}set {token_var} to an API token with the read_packages and write_packages scopes"
                     )));
                 }
             },
         };
-        Ok(Auth { kind, ci, client, cache: Mutex::new(HashMap::new()) })
+        Ok(Auth {
+            kind,
+            ci,
+            client,
+            cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Whether tokens are minted per registry (OIDC).
@@ -120,7 +139,9 @@ impl Auth {
                 .client
                 .github_id_token(url, request_token, &audience)
                 .await
-                .map_err(|e| AuthError::Provider(anyhow::anyhow!("cannot get a GitHub OIDC token for {audience}: {e}")))?,
+                .map_err(|e| {
+                    AuthError::Provider(anyhow::anyhow!("cannot get a GitHub OIDC token for {audience}: {e}"))
+                })?,
             Kind::Static(_) => unreachable!("static tokens return early"),
         };
         self.ci.protect(&token).await;

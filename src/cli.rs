@@ -33,13 +33,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Publish files matching glob patterns (like the CI job, with flags).
-    #[command(after_help = "Example:\n  package-publisher publish --registry acme/debs 'dist/*.deb' '!dist/*-dbg*.deb' --dry-run")]
+    #[command(
+        after_help = "Example:\n  package-publisher publish --registry acme/debs 'dist/*.deb' '!dist/*-dbg*.deb' --dry-run"
+    )]
     Publish(PublishArgs),
     /// Copy packages from one registry into others (a promote-only step).
-    #[command(after_help = "Examples:\n  package-publisher promote --from staging --to production 'dist/*.deb'\n  package-publisher promote --from staging --to production   # on Buildkite: the packages an earlier step published")]
+    #[command(
+        after_help = "Examples:\n  package-publisher promote --from staging --to production 'dist/*.deb'\n  package-publisher promote --from staging --to production   # on Buildkite: the packages an earlier step published"
+    )]
     Promote(PromoteArgs),
     /// List the packages of a registry, following every page.
-    #[command(after_help = "Examples:\n  package-publisher list --registry debs\n  package-publisher list --registry debs --name hello --limit 10 --json")]
+    #[command(
+        after_help = "Examples:\n  package-publisher list --registry debs\n  package-publisher list --registry debs --name hello --limit 10 --json"
+    )]
     List(ListArgs),
     /// Show one package.
     #[command(after_help = "Example:\n  package-publisher get --registry debs 0191e8a2-...")]
@@ -211,7 +217,13 @@ fn put(map: &mut RawMap, name: &'static str, flag: &str, value: Option<&String>)
 
 fn put_list(map: &mut RawMap, name: &'static str, origin: &str, values: &[String]) {
     if !values.is_empty() {
-        map.insert(name, RawValue { items: values.to_vec(), origin: origin.to_owned() });
+        map.insert(
+            name,
+            RawValue {
+                items: values.to_vec(),
+                origin: origin.to_owned(),
+            },
+        );
     }
 }
 
@@ -232,7 +244,12 @@ impl PublishArgs {
             m.insert("dry-run", RawValue::scalar("true", "--dry-run"));
         }
         put(&mut m, "if-exists", "if-exists", self.if_exists.as_ref());
-        put(&mut m, "if-no-files-found", "if-no-files-found", self.if_no_files_found.as_ref());
+        put(
+            &mut m,
+            "if-no-files-found",
+            "if-no-files-found",
+            self.if_no_files_found.as_ref(),
+        );
         put(&mut m, "concurrency", "concurrency", self.concurrency.as_ref());
         put(&mut m, "retries", "retries", self.retries.as_ref());
         put(&mut m, "stall-timeout", "stall-timeout", self.stall_timeout.as_ref());

@@ -44,7 +44,9 @@ pub struct Discovery {
 #[derive(Debug, Error)]
 pub enum DiscoverError {
     /// A pattern matched nothing and `if-no-files-found` is `error`.
-    #[error("{option} pattern {pattern:?} matched no files{detail} (if-no-files-found: error; set it to `warn` or `ignore` to allow this)")]
+    #[error(
+        "{option} pattern {pattern:?} matched no files{detail} (if-no-files-found: error; set it to `warn` or `ignore` to allow this)"
+    )]
     NoMatch {
         option: &'static str,
         pattern: String,
@@ -52,11 +54,7 @@ pub enum DiscoverError {
     },
     /// A matched path is a symlink that leads outside the working directory.
     #[error("{rel:?} is a symlink to {target}, which is outside the working directory {root}; refusing to publish it")]
-    OutsideRoot {
-        rel: String,
-        target: String,
-        root: String,
-    },
+    OutsideRoot { rel: String, target: String, root: String },
     /// The file system refused a read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -102,7 +100,10 @@ pub fn discover(
         // `require_literal_leading_dot` is set, even for a pattern such as `.*.deb`
         // that names them; so walk without it and apply the rule to the relative
         // path with a matcher, which implements it correctly.
-        let walk = glob::MatchOptions { require_literal_leading_dot: false, ..options };
+        let walk = glob::MatchOptions {
+            require_literal_leading_dot: false,
+            ..options
+        };
         let matcher = glob::Pattern::new(pattern).expect("patterns were validated by config");
         let entries = glob::glob_with(&full, walk).expect("patterns were validated by config");
         for entry in entries {

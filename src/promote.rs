@@ -104,7 +104,11 @@ impl Promoter {
         }
         let mut backoff = self.client.policy().backoff();
         loop {
-            let token = self.auth.token(&self.org, &self.source).await.map_err(|e| e.to_string())?;
+            let token = self
+                .auth
+                .token(&self.org, &self.source)
+                .await
+                .map_err(|e| e.to_string())?;
             let err = match self.client.copy(&self.org, &self.source, &token, id, dest).await {
                 Ok(pkg) => {
                     if let Some(remote) = pkg.sha256() {
@@ -139,7 +143,11 @@ impl Promoter {
 
     /// Looks for the package in the destination: `Some` when it is already there with
     /// the same sha256; an error when it is there with different content.
-    async fn check_destination(&self, entry: &Entry, dest: &str) -> Result<Option<(PromotionStatus, Option<Package>)>, String> {
+    async fn check_destination(
+        &self,
+        entry: &Entry,
+        dest: &str,
+    ) -> Result<Option<(PromotionStatus, Option<Package>)>, String> {
         let (Some(name), Some(version)) = (entry.name.as_deref(), entry.version.as_deref()) else {
             return Ok(None);
         };
@@ -149,21 +157,32 @@ impl Promoter {
             // A token that may copy but not list the destination: let the copy decide.
             Err(err) if err.is_auth() => return Ok(None),
             Err(err) if err.status() == Some(404) => {
-                return Err(format!("registry {dest:?} was not found in organization {:?} ({err})", self.org));
+                return Err(format!(
+                    "registry {dest:?} was not found in organization {:?} ({err})",
+                    self.org
+                ));
             }
             Err(err) => return Err(err.to_string()),
         };
-        for mut pkg in found.into_iter().filter(|p| p.version.as_deref() == Some(version)) {
+        if let Some(mut pkg) = found.into_iter().find(|p| p.version.as_deref() == Some(version)) {
             if pkg.sha256().is_none() {
-                pkg = self.client.get(&self.org, dest, &token, &pkg.id).await.map_err(|e: ApiError| e.to_string())?;
+                pkg = self
+                    .client
+                    .get(&self.org, dest, &token, &pkg.id)
+                    .await
+                    .map_err(|e: ApiError| e.to_string())?;
             }
             return match pkg.sha256() {
-                Some(remote) if remote.eq_ignore_ascii_case(&entry.sha256) => Ok(Some((PromotionStatus::Identical, Some(pkg)))),
+                Some(remote) if remote.eq_ignore_ascii_case(&entry.sha256) => {
+                    Ok(Some((PromotionStatus::Identical, Some(pkg))))
+                }
                 Some(remote) => Err(format!(
                     "{name} {version} is already in {dest:?} with different content (destination sha256 {remote}, source sha256 {})",
                     entry.sha256
                 )),
-                None => Err(format!("{name} {version} is already in {dest:?} and reports no sha256 to compare")),
+                None => Err(format!(
+                    "{name} {version} is already in {dest:?} and reports no sha256 to compare"
+                )),
             };
         }
         Ok(None)

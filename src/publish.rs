@@ -57,7 +57,12 @@ impl Throttle {
     /// Permanently gives up one slot (never the last one) after a 429.
     fn shrink(&self, permit: tokio::sync::SemaphorePermit<'_>) -> bool {
         let cap = self.capacity.load(Ordering::SeqCst);
-        if cap > 1 && self.capacity.compare_exchange(cap, cap - 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if cap > 1
+            && self
+                .capacity
+                .compare_exchange(cap, cap - 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
             permit.forget();
             return true;
         }
@@ -102,7 +107,10 @@ impl Publisher {
                 }
             }
         }
-        Outcome { entry, elapsed: started.elapsed() }
+        Outcome {
+            entry,
+            elapsed: started.elapsed(),
+        }
     }
 
     /// The retry loop of one file.
@@ -137,7 +145,7 @@ impl Publisher {
             }
             if err.is_already_exists() {
                 match self.reconcile(artifact, &err, replaced).await? {
-                    Reconciled::Done(status, pkg) => return Ok((status, pkg)),
+                    Reconciled::Done(status, pkg) => return Ok((status, pkg.map(|p| *p))),
                     Reconciled::SendAgain => {
                         replaced = true;
                         continue;
@@ -145,7 +153,10 @@ impl Publisher {
                 }
             }
             if err.status() == Some(413) && !presigned && self.upload_method == UploadMethod::Auto {
-                self.ci.line(&format!("  {}: too large for a direct upload, switching to the presigned upload", artifact.rel));
+                self.ci.line(&format!(
+                    "  {}: too large for a direct upload, switching to the presigned upload",
+                    artifact.rel
+                ));
                 presigned = true;
                 continue;
             }
@@ -153,7 +164,10 @@ impl Publisher {
                 // The attempt may have landed: look before sending again.
                 match self.find_existing(artifact).await {
                     Ok(Some(existing)) if existing.sha256() == Some(artifact.sha256.as_str()) => {
-                        self.ci.line(&format!("  {}: the interrupted upload had landed; not sending it again", artifact.rel));
+                        self.ci.line(&format!(
+                            "  {}: the interrupted upload had landed; not sending it again",
+                            artifact.rel
+                        ));
                         let status = if replaced { Status::Replaced } else { Status::Published };
                         return Ok((status, Some(existing)));
                     }
@@ -167,7 +181,7 @@ impl Publisher {
                             hint: String::new(),
                         };
                         match self.reconcile(artifact, &conflict, replaced).await? {
-                            Reconciled::Done(status, pkg) => return Ok((status, pkg)),
+                            Reconciled::Done(status, pkg) => return Ok((status, pkg.map(|p| *p))),
                             Reconciled::SendAgain => replaced = true,
                         }
                     }
@@ -182,7 +196,12 @@ impl Publisher {
             match retry::decide(&err, backoff.next_delay()) {
                 Decision::GiveUp => return Err(Failure::from_api(&err)),
                 Decision::Retry(wait) => {
-                    self.ci.line(&format!("  {}: {} — retrying in {}", artifact.rel, self.ci.scrub(&err.to_string()), duration(wait)));
+                    self.ci.line(&format!(
+                        "  {}: {} — retrying in {}",
+                        artifact.rel,
+                        self.ci.scrub(&err.to_string()),
+                        duration(wait)
+                    ));
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -192,19 +211,32 @@ impl Publisher {
     /// One attempt over the chosen upload method, with a fresh token each time and a
     /// progress line every few seconds for long uploads.
     async fn send(&self, artifact: &Artifact, presigned: bool) -> Result<Package, ApiError> {
-        let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| auth_error(&e))?;
-        let progress = Progress::new();
+        let token = self
+            .auth
+            .token(&self.org, &self.registry)
+            .await
+            .map_err(|e| auth_error(&e))?;
+        let progress = Progress::new(self.stall);
         let ticker = self.progress_ticker(artifact, &progress);
         let bundle = self.attestations.as_ref().map(|(b, _)| &**b);
         let result = if presigned {
-            let form = self.client.request_upload_slot(&self.org, &self.registry, &token).await?;
-            let package_url = self.client.upload_to_storage(&form, artifact, &progress, self.stall).await?;
+            let form = self
+                .client
+                .request_upload_slot(&self.org, &self.registry, &token)
+                .await?;
+            let package_url = self.client.upload_to_storage(&form, artifact, &progress).await?;
             // The storage leg may have outlived an OIDC token: ask again before finalize.
-            let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| auth_error(&e))?;
-            self.client.finalize_upload(&self.org, &self.registry, &token, &package_url, bundle).await
+            let token = self
+                .auth
+                .token(&self.org, &self.registry)
+                .await
+                .map_err(|e| auth_error(&e))?;
+            self.client
+                .finalize_upload(&self.org, &self.registry, &token, &package_url, bundle)
+                .await
         } else {
             self.client
-                .publish_direct(&self.org, &self.registry, &token, artifact, bundle, &progress, self.stall)
+                .publish_direct(&self.org, &self.registry, &token, artifact, bundle, &progress)
                 .await
         };
         ticker.abort();
@@ -232,7 +264,7 @@ impl Publisher {
                     "  {rel}: {} of {} ({}%), {}{left}",
                     size(sent),
                     size(total),
-                    if total == 0 { 100 } else { sent * 100 / total },
+                    (sent * 100).checked_div(total).unwrap_or(100),
                     rate(sent, elapsed)
                 ));
             }
@@ -247,7 +279,7 @@ impl Publisher {
                     artifact.sha256
                 ),
                 auth: false,
-                package: Some(pkg.clone()),
+                package: Some(Box::new(pkg.clone())),
             }),
             _ => Ok(()),
         }
@@ -263,11 +295,15 @@ impl Publisher {
         };
         match self.if_exists {
             IfExists::Fail => Err(Failure {
-                message: format!("{} is already in the registry ({}); if-exists: fail", identity.trim(), server_says(err)),
+                message: format!(
+                    "{} is already in the registry ({}); if-exists: fail",
+                    identity.trim(),
+                    server_says(err)
+                ),
                 auth: false,
-                package: existing,
+                package: existing.map(Box::new),
             }),
-            IfExists::Skip => Ok(Reconciled::Done(Status::Skipped, existing)),
+            IfExists::Skip => Ok(Reconciled::Done(Status::Skipped, existing.map(Box::new))),
             IfExists::SkipIdentical => {
                 let Some(pkg) = existing else {
                     return Err(Failure {
@@ -281,7 +317,9 @@ impl Publisher {
                     });
                 };
                 match pkg.sha256() {
-                    Some(remote) if remote.eq_ignore_ascii_case(&artifact.sha256) => Ok(Reconciled::Done(Status::Identical, Some(pkg))),
+                    Some(remote) if remote.eq_ignore_ascii_case(&artifact.sha256) => {
+                        Ok(Reconciled::Done(Status::Identical, Some(Box::new(pkg))))
+                    }
                     Some(remote) => Err(Failure {
                         message: format!(
                             "{} is already in the registry with different content (registry sha256 {remote}, local sha256 {}); bump the version, or use if-exists: replace",
@@ -289,36 +327,56 @@ impl Publisher {
                             artifact.sha256
                         ),
                         auth: false,
-                        package: Some(pkg),
+                        package: Some(Box::new(pkg)),
                     }),
                     None => Err(Failure {
-                        message: format!("{} is already in the registry, and the registry reports no sha256 to compare with", identity.trim()),
+                        message: format!(
+                            "{} is already in the registry, and the registry reports no sha256 to compare with",
+                            identity.trim()
+                        ),
                         auth: false,
-                        package: Some(pkg),
+                        package: Some(Box::new(pkg)),
                     }),
                 }
             }
             IfExists::Replace => {
                 if replaced {
                     return Err(Failure {
-                        message: format!("{} still exists after it was deleted for replacement ({})", identity.trim(), server_says(err)),
+                        message: format!(
+                            "{} still exists after it was deleted for replacement ({})",
+                            identity.trim(),
+                            server_says(err)
+                        ),
                         auth: false,
-                        package: existing,
+                        package: existing.map(Box::new),
                     });
                 }
                 let Some(pkg) = existing else {
                     return Err(Failure {
-                        message: format!("the registry says {} already exists, but it could not be found to delete it", identity.trim()),
+                        message: format!(
+                            "the registry says {} already exists, but it could not be found to delete it",
+                            identity.trim()
+                        ),
                         auth: false,
                         package: None,
                     });
                 };
-                let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| Failure::from_api(&auth_error(&e)))?;
+                let token = self
+                    .auth
+                    .token(&self.org, &self.registry)
+                    .await
+                    .map_err(|e| Failure::from_api(&auth_error(&e)))?;
                 self.client
                     .delete(&self.org, &self.registry, &token, &pkg.id)
                     .await
-                    .map_err(|e| Failure::from_api(&e).context("if-exists: replace could not delete the existing package"))?;
-                self.ci.line(&format!("  {}: deleted the existing {} for replacement", artifact.rel, identity.trim()));
+                    .map_err(|e| {
+                        Failure::from_api(&e).context("if-exists: replace could not delete the existing package")
+                    })?;
+                self.ci.line(&format!(
+                    "  {}: deleted the existing {} for replacement",
+                    artifact.rel,
+                    identity.trim()
+                ));
                 Ok(Reconciled::SendAgain)
             }
         }
@@ -327,7 +385,11 @@ impl Publisher {
     /// Finds the package this artifact became (or collides with): by the predicted
     /// name and version, fetching digests when the listing leaves them out.
     pub async fn find_existing(&self, artifact: &Artifact) -> Result<Option<Package>, ApiError> {
-        let token = self.auth.token(&self.org, &self.registry).await.map_err(|e| auth_error(&e))?;
+        let token = self
+            .auth
+            .token(&self.org, &self.registry)
+            .await
+            .map_err(|e| auth_error(&e))?;
         find_package(&self.client, &token, &self.org, &self.registry, artifact).await
     }
 }
@@ -352,7 +414,11 @@ pub async fn find_package(
             let mut found = Vec::new();
             for n in names {
                 let items = client.list(org, registry, token, Some(&n), None).await?;
-                found.extend(items.into_iter().filter(|p| p.version.as_deref() == Some(version.as_str())));
+                found.extend(
+                    items
+                        .into_iter()
+                        .filter(|p| p.version.as_deref() == Some(version.as_str())),
+                );
                 if !found.is_empty() {
                     break;
                 }
@@ -377,7 +443,7 @@ pub async fn find_package(
 }
 
 enum Reconciled {
-    Done(Status, Option<Package>),
+    Done(Status, Option<Box<Package>>),
     SendAgain,
 }
 
@@ -385,12 +451,16 @@ enum Reconciled {
 struct Failure {
     message: String,
     auth: bool,
-    package: Option<Package>,
+    package: Option<Box<Package>>,
 }
 
 impl Failure {
     fn from_api(err: &ApiError) -> Failure {
-        Failure { message: err.to_string(), auth: err.is_auth(), package: None }
+        Failure {
+            message: err.to_string(),
+            auth: err.is_auth(),
+            package: None,
+        }
     }
 
     fn context(mut self, what: &str) -> Failure {

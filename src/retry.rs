@@ -65,7 +65,9 @@ impl Backoff {
 pub fn is_transient(err: &ApiError) -> bool {
     match err {
         ApiError::Transport { .. } | ApiError::Stalled { .. } => true,
-        ApiError::Status { status, .. } | ApiError::Storage { status, .. } => matches!(status, 408 | 429) || *status >= 500,
+        ApiError::Status { status, .. } | ApiError::Storage { status, .. } => {
+            matches!(status, 408 | 429) || *status >= 500
+        }
         ApiError::Decode { .. } => false,
     }
 }
@@ -110,7 +112,10 @@ mod tests {
     #[test]
     fn transient_statuses_are_retried_with_backoff() {
         for code in [408, 500, 502, 503, 504] {
-            assert_eq!(decide(&status(code, None), B), Decision::Retry(Duration::from_millis(300)));
+            assert_eq!(
+                decide(&status(code, None), B),
+                Decision::Retry(Duration::from_millis(300))
+            );
         }
     }
 

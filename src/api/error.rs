@@ -25,7 +25,9 @@ pub enum ApiError {
         hint: String,
     },
     /// Object storage refused the presigned upload (its body is usually S3's XML).
-    #[error("storage {method} {url} answered {status}: {message}; the storage refused the upload (the slot may have expired: a fresh one is requested on retry)")]
+    #[error(
+        "storage {method} {url} answered {status}: {message}; the storage refused the upload (the slot may have expired: a fresh one is requested on retry)"
+    )]
     Storage {
         method: &'static str,
         url: String,
@@ -75,9 +77,7 @@ impl ApiError {
         match self {
             ApiError::Status { status: 409, .. } => true,
             ApiError::Status {
-                status: 422,
-                message,
-                ..
+                status: 422, message, ..
             } => {
                 let m = message.to_ascii_lowercase();
                 m.contains("already exists") || m.contains("already been taken") || m.contains("already published")

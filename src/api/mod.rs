@@ -38,16 +38,18 @@ pub const PAGE_SIZE: u32 = 100;
 #[derive(Debug)]
 pub struct Progress {
     start: Instant,
+    stall: Duration,
     sent: AtomicU64,
     last_ms: AtomicU64,
 }
 
 impl Progress {
-    /// A fresh counter.
+    /// A fresh counter for an upload that is aborted after `stall` without progress.
     #[must_use]
-    pub fn new() -> Arc<Self> {
+    pub fn new(stall: Duration) -> Arc<Self> {
         Arc::new(Progress {
             start: Instant::now(),
+            stall,
             sent: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),
         })
@@ -143,7 +145,6 @@ impl Client {
         artifact: &Artifact,
         attestation_bundle: Option<&str>,
         progress: &Arc<Progress>,
-        stall: Duration,
     ) -> Result<Package, ApiError> {
         let url = self.url(org, registry, &["packages"]);
         let mut form = Form::new();
@@ -152,17 +153,12 @@ impl Client {
         }
         let form = form.part("file", file_part(artifact, progress).await?);
         let req = self.request(Method::POST, url.clone(), token).multipart(form);
-        let resp = watch("POST", &url, req.send(), progress, stall).await?;
+        let resp = watch("POST", &url, req.send(), progress).await?;
         decode("POST", &url, resp).await
     }
 
     /// Presigned flow, leg 1: ask for an upload slot.
-    pub async fn request_upload_slot(
-        &self,
-        org: &str,
-        registry: &str,
-        token: &Secret,
-    ) -> Result<UploadForm, ApiError> {
+    pub async fn request_upload_slot(&self, org: &str, registry: &str, token: &Secret) -> Result<UploadForm, ApiError> {
         let url = self.url(org, registry, &["packages", "upload"]);
         let req = self.request(Method::POST, url.clone(), token).timeout(JSON_TIMEOUT);
         let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
@@ -171,7 +167,8 @@ impl Client {
             return Err(ApiError::Decode {
                 method: "POST",
                 url: url.to_string(),
-                detail: "the upload slot's form has no `key` field, so the uploaded object could not be named".to_owned(),
+                detail: "the upload slot's form has no `key` field, so the uploaded object could not be named"
+                    .to_owned(),
             });
         }
         Ok(slot.form)
@@ -185,7 +182,6 @@ impl Client {
         form: &UploadForm,
         artifact: &Artifact,
         progress: &Arc<Progress>,
-        stall: Duration,
     ) -> Result<String, ApiError> {
         let url = Url::parse(&form.url).map_err(|e| ApiError::Decode {
             method: "POST",
@@ -207,7 +203,7 @@ impl Client {
         body = body.part(form.file_input.clone(), file_part(artifact, progress).await?);
         let method = Method::from_bytes(form.method.as_bytes()).unwrap_or(Method::POST);
         let req = self.0.http.request(method, url.clone()).multipart(body);
-        let resp = watch("POST", &url, req.send(), progress, stall).await?;
+        let resp = watch("POST", &url, req.send(), progress).await?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap_or_default();
@@ -215,7 +211,11 @@ impl Client {
                 method: "POST",
                 url: url.as_str().split('?').next().unwrap_or_default().to_owned(),
                 status,
-                message: if body.trim().is_empty() { http_reason(status) } else { snippet(&body) },
+                message: if body.trim().is_empty() {
+                    http_reason(status)
+                } else {
+                    snippet(&body)
+                },
             });
         }
         let mut object = url.clone();
@@ -381,15 +381,18 @@ impl Client {
 /// The `file` part: streamed from disk in 256 KiB chunks with its exact length, so the
 /// body is never held in memory and the multipart length is known.
 async fn file_part(artifact: &Artifact, progress: &Arc<Progress>) -> Result<Part, ApiError> {
-    let file = tokio::fs::File::open(&artifact.path).await.map_err(|e| ApiError::Transport {
-        method: "POST",
-        url: artifact.rel.clone(),
-        detail: format!("cannot open {}: {e}", artifact.rel),
-        ambiguous: false,
-    })?;
+    let file = tokio::fs::File::open(&artifact.path)
+        .await
+        .map_err(|e| ApiError::Transport {
+            method: "POST",
+            url: artifact.rel.clone(),
+            detail: format!("cannot open {}: {e}", artifact.rel),
+            ambiguous: false,
+        })?;
     progress.reset();
     let counter = Arc::clone(progress);
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |chunk| counter.advance(chunk.len()));
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+        .inspect_ok(move |chunk| counter.advance(chunk.len()));
     Part::stream_with_length(reqwest::Body::wrap_stream(stream), artifact.size)
         .file_name(artifact.file_name.clone())
         .mime_str("application/octet-stream")
@@ -415,8 +418,8 @@ async fn watch(
     url: &Url,
     send: impl std::future::Future<Output = reqwest::Result<Response>>,
     progress: &Arc<Progress>,
-    stall: Duration,
 ) -> Result<Response, ApiError> {
+    let stall = progress.stall;
     let watchdog = async {
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -542,8 +545,17 @@ fn http_reason(status: u16) -> String {
 
 /// The start of a body, on one line.
 fn snippet(text: &str) -> String {
-    let t: String = text.trim().chars().take(300).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if text.trim().chars().count() > 300 { format!("{t}…") } else { t }
+    let t: String = text
+        .trim()
+        .chars()
+        .take(300)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.trim().chars().count() > 300 {
+        format!("{t}…")
+    } else {
+        t
+    }
 }
 
 impl Client {

@@ -109,8 +109,17 @@ fn default_file_input() -> String {
 }
 
 /// Ecosystems whose packages the copy endpoint accepts (Packages API docs).
-pub const COPYABLE_ECOSYSTEMS: &[&str] =
-    &["alpine", "debian", "files", "javascript", "npm", "python", "redhat", "red-hat", "ruby"];
+pub const COPYABLE_ECOSYSTEMS: &[&str] = &[
+    "alpine",
+    "debian",
+    "files",
+    "javascript",
+    "npm",
+    "python",
+    "redhat",
+    "red-hat",
+    "ruby",
+];
 
 /// Whether packages of `ecosystem` can be copied between registries.
 #[must_use]

@@ -23,12 +23,22 @@ async fn agent(args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("cannot run `buildkite-agent {}` (is the agent on PATH?)", args.first().unwrap_or(&"")))?;
+        .with_context(|| {
+            format!(
+                "cannot run `buildkite-agent {}` (is the agent on PATH?)",
+                args.first().unwrap_or(&"")
+            )
+        })?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).await.context("cannot write to buildkite-agent")?;
+        pipe.write_all(input.as_bytes())
+            .await
+            .context("cannot write to buildkite-agent")?;
         drop(pipe);
     }
-    let out = child.wait_with_output().await.context("buildkite-agent did not finish")?;
+    let out = child
+        .wait_with_output()
+        .await
+        .context("buildkite-agent did not finish")?;
     if !out.status.success() {
         bail!(
             "`buildkite-agent {}` failed ({}): {}",
@@ -51,9 +61,12 @@ pub async fn redactor_add(secret: &Secret) {
 /// Requests an OIDC token for `audience`, valid for 300 s (Buildkite's maximum for
 /// Package Registries).
 pub async fn oidc_token(audience: &str) -> anyhow::Result<Secret> {
-    let out = agent(&["oidc", "request-token", "--audience", audience, "--lifetime", "300"], None)
-        .await
-        .with_context(|| format!("cannot get an OIDC token for {audience} from the Buildkite agent"))?;
+    let out = agent(
+        &["oidc", "request-token", "--audience", audience, "--lifetime", "300"],
+        None,
+    )
+    .await
+    .with_context(|| format!("cannot get an OIDC token for {audience} from the Buildkite agent"))?;
     let token = Secret::new(out);
     if token.is_empty() {
         bail!("the Buildkite agent returned an empty OIDC token for {audience}");
@@ -65,7 +78,15 @@ pub async fn oidc_token(audience: &str) -> anyhow::Result<Secret> {
 pub async fn annotate(body: &str, style: &str, context: &str, priority: u8) -> anyhow::Result<()> {
     let priority = priority.to_string();
     agent(
-        &["annotate", "--style", style, "--context", context, "--priority", &priority],
+        &[
+            "annotate",
+            "--style",
+            style,
+            "--context",
+            context,
+            "--priority",
+            &priority,
+        ],
         Some(body),
     )
     .await

@@ -97,7 +97,10 @@ mod tests {
         let path = dir.path().join("out");
         write_outputs(&path, &[("a", "1".into()), ("b", "x\ny".into())]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        let delims: Vec<&str> = text.lines().filter_map(|l| l.split_once("<<").map(|(_, d)| d)).collect();
+        let delims: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once("<<").map(|(_, d)| d))
+            .collect();
         assert_eq!(delims.len(), 2);
         assert_ne!(delims[0], delims[1]);
         assert!(text.contains("b<<") && text.contains("\nx\ny\n"));

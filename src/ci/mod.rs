@@ -114,7 +114,11 @@ impl Ci {
     /// Prints a log line, scrubbed of secrets and kept on one line: text from file
     /// names or servers cannot start a workflow command or a log group of its own.
     pub fn line(&self, text: &str) {
-        let text: String = self.scrub(text).chars().map(|c| if c == '\n' || c == '\r' { '⏎' } else { c }).collect();
+        let text: String = self
+            .scrub(text)
+            .chars()
+            .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
+            .collect();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
     }

@@ -107,11 +107,7 @@ impl Config {
 
 /// Reads and validates the configuration for `platform` from `vars`. `overrides`
 /// (command-line flags) win over the environment.
-pub fn load(
-    vars: &BTreeMap<String, String>,
-    platform: Platform,
-    overrides: RawMap,
-) -> Result<Config, ConfigError> {
+pub fn load(vars: &BTreeMap<String, String>, platform: Platform, overrides: RawMap) -> Result<Config, ConfigError> {
     let (mut raw, source) = gather(vars, platform)?;
     raw.extend(overrides);
     validate(&raw, vars, platform, source)
@@ -121,17 +117,17 @@ pub fn load(
 /// flattened variables; when the agent exported neither (it drops both when the YAML
 /// holds a null), the local variables are the last resort, and if they are empty too
 /// the error says why that usually happens.
-fn gather(
-    vars: &BTreeMap<String, String>,
-    platform: Platform,
-) -> Result<(RawMap, &'static str), ConfigError> {
+fn gather(vars: &BTreeMap<String, String>, platform: Platform) -> Result<(RawMap, &'static str), ConfigError> {
     match platform {
         Platform::Buildkite => {
             if let Some(json) = vars.get("BUILDKITE_PLUGIN_CONFIGURATION") {
                 return Ok((sources::from_buildkite_json(json)?, "BUILDKITE_PLUGIN_CONFIGURATION"));
             }
             if let Some(name) = vars.get("BUILDKITE_PLUGIN_NAME").filter(|n| !n.is_empty()) {
-                return Ok((sources::from_buildkite_flat(vars, name)?, "BUILDKITE_PLUGIN_* variables"));
+                return Ok((
+                    sources::from_buildkite_flat(vars, name)?,
+                    "BUILDKITE_PLUGIN_* variables",
+                ));
             }
             let local = sources::from_local(vars)?;
             if local.is_empty() && vars.contains_key("BUILDKITE_PLUGINS") {
@@ -208,8 +204,7 @@ fn validate(
     if artifacts.is_empty() && promote_from.is_none() {
         return Err(ConfigError::Missing {
             option: "artifacts",
-            hint: "give one or more glob patterns of files to publish, for example `dist/*.deb`"
-                .to_owned(),
+            hint: "give one or more glob patterns of files to publish, for example `dist/*.deb`".to_owned(),
         });
     }
     if !artifacts.is_empty() && artifacts.iter().all(|p| p.starts_with('!')) {
@@ -217,8 +212,7 @@ fn validate(
             option: "artifacts",
             origin: raw["artifacts"].origin.clone(),
             value: show_value(&artifacts.join(", ")),
-            accepted: "at least one pattern must include files (only `!` excludes were given)"
-                .to_owned(),
+            accepted: "at least one pattern must include files (only `!` excludes were given)".to_owned(),
         });
     }
 
@@ -299,8 +293,7 @@ fn validate(
                     option: "annotation-context",
                     origin: value.origin.clone(),
                     value: show_value(&text),
-                    accepted: "a single line of at most 100 characters (Buildkite's limit)"
-                        .to_owned(),
+                    accepted: "a single line of at most 100 characters (Buildkite's limit)".to_owned(),
                 });
             }
             Some(text)
@@ -393,9 +386,7 @@ impl Validator<'_> {
                 .iter()
                 .find(|c| c.eq_ignore_ascii_case(value.trim()))
                 .copied()
-                .ok_or_else(|| {
-                    self.invalid(name, &value, format!("it accepts one of: {}", choices.join(", ")))
-                }),
+                .ok_or_else(|| self.invalid(name, &value, format!("it accepts one of: {}", choices.join(", ")))),
         }
     }
 
@@ -404,11 +395,7 @@ impl Validator<'_> {
             None => Ok(default),
             Some(value) => match value.trim().parse::<u64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n),
-                _ => Err(self.invalid(
-                    name,
-                    &value,
-                    format!("it accepts a whole number from {min} to {max}"),
-                )),
+                _ => Err(self.invalid(name, &value, format!("it accepts a whole number from {min} to {max}"))),
             },
         }
     }
@@ -463,7 +450,10 @@ impl Validator<'_> {
                 return Err(self.invalid(
                     name,
                     item,
-                    format!("it is not a valid glob pattern ({}); use `*`, `?`, `**` and `[...]`", err.msg),
+                    format!(
+                        "it is not a valid glob pattern ({}); use `*`, `?`, `**` and `[...]`",
+                        err.msg
+                    ),
                 ));
             }
         }
@@ -522,14 +512,14 @@ fn check_slug(option: &'static str, origin: &str, value: &str) -> Result<String,
     let ok = !v.is_empty()
         && v.len() <= 100
         && !v.starts_with('-')
-        && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if ok {
         Ok(v.to_owned())
     } else {
-        let mut accepted =
-            "a slug has only lower-case letters, digits, `-` and `_` (the registry's name in \
+        let mut accepted = "a slug has only lower-case letters, digits, `-` and `_` (the registry's name in \
              kebab-case)"
-                .to_owned();
+            .to_owned();
         if v.chars().any(|c| c.is_ascii_uppercase()) {
             accepted.push_str("; slugs are lower-case");
         }
@@ -577,7 +567,10 @@ mod tests {
     fn buildkite_json_lists_and_types() {
         let json = r#"{"registry":"debs","artifacts":["dist/*.deb","!dist/*-dbg*"],"concurrency":8,"dry-run":true}"#;
         let c = load(
-            &vars(&[("BUILDKITE_PLUGIN_CONFIGURATION", json), ("BUILDKITE_ORGANIZATION_SLUG", "acme")]),
+            &vars(&[
+                ("BUILDKITE_PLUGIN_CONFIGURATION", json),
+                ("BUILDKITE_ORGANIZATION_SLUG", "acme"),
+            ]),
             Platform::Buildkite,
             RawMap::new(),
         )
@@ -629,7 +622,11 @@ mod tests {
     #[test]
     fn github_rejects_booleans_the_toolkit_rejects() {
         let err = load(
-            &vars(&[("INPUT_REGISTRY", "acme/debs"), ("INPUT_ARTIFACTS", "x"), ("INPUT_DRY-RUN", "yes")]),
+            &vars(&[
+                ("INPUT_REGISTRY", "acme/debs"),
+                ("INPUT_ARTIFACTS", "x"),
+                ("INPUT_DRY-RUN", "yes"),
+            ]),
             Platform::GitHub,
             RawMap::new(),
         )
@@ -651,12 +648,18 @@ mod tests {
     #[test]
     fn null_in_plugin_json_points_at_the_key() {
         let err = load(
-            &vars(&[("BUILDKITE_PLUGIN_CONFIGURATION", r#"{"registry":"a/b","artifacts":null}"#)]),
+            &vars(&[(
+                "BUILDKITE_PLUGIN_CONFIGURATION",
+                r#"{"registry":"a/b","artifacts":null}"#,
+            )]),
             Platform::Buildkite,
             RawMap::new(),
         )
         .unwrap_err();
-        assert!(matches!(err, ConfigError::Null { ref option, .. } if option == "artifacts"), "{err}");
+        assert!(
+            matches!(err, ConfigError::Null { ref option, .. } if option == "artifacts"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -130,10 +130,7 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
 
 /// The flattened `BUILDKITE_PLUGIN_<NAME>_<KEY>` variables the agent also exports; the
 /// prefix comes from `BUILDKITE_PLUGIN_NAME`, never from a hard-coded repository name.
-pub fn from_buildkite_flat(
-    vars: &BTreeMap<String, String>,
-    plugin_name: &str,
-) -> Result<RawMap, ConfigError> {
+pub fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: &str) -> Result<RawMap, ConfigError> {
     let prefix = format!("BUILDKITE_PLUGIN_{plugin_name}_");
     let mut lists: BTreeMap<&'static str, (String, BTreeMap<usize, String>)> = BTreeMap::new();
     let mut out = RawMap::new();
@@ -184,11 +181,7 @@ pub fn from_local(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError
     from_prefixed(vars, "PACKAGE_PUBLISHER_", false)
 }
 
-fn from_prefixed(
-    vars: &BTreeMap<String, String>,
-    prefix: &str,
-    commas: bool,
-) -> Result<RawMap, ConfigError> {
+fn from_prefixed(vars: &BTreeMap<String, String>, prefix: &str, commas: bool) -> Result<RawMap, ConfigError> {
     let mut out = RawMap::new();
     for (var, value) in vars.iter().filter(|(k, _)| k.starts_with(prefix)) {
         let spec = lookup(&var[prefix.len()..], var)?;
@@ -256,11 +249,7 @@ fn unknown(key: &str, origin: &str) -> ConfigError {
         Some((score, name)) if score > 0.8 => format!("; did you mean `{name}`?"),
         _ => format!(
             "; the options are: {}",
-            options::OPTIONS
-                .iter()
-                .map(|o| o.name)
-                .collect::<Vec<_>>()
-                .join(", ")
+            options::OPTIONS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
         ),
     };
     ConfigError::Unknown {

@@ -105,14 +105,25 @@ fn row(out: &mut String, e: &Entry, attestations: bool, promotions: bool) {
                     PromotionStatus::Skipped => "⏭️ skipped",
                     PromotionStatus::Failed => "❌ failed",
                 };
-                let target = p.web_url.as_deref().map_or_else(|| escape(&p.registry), |u| link(&p.registry, u));
+                let target = p
+                    .web_url
+                    .as_deref()
+                    .map_or_else(|| escape(&p.registry), |u| link(&p.registry, u));
                 match &p.error {
                     Some(err) => format!("{target}: {mark} ({})", escape(err)),
                     None => format!("{target}: {mark}"),
                 }
             })
             .collect();
-        let _ = write!(out, " {} |", if cells.is_empty() { "—".to_owned() } else { cells.join("<br>") });
+        let _ = write!(
+            out,
+            " {} |",
+            if cells.is_empty() {
+                "—".to_owned()
+            } else {
+                cells.join("<br>")
+            }
+        );
     }
     out.push('\n');
 }
@@ -139,7 +150,12 @@ fn short(report: &Report) -> String {
     if !failed.is_empty() {
         out.push_str("\n| File | Error |\n|---|---|\n");
         for e in failed.iter().take(50) {
-            let _ = writeln!(out, "| {} | {} |", code(&e.path), escape(e.error.as_deref().unwrap_or("")));
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                code(&e.path),
+                escape(e.error.as_deref().unwrap_or(""))
+            );
         }
         if failed.len() > 50 {
             let _ = writeln!(out, "\n…and {} more failures.", failed.len() - 50);
@@ -161,7 +177,8 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\n' | '\r' | '\t' => out.push(' '),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '~' | '|' | '{' | '}' | '+' | '-' | '.' | ':' | '@' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '~' | '|' | '{' | '}' | '+' | '-' | '.'
+            | ':' | '@' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -224,7 +241,8 @@ mod tests {
     #[test]
     fn hostile_file_names_render_inert() {
         let mut r = Report::new("acme", "debs", false, &[]);
-        r.packages.push(entry("dist/<img src=x onerror=alert(1)>|[click](http://evil)*.deb"));
+        r.packages
+            .push(entry("dist/<img src=x onerror=alert(1)>|[click](http://evil)*.deb"));
         r.tally();
         let md = render(&r, 1 << 20);
         assert!(!md.contains("<img"), "{md}");

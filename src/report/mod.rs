@@ -137,7 +137,10 @@ impl Report {
 
     /// Recomputes the totals from the entries.
     pub fn tally(&mut self) {
-        let mut t = Totals { files: self.packages.len(), ..Totals::default() };
+        let mut t = Totals {
+            files: self.packages.len(),
+            ..Totals::default()
+        };
         for e in &self.packages {
             t.bytes += e.size;
             match e.status {

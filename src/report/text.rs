@@ -37,7 +37,11 @@ pub fn duration(d: Duration) -> String {
 #[must_use]
 pub fn rate(bytes: u64, d: Duration) -> String {
     let secs = d.as_secs_f64().max(0.001);
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let per_sec = (bytes as f64 / secs) as u64;
     format!("{}/s", size(per_sec))
 }

@@ -16,22 +16,44 @@ fn plugin(emu: &crate::support::Handle, config: &str) -> Job {
 #[test]
 fn annotation_meta_data_and_log_groups() {
     let emu = emulator(&[]);
-    let job = plugin(&emu, r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU"}"#)
-        .env("BUILDKITE_API_TOKEN", TOKEN)
-        .file("dist/hello_1.0_amd64.deb", "hello");
+    let job = plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU"}"#,
+    )
+    .env("BUILDKITE_API_TOKEN", TOKEN)
+    .file("dist/hello_1.0_amd64.deb", "hello");
     let out = job.run();
-    out.code(0).has("~~~ :package: package-publisher").has("--- Publishing 1 file(s) to acme/debs").has("+++ package-publisher: 1 published").lacks(TOKEN);
+    out.code(0)
+        .has("~~~ :package: package-publisher")
+        .has("--- Publishing 1 file(s) to acme/debs")
+        .has("+++ package-publisher: 1 published")
+        .lacks(TOKEN);
     // Package links are terminal hyperlinks.
     out.has("\x1b]1339;url='https://buildkite.com/");
 
     let annotate = job.agent_calls_of(&["annotate"]);
     assert_eq!(annotate.len(), 1);
     let (args, body) = &annotate[0];
-    assert_eq!(args[1..], ["--style", "success", "--context", "package-publisher-acme-debs-publish", "--priority", "3"]);
-    assert!(body.contains("| File | Name | Version | Size | Status | Package |"), "{body}");
+    assert_eq!(
+        args[1..],
+        [
+            "--style",
+            "success",
+            "--context",
+            "package-publisher-acme-debs-publish",
+            "--priority",
+            "3"
+        ]
+    );
+    assert!(
+        body.contains("| File | Name | Version | Size | Status | Package |"),
+        "{body}"
+    );
     assert!(body.contains("hello"), "{body}");
 
-    let stored = job.stored_meta_data("package-publisher.acme.debs").expect("report stored in meta-data");
+    let stored = job
+        .stored_meta_data("package-publisher.acme.debs")
+        .expect("report stored in meta-data");
     let report: serde_json::Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(report["packages"][0]["id"], emu.packages("debs")[0].id);
 
@@ -39,7 +61,11 @@ fn annotation_meta_data_and_log_groups() {
     let redactor = job.agent_calls_of(&["redactor", "add"]);
     assert_eq!(redactor.len(), 1);
     assert_eq!(redactor[0].1, TOKEN);
-    assert!(job.agent_calls().iter().all(|(a, _)| !a.iter().any(|x| x.contains(TOKEN))));
+    assert!(
+        job.agent_calls()
+            .iter()
+            .all(|(a, _)| !a.iter().any(|x| x.contains(TOKEN)))
+    );
 }
 
 #[test]
@@ -59,27 +85,53 @@ fn flattened_plugin_variables_with_any_plugin_name() {
         .file("b/y_1.0_amd64.deb", "y");
     job.run().code(0);
     assert_eq!(emu.packages("debs").len(), 2);
-    assert!(job.agent_calls_of(&["annotate"]).is_empty(), "annotate: false writes no annotation");
+    assert!(
+        job.agent_calls_of(&["annotate"]).is_empty(),
+        "annotate: false writes no annotation"
+    );
 }
 
 #[test]
 fn oidc_tokens_come_from_the_agent_per_registry_audience_and_are_redacted() {
     let emu = emulator(&[("production", "debian")]);
-    let job = plugin(&emu, r#"{"registry":"debs","artifacts":"dist/*.deb","promote-to":"production","api-url":"EMU"}"#).file("dist/a_1.0_amd64.deb", "a");
+    let job = plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":"dist/*.deb","promote-to":"production","api-url":"EMU"}"#,
+    )
+    .file("dist/a_1.0_amd64.deb", "a");
     let out = job.run();
     out.code(0).has("OIDC");
     let requests = job.agent_calls_of(&["oidc", "request-token"]);
     let audiences: Vec<&str> = requests.iter().map(|(a, _)| a[3].as_str()).collect();
-    assert!(audiences.contains(&"https://packages.buildkite.com/acme/debs"), "{audiences:?}");
-    assert!(audiences.contains(&"https://packages.buildkite.com/acme/production"), "{audiences:?}");
+    assert!(
+        audiences.contains(&"https://packages.buildkite.com/acme/debs"),
+        "{audiences:?}"
+    );
+    assert!(
+        audiences.contains(&"https://packages.buildkite.com/acme/production"),
+        "{audiences:?}"
+    );
     assert!(requests.iter().all(|(a, _)| a[4..] == ["--lifetime", "300"]));
     let mut unique = audiences.clone();
     unique.sort_unstable();
     unique.dedup();
-    assert_eq!(unique.len(), audiences.len(), "one token per audience (cached while fresh)");
-    assert!(emu.requests().iter().filter(|r| r.path.starts_with("/v2/")).all(|r| r.auth == "oidc"));
+    assert_eq!(
+        unique.len(),
+        audiences.len(),
+        "one token per audience (cached while fresh)"
+    );
+    assert!(
+        emu.requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/v2/"))
+            .all(|r| r.auth == "oidc")
+    );
     // Each token went to the redactor before use, and none was printed.
-    let redacted: Vec<String> = job.agent_calls_of(&["redactor", "add"]).into_iter().map(|(_, s)| s).collect();
+    let redacted: Vec<String> = job
+        .agent_calls_of(&["redactor", "add"])
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     assert_eq!(redacted.len(), audiences.len());
     for token in redacted {
         assert!(token.starts_with("eyJ"));
@@ -91,10 +143,18 @@ fn oidc_tokens_come_from_the_agent_per_registry_audience_and_are_redacted() {
 #[test]
 fn failure_opens_the_log_group_and_styles_the_annotation_as_error() {
     let emu = emulator(&[]);
-    emu.fault(Fault { method: Some("POST".into()), status: Some(422), body: Some(r#"{"message":"nope"}"#.into()), ..Fault::default() });
-    let job = plugin(&emu, r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","annotation-context":"my-ctx"}"#)
-        .env("BUILDKITE_API_TOKEN", TOKEN)
-        .file("dist/a_1.0_amd64.deb", "a");
+    emu.fault(Fault {
+        method: Some("POST".into()),
+        status: Some(422),
+        body: Some(r#"{"message":"nope"}"#.into()),
+        ..Fault::default()
+    });
+    let job = plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","annotation-context":"my-ctx"}"#,
+    )
+    .env("BUILDKITE_API_TOKEN", TOKEN)
+    .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(1).has("^^^ +++").has("nope");
     let (args, body) = &job.agent_calls_of(&["annotate"])[0];
     assert_eq!(args[1..5], ["--style", "error", "--context", "my-ctx"]);
@@ -104,7 +164,11 @@ fn failure_opens_the_log_group_and_styles_the_annotation_as_error() {
 #[test]
 fn hostile_file_names_render_inert_in_the_annotation() {
     let emu = emulator(&[]);
-    let job = plugin(&emu, r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","dry-run":true}"#).file("dist/<script>alert(1)<|script>[x](javascript:y)_1.0_amd64.deb", "a");
+    let job = plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","dry-run":true}"#,
+    )
+    .file("dist/<script>alert(1)<|script>[x](javascript:y)_1.0_amd64.deb", "a");
     job.run().code(0);
     let (args, body) = &job.agent_calls_of(&["annotate"])[0];
     assert_eq!(args[2], "info");
@@ -121,6 +185,9 @@ fn download_fetches_artifacts_before_globbing() {
     std::fs::write(job.artifact_store("0190-build").join("pkg/a_1.0_amd64.deb"), "a").unwrap();
     job.run().code(0);
     let calls = job.agent_calls_of(&["artifact", "download"]);
-    assert_eq!(calls[0].0, ["artifact", "download", "pkg/*.deb", ".", "--build", "0190-build"]);
+    assert_eq!(
+        calls[0].0,
+        ["artifact", "download", "pkg/*.deb", ".", "--build", "0190-build"]
+    );
     assert_eq!(emu.packages("debs").len(), 1);
 }

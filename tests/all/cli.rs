@@ -5,7 +5,11 @@ use serde_json::Value;
 use crate::support::{Job, TOKEN, emulator};
 
 fn cli(emu: &crate::support::Handle, args: &[&str]) -> Job {
-    Job::new().env("BUILDKITE_API_TOKEN", TOKEN).env("BUILDKITE_ORGANIZATION_SLUG", "acme").args(args).args(&["--api-url", &emu.url])
+    Job::new()
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
+        .args(args)
+        .args(&["--api-url", &emu.url])
 }
 
 /// Publishes `n` small packages named pkgNNN into `registry`.
@@ -25,7 +29,11 @@ fn list_follows_every_page_and_json_is_parseable() {
     out.code(0);
     let items: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(items.len(), 130);
-    let lists = emu.requests().iter().filter(|r| r.method == "GET" && r.path.ends_with("/packages") && r.query.contains("per_page")).count();
+    let lists = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/packages") && r.query.contains("per_page"))
+        .count();
     assert!(lists >= 2, "followed links.next across pages");
     let mut ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
     ids.dedup();
@@ -37,7 +45,12 @@ fn list_filters_by_name_and_limits_and_prints_a_table() {
     let emu = emulator(&[]);
     seed(&emu, "debs", 5);
     let out = cli(&emu, &["list", "--registry", "debs", "--name", "pkg003"]).run();
-    out.code(0).has("NAME").has("pkg003").has("1.0.3").lacks("pkg004").has("1 package(s) in acme/debs");
+    out.code(0)
+        .has("NAME")
+        .has("pkg003")
+        .has("1.0.3")
+        .lacks("pkg004")
+        .has("1 package(s) in acme/debs");
     let out = cli(&emu, &["list", "--registry", "debs", "--limit", "2", "--json"]).run();
     assert_eq!(serde_json::from_str::<Vec<Value>>(&out.stdout).unwrap().len(), 2);
 }
@@ -53,19 +66,37 @@ fn get_copy_delete_round_trip() {
     assert_eq!(pkg["name"], "pkg000");
     assert_eq!(pkg["digests"]["sha256"], emu.packages("debs")[0].sha256);
 
-    cli(&emu, &["get", "--registry", "debs", &id]).run().code(0).has("pkg000").has("sha256");
+    cli(&emu, &["get", "--registry", "debs", &id])
+        .run()
+        .code(0)
+        .has("pkg000")
+        .has("sha256");
 
-    let out = cli(&emu, &["copy", "--registry", "debs", "--to", "production", &id, "--json"]).run();
+    let out = cli(
+        &emu,
+        &["copy", "--registry", "debs", "--to", "production", &id, "--json"],
+    )
+    .run();
     out.code(0);
     let copy: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(emu.packages("production").len(), 1);
     assert_eq!(copy["id"], emu.packages("production")[0].id);
 
-    cli(&emu, &["delete", "--registry", "debs", &id]).run().code(2).has("--yes");
+    cli(&emu, &["delete", "--registry", "debs", &id])
+        .run()
+        .code(2)
+        .has("--yes");
     assert_eq!(emu.packages("debs").len(), 1, "not deleted without confirmation");
-    cli(&emu, &["delete", "--registry", "debs", &id, "--yes"]).run().code(0).has("deleted");
+    cli(&emu, &["delete", "--registry", "debs", &id, "--yes"])
+        .run()
+        .code(0)
+        .has("deleted");
     assert!(emu.packages("debs").is_empty());
-    cli(&emu, &["get", "--registry", "debs", &id]).run().code(1).has("404").has("No package found");
+    cli(&emu, &["get", "--registry", "debs", &id])
+        .run()
+        .code(1)
+        .has("404")
+        .has("No package found");
 }
 
 #[test]
@@ -73,23 +104,46 @@ fn copy_into_an_unknown_registry_says_so() {
     let emu = emulator(&[]);
     seed(&emu, "debs", 1);
     let id = emu.packages("debs")[0].id.clone();
-    cli(&emu, &["copy", "--registry", "debs", "--to", "nowhere", &id]).run().code(1).has("404").has("No destination registry found");
+    cli(&emu, &["copy", "--registry", "debs", "--to", "nowhere", &id])
+        .run()
+        .code(1)
+        .has("404")
+        .has("No destination registry found");
 }
 
 #[test]
 fn api_commands_need_a_token_from_the_environment() {
     let emu = emulator(&[]);
-    cli(&emu, &["list", "--registry", "debs"]).unset("BUILDKITE_API_TOKEN").run().code(2).has("BUILDKITE_API_TOKEN");
-    cli(&emu, &["list", "--registry", "debs"]).env("BUILDKITE_API_TOKEN", "bkua_nope_nope").run().code(4).has("401");
+    cli(&emu, &["list", "--registry", "debs"])
+        .unset("BUILDKITE_API_TOKEN")
+        .run()
+        .code(2)
+        .has("BUILDKITE_API_TOKEN");
+    cli(&emu, &["list", "--registry", "debs"])
+        .env("BUILDKITE_API_TOKEN", "bkua_nope_nope")
+        .run()
+        .code(4)
+        .has("401");
 }
 
 #[test]
 fn publish_subcommand_takes_flags() {
     let emu = emulator(&[]);
-    let job = cli(&emu, &["publish", "--registry", "debs", "dist/*.deb", "--report-file", "r.json"]).file("dist/a_1.0_amd64.deb", "a");
+    let job = cli(
+        &emu,
+        &["publish", "--registry", "debs", "dist/*.deb", "--report-file", "r.json"],
+    )
+    .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(0).has("published");
     assert_eq!(job.json("r.json")["totals"]["published"], 1);
-    cli(&emu, &["publish", "--registry", "debs", "dist/*.deb", "--concurrency", "zero"]).run().code(2).has("--concurrency").has("\"zero\"");
+    cli(
+        &emu,
+        &["publish", "--registry", "debs", "dist/*.deb", "--concurrency", "zero"],
+    )
+    .run()
+    .code(2)
+    .has("--concurrency")
+    .has("\"zero\"");
 }
 
 #[test]
@@ -99,7 +153,15 @@ fn help_and_version_work_everywhere() {
     for sub in ["publish", "promote", "list", "get", "copy", "delete"] {
         Job::new().args(&[sub, "--help"]).run().code(0).has("Example");
     }
-    Job::new().args(&["--version"]).run().code(0).has(env!("CARGO_PKG_VERSION"));
-    Job::new().args(&["list", "--version"]).run().code(0).has(env!("CARGO_PKG_VERSION"));
+    Job::new()
+        .args(&["--version"])
+        .run()
+        .code(0)
+        .has(env!("CARGO_PKG_VERSION"));
+    Job::new()
+        .args(&["list", "--version"])
+        .run()
+        .code(0)
+        .has(env!("CARGO_PKG_VERSION"));
     Job::new().args(&["frobnicate"]).run().code(2);
 }

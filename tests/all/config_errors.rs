@@ -6,7 +6,9 @@ use crate::support::{Job, TOKEN, emulator};
 
 /// A local job whose emulator must never be called.
 fn job(pairs: &[(&str, &str)]) -> Job {
-    let mut job = Job::new().env("BUILDKITE_API_TOKEN", TOKEN).file("dist/a_1.0_amd64.deb", "a");
+    let mut job = Job::new()
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .file("dist/a_1.0_amd64.deb", "a");
     for (k, v) in pairs {
         job = job.env(k, v);
     }
@@ -32,89 +34,172 @@ fn missing_registry() {
 
 #[test]
 fn registry_with_extra_slashes() {
-    refused(&[("PACKAGE_PUBLISHER_REGISTRY", "acme/debs/extra"), ART], &["`registry`", "PACKAGE_PUBLISHER_REGISTRY", "\"acme/debs/extra\"", "at most one `/`"]);
+    refused(
+        &[("PACKAGE_PUBLISHER_REGISTRY", "acme/debs/extra"), ART],
+        &[
+            "`registry`",
+            "PACKAGE_PUBLISHER_REGISTRY",
+            "\"acme/debs/extra\"",
+            "at most one `/`",
+        ],
+    );
 }
 
 #[test]
 fn registry_with_characters_outside_a_slug() {
-    refused(&[("PACKAGE_PUBLISHER_REGISTRY", "acme/My Debs"), ART], &["`registry`", "\"My Debs\"", "lower-case"]);
+    refused(
+        &[("PACKAGE_PUBLISHER_REGISTRY", "acme/My Debs"), ART],
+        &["`registry`", "\"My Debs\"", "lower-case"],
+    );
 }
 
 #[test]
 fn unknown_local_option_suggests_the_right_one() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_CONCURENCY", "2")], &["unknown option `CONCURENCY`", "did you mean `concurrency`"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_CONCURENCY", "2")],
+        &["unknown option `CONCURENCY`", "did you mean `concurrency`"],
+    );
 }
 
 #[test]
 fn unknown_plugin_key_suggests_the_right_one() {
     refused(
-        &[("BUILDKITE", "true"), ("BUILDKITE_PLUGIN_CONFIGURATION", r#"{"registry":"acme/debs","artifacts":"dist/*.deb","if_exist":"skip"}"#)],
+        &[
+            ("BUILDKITE", "true"),
+            (
+                "BUILDKITE_PLUGIN_CONFIGURATION",
+                r#"{"registry":"acme/debs","artifacts":"dist/*.deb","if_exist":"skip"}"#,
+            ),
+        ],
         &["unknown option `if_exist`", "did you mean `if-exists`"],
     );
 }
 
 #[test]
 fn non_numeric_concurrency() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_CONCURRENCY", "four")], &["`concurrency`", "PACKAGE_PUBLISHER_CONCURRENCY", "\"four\"", "whole number from 1 to 64"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_CONCURRENCY", "four")],
+        &[
+            "`concurrency`",
+            "PACKAGE_PUBLISHER_CONCURRENCY",
+            "\"four\"",
+            "whole number from 1 to 64",
+        ],
+    );
 }
 
 #[test]
 fn zero_concurrency() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_CONCURRENCY", "0")], &["`concurrency`", "\"0\"", "from 1 to 64"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_CONCURRENCY", "0")],
+        &["`concurrency`", "\"0\"", "from 1 to 64"],
+    );
 }
 
 #[test]
 fn negative_retries() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_RETRIES", "-1")], &["`retries`", "\"-1\"", "from 0 to 20"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_RETRIES", "-1")],
+        &["`retries`", "\"-1\"", "from 0 to 20"],
+    );
 }
 
 #[test]
 fn zero_stall_timeout() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_STALL_TIMEOUT", "0")], &["`stall-timeout`", "from 1 to 3600"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_STALL_TIMEOUT", "0")],
+        &["`stall-timeout`", "from 1 to 3600"],
+    );
 }
 
 #[test]
 fn unknown_if_exists_value() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_IF_EXISTS", "overwrite")], &["`if-exists`", "\"overwrite\"", "skip-identical, skip, fail, replace"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_IF_EXISTS", "overwrite")],
+        &["`if-exists`", "\"overwrite\"", "skip-identical, skip, fail, replace"],
+    );
 }
 
 #[test]
 fn unknown_if_no_files_found_value() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "explode")], &["`if-no-files-found`", "error, warn, ignore"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "explode")],
+        &["`if-no-files-found`", "error, warn, ignore"],
+    );
 }
 
 #[test]
 fn unknown_upload_method() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_UPLOAD_METHOD", "ftp")], &["`upload-method`", "auto, direct, presigned"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_UPLOAD_METHOD", "ftp")],
+        &["`upload-method`", "auto, direct, presigned"],
+    );
 }
 
 #[test]
 fn malformed_plugin_configuration_json() {
-    refused(&[("BUILDKITE", "true"), ("BUILDKITE_PLUGIN_CONFIGURATION", "{\"registry\": ")], &["BUILDKITE_PLUGIN_CONFIGURATION", "not valid JSON"]);
+    refused(
+        &[
+            ("BUILDKITE", "true"),
+            ("BUILDKITE_PLUGIN_CONFIGURATION", "{\"registry\": "),
+        ],
+        &["BUILDKITE_PLUGIN_CONFIGURATION", "not valid JSON"],
+    );
 }
 
 #[test]
 fn null_in_plugin_configuration_points_at_the_key() {
     refused(
-        &[("BUILDKITE", "true"), ("BUILDKITE_PLUGIN_CONFIGURATION", r#"{"registry":"acme/debs","artifacts":"dist/*.deb","promote-to":null}"#)],
+        &[
+            ("BUILDKITE", "true"),
+            (
+                "BUILDKITE_PLUGIN_CONFIGURATION",
+                r#"{"registry":"acme/debs","artifacts":"dist/*.deb","promote-to":null}"#,
+            ),
+        ],
         &["option `promote-to` is null", "remove the key"],
     );
 }
 
 #[test]
 fn agent_dropped_the_configuration_because_of_a_null() {
-    refused(&[("BUILDKITE", "true"), ("BUILDKITE_PLUGINS", "[{\"github.com/x/package-publisher-buildkite-plugin#v1\":null}]")], &["null"]);
+    refused(
+        &[
+            ("BUILDKITE", "true"),
+            (
+                "BUILDKITE_PLUGINS",
+                "[{\"github.com/x/package-publisher-buildkite-plugin#v1\":null}]",
+            ),
+        ],
+        &["null"],
+    );
 }
 
 #[test]
 fn api_url_that_is_not_http() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_API_URL", "ftp://api.example.com")], &["`api-url`", "\"ftp://api.example.com\"", "http:// or https://"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_API_URL", "ftp://api.example.com")],
+        &["`api-url`", "\"ftp://api.example.com\"", "http:// or https://"],
+    );
 }
 
 #[test]
 fn api_url_with_credentials_is_not_echoed() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_API_URL", "https://user:hunter2@api.example.com")], &["`api-url`", "credentials"]);
-    job(&[REG, ART, ("PACKAGE_PUBLISHER_API_URL", "https://user:hunter2@api.example.com")]).run().lacks("hunter2");
+    refused(
+        &[
+            REG,
+            ART,
+            ("PACKAGE_PUBLISHER_API_URL", "https://user:hunter2@api.example.com"),
+        ],
+        &["`api-url`", "credentials"],
+    );
+    job(&[
+        REG,
+        ART,
+        ("PACKAGE_PUBLISHER_API_URL", "https://user:hunter2@api.example.com"),
+    ])
+    .run()
+    .lacks("hunter2");
 }
 
 #[test]
@@ -124,18 +209,29 @@ fn missing_artifacts() {
 
 #[test]
 fn missing_organization() {
-    refused(&[("PACKAGE_PUBLISHER_REGISTRY", "debs"), ART], &["option `organization` is required", "BUILDKITE_ORGANIZATION_SLUG"]);
+    refused(
+        &[("PACKAGE_PUBLISHER_REGISTRY", "debs"), ART],
+        &["option `organization` is required", "BUILDKITE_ORGANIZATION_SLUG"],
+    );
 }
 
 #[test]
 fn organization_given_twice_differently() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_ORGANIZATION", "other")], &["\"other\"", "\"acme\""]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_ORGANIZATION", "other")],
+        &["\"other\"", "\"acme\""],
+    );
 }
 
 #[test]
 fn github_boolean_the_toolkit_would_refuse() {
     refused(
-        &[("GITHUB_ACTIONS", "true"), ("INPUT_REGISTRY", "acme/debs"), ("INPUT_ARTIFACTS", "dist/*.deb"), ("INPUT_DRY-RUN", "yes")],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("INPUT_REGISTRY", "acme/debs"),
+            ("INPUT_ARTIFACTS", "dist/*.deb"),
+            ("INPUT_DRY-RUN", "yes"),
+        ],
         &["`dry-run`", "INPUT_DRY-RUN", "\"yes\"", "true, True, TRUE"],
     );
 }
@@ -143,33 +239,51 @@ fn github_boolean_the_toolkit_would_refuse() {
 #[test]
 fn api_token_env_given_a_token_value_is_not_echoed() {
     let out = job(&[REG, ART, ("PACKAGE_PUBLISHER_API_TOKEN_ENV", "bkua_abcdef0123456789")]).run();
-    out.code(2).has("`api-token-env`").has("not the token itself").lacks("bkua_abcdef0123456789");
+    out.code(2)
+        .has("`api-token-env`")
+        .has("not the token itself")
+        .lacks("bkua_abcdef0123456789");
 }
 
 #[test]
 fn annotation_context_longer_than_buildkite_allows() {
     let long = "x".repeat(101);
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_ANNOTATION_CONTEXT", &long)], &["`annotation-context`", "at most 100 characters"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_ANNOTATION_CONTEXT", &long)],
+        &["`annotation-context`", "at most 100 characters"],
+    );
 }
 
 #[test]
 fn promote_to_the_source_registry() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_PROMOTE_TO", "debs")], &["`promote-to`", "must differ"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_PROMOTE_TO", "debs")],
+        &["`promote-to`", "must differ"],
+    );
 }
 
 #[test]
 fn pattern_that_climbs_out_of_the_working_directory() {
-    refused(&[REG, ("PACKAGE_PUBLISHER_ARTIFACTS", "../secrets/*")], &["`artifacts`", "\"../secrets/*\"", "may not contain `..`"]);
+    refused(
+        &[REG, ("PACKAGE_PUBLISHER_ARTIFACTS", "../secrets/*")],
+        &["`artifacts`", "\"../secrets/*\"", "may not contain `..`"],
+    );
 }
 
 #[test]
 fn invalid_glob_pattern() {
-    refused(&[REG, ("PACKAGE_PUBLISHER_ARTIFACTS", "dist/[*.deb")], &["`artifacts`", "not a valid glob pattern"]);
+    refused(
+        &[REG, ("PACKAGE_PUBLISHER_ARTIFACTS", "dist/[*.deb")],
+        &["`artifacts`", "not a valid glob pattern"],
+    );
 }
 
 #[test]
 fn download_outside_buildkite() {
-    refused(&[REG, ART, ("PACKAGE_PUBLISHER_DOWNLOAD", "dist/*")], &["`download`", "only on Buildkite"]);
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_DOWNLOAD", "dist/*")],
+        &["`download`", "only on Buildkite"],
+    );
 }
 
 #[test]
@@ -188,15 +302,21 @@ fn no_token_and_oidc_off() {
 #[test]
 fn pattern_that_matches_nothing_exits_3() {
     let emu = emulator(&[]);
-    let out = Job::local(&emu, "debs", "dist/*.rpm").file("dist/a_1.0_amd64.deb", "a").run();
-    out.code(3).has("\"dist/*.rpm\" matched no files").has("if-no-files-found");
+    let out = Job::local(&emu, "debs", "dist/*.rpm")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run();
+    out.code(3)
+        .has("\"dist/*.rpm\" matched no files")
+        .has("if-no-files-found");
     assert!(emu.requests().is_empty(), "no request may be sent");
 }
 
 #[test]
 fn pattern_that_matches_only_a_directory_exits_3() {
     let emu = emulator(&[]);
-    let out = Job::local(&emu, "debs", "dist/pkgs").file("dist/pkgs/a_1.0_amd64.deb", "a").run();
+    let out = Job::local(&emu, "debs", "dist/pkgs")
+        .file("dist/pkgs/a_1.0_amd64.deb", "a")
+        .run();
     out.code(3).has("matched only directories: dist/pkgs");
 }
 
@@ -207,7 +327,10 @@ fn symlink_to_a_file_outside_the_working_directory() {
     let outside = job.dir.path().join("secret.txt");
     std::fs::write(&outside, "secret").unwrap();
     std::os::unix::fs::symlink(&outside, job.work().join("dist/leak_1.0_amd64.deb")).unwrap();
-    job.run().code(2).has("dist/leak_1.0_amd64.deb").has("outside the working directory");
+    job.run()
+        .code(2)
+        .has("dist/leak_1.0_amd64.deb")
+        .has("outside the working directory");
     assert!(emu.requests().is_empty());
 }
 
@@ -215,7 +338,11 @@ fn symlink_to_a_file_outside_the_working_directory() {
 fn unreadable_file_is_named() {
     let emu = emulator(&[]);
     let job = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a");
-    std::os::unix::fs::symlink(job.work().join("dist/missing"), job.work().join("dist/broken_1.0_amd64.deb")).unwrap();
+    std::os::unix::fs::symlink(
+        job.work().join("dist/missing"),
+        job.work().join("dist/broken_1.0_amd64.deb"),
+    )
+    .unwrap();
     job.run().code(2).has("cannot read").has("dist/broken_1.0_amd64.deb");
     assert!(emu.requests().is_empty());
 }
@@ -223,22 +350,35 @@ fn unreadable_file_is_named() {
 #[test]
 fn token_without_the_write_scope_exits_4_and_names_the_scope() {
     let mut config = crate::support::EmuConfig::default();
-    config.tokens.insert("bkua_readonly".into(), vec!["read_packages".into()]);
+    config
+        .tokens
+        .insert("bkua_readonly".into(), vec!["read_packages".into()]);
     let emu = crate::support::emulator_with(config);
-    let out = Job::local(&emu, "debs", "dist/*.deb").env("BUILDKITE_API_TOKEN", "bkua_readonly").file("dist/a_1.0_amd64.deb", "a").run();
+    let out = Job::local(&emu, "debs", "dist/*.deb")
+        .env("BUILDKITE_API_TOKEN", "bkua_readonly")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run();
     out.code(4).has("403").has("write_packages").lacks("bkua_readonly");
 }
 
 #[test]
 fn unknown_token_exits_4() {
     let emu = emulator(&[]);
-    let out = Job::local(&emu, "debs", "dist/*.deb").env("BUILDKITE_API_TOKEN", "bkua_revoked_token").file("dist/a_1.0_amd64.deb", "a").run();
-    out.code(4).has("401").has("token was refused").lacks("bkua_revoked_token");
+    let out = Job::local(&emu, "debs", "dist/*.deb")
+        .env("BUILDKITE_API_TOKEN", "bkua_revoked_token")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run();
+    out.code(4)
+        .has("401")
+        .has("token was refused")
+        .lacks("bkua_revoked_token");
 }
 
 #[test]
 fn unknown_registry_is_a_clear_404() {
     let emu = emulator(&[]);
-    let out = Job::local(&emu, "nope", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a").run();
+    let out = Job::local(&emu, "nope", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run();
     out.code(1).has("404").has("No registry found");
 }

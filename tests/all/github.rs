@@ -6,10 +6,15 @@ use std::collections::BTreeMap;
 use crate::support::{Fault, Job, TOKEN, emulator};
 
 fn action(emu: &crate::support::Handle) -> Job {
-    let job = Job::new().env("GITHUB_ACTIONS", "true").env("INPUT_REGISTRY", "acme/debs").env("INPUT_ARTIFACTS", "dist/*.deb").env("INPUT_API-URL", &emu.url);
+    let job = Job::new()
+        .env("GITHUB_ACTIONS", "true")
+        .env("INPUT_REGISTRY", "acme/debs")
+        .env("INPUT_ARTIFACTS", "dist/*.deb")
+        .env("INPUT_API-URL", &emu.url);
     let out = job.dir.path().join("github_output");
     let summary = job.dir.path().join("step_summary");
-    job.env("GITHUB_OUTPUT", &out.display().to_string()).env("GITHUB_STEP_SUMMARY", &summary.display().to_string())
+    job.env("GITHUB_OUTPUT", &out.display().to_string())
+        .env("GITHUB_STEP_SUMMARY", &summary.display().to_string())
 }
 
 /// Parses `$GITHUB_OUTPUT` (`name<<DELIM` … `DELIM`).
@@ -35,10 +40,21 @@ fn outputs(job: &Job) -> BTreeMap<String, String> {
 #[test]
 fn outputs_and_summary() {
     let emu = emulator(&[]);
-    let job = action(&emu).env("BUILDKITE_API_TOKEN", TOKEN).env("INPUT_REPORT-FILE", "report.json").file("dist/a_1.0_amd64.deb", "a").file("dist/b_1.0_amd64.deb", "b");
+    let job = action(&emu)
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .env("INPUT_REPORT-FILE", "report.json")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .file("dist/b_1.0_amd64.deb", "b");
     let out = job.run();
-    out.code(0).has("::group::").has("::endgroup::").has(&format!("::add-mask::{TOKEN}"));
-    assert_eq!(out.stdout.matches(TOKEN).count(), 1, "the token appears only in its add-mask command");
+    out.code(0)
+        .has("::group::")
+        .has("::endgroup::")
+        .has(&format!("::add-mask::{TOKEN}"));
+    assert_eq!(
+        out.stdout.matches(TOKEN).count(),
+        1,
+        "the token appears only in its add-mask command"
+    );
     let o = outputs(&job);
     assert_eq!(o["published-count"], "2");
     assert_eq!(o["skipped-count"], "0");
@@ -66,14 +82,26 @@ fn failure_per_file_is_an_escaped_error_command() {
         body: Some(r#"{"message":"bad package\n::set-output name=pwned::1\r%"}"#.into()),
         ..Fault::default()
     });
-    let job = action(&emu).env("BUILDKITE_API_TOKEN", TOKEN).file("dist/a:b,c%\n::warning::x_1.0_amd64.deb", "a");
+    let job = action(&emu)
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .file("dist/a:b,c%\n::warning::x_1.0_amd64.deb", "a");
     let out = job.run();
     out.code(1);
-    let error = out.stdout.lines().find(|l| l.starts_with("::error ")).expect("an error command");
-    assert!(error.starts_with("::error title=Failed to publish dist/a%3Ab%2Cc%25%0A%3A%3Awarning%3A%3Ax_1.0_amd64.deb::"), "{error}");
+    let error = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error "))
+        .expect("an error command");
+    assert!(
+        error.starts_with("::error title=Failed to publish dist/a%3Ab%2Cc%25%0A%3A%3Awarning%3A%3Ax_1.0_amd64.deb::"),
+        "{error}"
+    );
     assert!(error.contains("bad package ::set-output name=pwned::1 %25"), "{error}");
     for line in out.stdout.lines() {
-        assert!(!line.starts_with("::set-output") && !line.starts_with("::warning::x"), "{line}");
+        assert!(
+            !line.starts_with("::set-output") && !line.starts_with("::warning::x"),
+            "{line}"
+        );
     }
     assert_eq!(outputs(&job)["failed-count"], "1");
 }
@@ -82,24 +110,44 @@ fn failure_per_file_is_an_escaped_error_command() {
 fn oidc_token_from_the_runner() {
     let emu = emulator(&[]);
     let job = action(&emu)
-        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &format!("{}/_github/token?api-version=2.0", emu.url))
+        .env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            &format!("{}/_github/token?api-version=2.0", emu.url),
+        )
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
         .file("dist/a_1.0_amd64.deb", "a");
     let out = job.run();
     out.code(0);
     assert_eq!(emu.packages("debs").len(), 1);
     let mask_lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("::add-mask::")).collect();
-    assert!(mask_lines.iter().any(|l| l.contains("eyJ")), "the JWT is masked: {mask_lines:?}");
+    assert!(
+        mask_lines.iter().any(|l| l.contains("eyJ")),
+        "the JWT is masked: {mask_lines:?}"
+    );
     for mask in &mask_lines {
         let secret = mask.trim_start_matches("::add-mask::");
-        assert_eq!(out.stdout.matches(secret).count(), 1, "{secret} appears only in its mask command");
+        assert_eq!(
+            out.stdout.matches(secret).count(),
+            1,
+            "{secret} appears only in its mask command"
+        );
     }
     let token_request = emu.requests().into_iter().find(|r| r.path == "/_github/token").unwrap();
-    assert!(token_request.query.contains("audience=https%3A%2F%2Fpackages.buildkite.com%2Facme%2Fdebs"), "{}", token_request.query);
+    assert!(
+        token_request
+            .query
+            .contains("audience=https%3A%2F%2Fpackages.buildkite.com%2Facme%2Fdebs"),
+        "{}",
+        token_request.query
+    );
 }
 
 #[test]
 fn missing_id_token_permission_says_so() {
     let emu = emulator(&[]);
-    action(&emu).file("dist/a_1.0_amd64.deb", "a").run().code(4).has("id-token: write");
+    action(&emu)
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(4)
+        .has("id-token: write");
 }

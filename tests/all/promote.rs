@@ -9,7 +9,10 @@ fn staging_job(emu: &crate::support::Handle) -> Job {
 #[test]
 fn publish_then_promote_copies_every_package() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian"), ("mirror", "debian")]);
-    let job = staging_job(&emu).env("PACKAGE_PUBLISHER_PROMOTE_TO", "production\nmirror").file("dist/a_1.0_amd64.deb", "a").file("dist/b_1.0_amd64.deb", "b");
+    let job = staging_job(&emu)
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production\nmirror")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .file("dist/b_1.0_amd64.deb", "b");
     job.run().code(0).has("promoted production").has("promoted mirror");
     assert_eq!(emu.packages("production").len(), 2);
     assert_eq!(emu.packages("mirror").len(), 2);
@@ -33,8 +36,16 @@ fn publish_then_promote_copies_every_package() {
 #[test]
 fn nothing_is_promoted_when_a_publish_failed() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
-    emu.fault(Fault { file_contains: Some("bad".into()), status: Some(422), body: Some(r#"{"message":"rejected"}"#.into()), ..Fault::default() });
-    let job = staging_job(&emu).env("PACKAGE_PUBLISHER_PROMOTE_TO", "production").file("dist/good_1.0_amd64.deb", "g").file("dist/bad_1.0_amd64.deb", "b");
+    emu.fault(Fault {
+        file_contains: Some("bad".into()),
+        status: Some(422),
+        body: Some(r#"{"message":"rejected"}"#.into()),
+        ..Fault::default()
+    });
+    let job = staging_job(&emu)
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .file("dist/good_1.0_amd64.deb", "g")
+        .file("dist/bad_1.0_amd64.deb", "b");
     job.run().code(1).has("nothing was promoted");
     assert!(emu.packages("production").is_empty());
     assert_eq!(job.json("r.json")["packages"][1]["promotions"][0]["status"], "skipped");
@@ -50,23 +61,44 @@ fn uncopyable_ecosystem_is_refused_before_any_upload() {
         .code(1)
         .has("helm registry")
         .has("Publish to each registry directly");
-    assert!(!emu.requests().iter().any(|r| r.method == "POST"), "nothing was uploaded");
+    assert!(
+        !emu.requests().iter().any(|r| r.method == "POST"),
+        "nothing was uploaded"
+    );
 }
 
 #[test]
 fn unknown_destination_is_refused_before_any_upload() {
     let emu = emulator(&[("staging", "debian")]);
-    staging_job(&emu).env("PACKAGE_PUBLISHER_PROMOTE_TO", "prodution").file("dist/a_1.0_amd64.deb", "a").run().code(1).has("\"prodution\" was not found");
+    staging_job(&emu)
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "prodution")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(1)
+        .has("\"prodution\" was not found");
     assert!(emu.packages("staging").is_empty());
 }
 
 #[test]
 fn copy_refused_for_one_package_while_others_succeed() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
-    let job = staging_job(&emu).file("dist/a_1.0_amd64.deb", "a").file("dist/b_1.0_amd64.deb", "b");
+    let job = staging_job(&emu)
+        .file("dist/a_1.0_amd64.deb", "a")
+        .file("dist/b_1.0_amd64.deb", "b");
     job.run().code(0);
-    let b_id = emu.packages("staging").iter().find(|p| p.name == "b").unwrap().id.clone();
-    emu.fault(Fault { path_contains: Some(format!("{b_id}/copy")), status: Some(422), body: Some(r#"{"message":"Package is quarantined"}"#.into()), ..Fault::default() });
+    let b_id = emu
+        .packages("staging")
+        .iter()
+        .find(|p| p.name == "b")
+        .unwrap()
+        .id
+        .clone();
+    emu.fault(Fault {
+        path_contains: Some(format!("{b_id}/copy")),
+        status: Some(422),
+        body: Some(r#"{"message":"Package is quarantined"}"#.into()),
+        ..Fault::default()
+    });
     let job = job.env("PACKAGE_PUBLISHER_PROMOTE_TO", "production");
     job.run().code(1).has("Package is quarantined");
     let r = job.json("r.json");
@@ -78,13 +110,21 @@ fn copy_refused_for_one_package_while_others_succeed() {
 #[test]
 fn destination_with_different_content_names_both_digests() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
-    Job::local(&emu, "production", "dist/*.deb").file("dist/a_1.0_amd64.deb", "old").run().code(0);
-    let job = staging_job(&emu).env("PACKAGE_PUBLISHER_PROMOTE_TO", "production").file("dist/a_1.0_amd64.deb", "new");
+    Job::local(&emu, "production", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "old")
+        .run()
+        .code(0);
+    let job = staging_job(&emu)
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .file("dist/a_1.0_amd64.deb", "new");
     let out = job.run();
     out.code(1).has("different content");
     let r = job.json("r.json");
     let err = r["packages"][0]["promotions"][0]["error"].as_str().unwrap().to_owned();
-    assert!(err.contains(&emu.packages("production")[0].sha256) && err.contains(&emu.packages("staging")[0].sha256), "{err}");
+    assert!(
+        err.contains(&emu.packages("production")[0].sha256) && err.contains(&emu.packages("staging")[0].sha256),
+        "{err}"
+    );
 }
 
 /// Step 1 publishes to staging on Buildkite; step 2, after a block step, promotes
@@ -92,8 +132,14 @@ fn destination_with_different_content_names_both_digests() {
 #[test]
 fn two_step_pipeline_with_meta_data_and_reruns() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
-    let config1 = format!(r#"{{"registry":"staging","artifacts":"dist/*.deb","api-url":"{}"}}"#, emu.url);
-    let config2 = format!(r#"{{"promote-from":"staging","promote-to":["production"],"api-url":"{}","report-file":"r.json"}}"#, emu.url);
+    let config1 = format!(
+        r#"{{"registry":"staging","artifacts":"dist/*.deb","api-url":"{}"}}"#,
+        emu.url
+    );
+    let config2 = format!(
+        r#"{{"promote-from":"staging","promote-to":["production"],"api-url":"{}","report-file":"r.json"}}"#,
+        emu.url
+    );
     let step1 = Job::new()
         .env("BUILDKITE", "true")
         .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
@@ -110,14 +156,27 @@ fn two_step_pipeline_with_meta_data_and_reruns() {
         .env("BUILDKITE_API_TOKEN", TOKEN)
         .env("BUILDKITE_PLUGIN_CONFIGURATION", &config2)
         .env("SHIM_STATE", &state);
-    step2.run().code(0).has("2 package(s) from the report in build meta-data");
+    step2
+        .run()
+        .code(0)
+        .has("2 package(s) from the report in build meta-data");
     assert_eq!(emu.packages("production").len(), 2);
-    let writes = || emu.requests().iter().filter(|r| r.method == "POST" && (200..300).contains(&r.status)).count();
+    let writes = || {
+        emu.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && (200..300).contains(&r.status))
+            .count()
+    };
     let before = writes();
     step1.run().code(0);
     step2.run().code(0);
     assert_eq!(before, writes(), "re-runs publish and copy nothing");
-    assert!(!emu.requests().iter().any(|r| r.path.ends_with("/copy") && r.status == 409), "promotion checks the destination before copying");
+    assert!(
+        !emu.requests()
+            .iter()
+            .any(|r| r.path.ends_with("/copy") && r.status == 409),
+        "promotion checks the destination before copying"
+    );
     assert_eq!(emu.packages("staging").len(), 2);
     assert_eq!(emu.packages("production").len(), 2);
     let r = step2.json("r.json");
@@ -131,24 +190,55 @@ fn promote_only_identifies_packages_by_the_matched_files() {
     let job = Job::new()
         .env("BUILDKITE_API_TOKEN", TOKEN)
         .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
-        .args(&["promote", "--from", "staging", "--to", "production", "dist/*.deb", "--api-url", &emu.url, "--report-file", "r.json"])
+        .args(&[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "dist/*.deb",
+            "--api-url",
+            &emu.url,
+            "--report-file",
+            "r.json",
+        ])
         .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     assert_eq!(emu.packages("production").len(), 1);
-    assert!(!emu.requests().iter().any(|r| r.path.ends_with("/registries/production/packages") && r.method == "POST"));
+    assert!(
+        !emu.requests()
+            .iter()
+            .any(|r| r.path.ends_with("/registries/production/packages") && r.method == "POST")
+    );
     // A file with the same name and version but other content is not that package.
     let other = Job::new()
         .env("BUILDKITE_API_TOKEN", TOKEN)
         .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
-        .args(&["promote", "--from", "staging", "--to", "production", "dist/*.deb", "--api-url", &emu.url])
+        .args(&[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "dist/*.deb",
+            "--api-url",
+            &emu.url,
+        ])
         .file("dist/a_1.0_amd64.deb", "tampered");
-    other.run().code(1).has(&emu.packages("staging")[0].sha256).has("is not the package");
+    other
+        .run()
+        .code(1)
+        .has(&emu.packages("staging")[0].sha256)
+        .has("is not the package");
 }
 
 #[test]
 fn promote_only_without_artifacts_or_meta_data_says_what_is_missing() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
-    let config = format!(r#"{{"promote-from":"staging","promote-to":"production","api-url":"{}"}}"#, emu.url);
+    let config = format!(
+        r#"{{"promote-from":"staging","promote-to":"production","api-url":"{}"}}"#,
+        emu.url
+    );
     Job::new()
         .env("BUILDKITE", "true")
         .env("BUILDKITE_ORGANIZATION_SLUG", "acme")

@@ -17,7 +17,10 @@ fn publishes_every_file_and_the_report_matches_the_registry() {
         .file("dist/zeta_1.0_amd64.deb", "zeta")
         .file("dist/alpha_2.0_amd64.deb", "alpha")
         .file("dist/notes.txt", "not a package");
-    job.run().code(0).has("published  dist/alpha_2.0_amd64.deb").has("report written to out/report.json");
+    job.run()
+        .code(0)
+        .has("published  dist/alpha_2.0_amd64.deb")
+        .has("report written to out/report.json");
     let report = job.json("out/report.json");
     assert_eq!(report["schema_version"], 1);
     assert_eq!(report["organization"], "acme");
@@ -30,7 +33,10 @@ fn publishes_every_file_and_the_report_matches_the_registry() {
     let stored = emu.packages("debs");
     assert_eq!(stored.len(), 2);
     for p in packages {
-        let s = stored.iter().find(|s| Some(s.id.as_str()) == p["id"].as_str()).expect("reported id is in the registry");
+        let s = stored
+            .iter()
+            .find(|s| Some(s.id.as_str()) == p["id"].as_str())
+            .expect("reported id is in the registry");
         assert_eq!(p["sha256"], s.sha256);
         assert_eq!(p["name"], s.name);
         assert_eq!(p["version"], s.version);
@@ -38,7 +44,10 @@ fn publishes_every_file_and_the_report_matches_the_registry() {
         assert_eq!(p["error"], Value::Null);
         assert!(p["web_url"].as_str().unwrap().starts_with("https://buildkite.com/"));
     }
-    assert_eq!(stored.iter().find(|p| p.name == "alpha").unwrap().sha256, sha256("alpha"));
+    assert_eq!(
+        stored.iter().find(|p| p.name == "alpha").unwrap().sha256,
+        sha256("alpha")
+    );
     // The multipart file name is the base name: the registry parses it.
     let names: Vec<String> = emu.requests().iter().filter_map(|r| r.file_name.clone()).collect();
     assert!(names.contains(&"alpha_2.0_amd64.deb".to_owned()), "{names:?}");
@@ -47,7 +56,9 @@ fn publishes_every_file_and_the_report_matches_the_registry() {
 #[test]
 fn rerun_is_identical_and_uploads_nothing_new() {
     let emu = emulator(&[]);
-    let job = Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json").file("dist/a_1.0_amd64.deb", "a");
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     job.run().code(0).has("identical  dist/a_1.0_amd64.deb");
     assert_eq!(job.json("r.json")["packages"][0]["status"], "identical");
@@ -59,8 +70,15 @@ fn same_version_with_different_content_fails_naming_both_digests() {
     let emu = emulator(&[]);
     let first = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "one");
     first.run().code(0);
-    let second = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "two").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
-    second.run().code(1).has(&sha256("one")).has(&sha256("two")).has("different content");
+    let second = Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "two")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    second
+        .run()
+        .code(1)
+        .has(&sha256("one"))
+        .has(&sha256("two"))
+        .has("different content");
     assert_eq!(second.json("r.json")["packages"][0]["status"], "failed");
     assert_eq!(emu.packages("debs")[0].sha256, sha256("one"));
 }
@@ -68,8 +86,14 @@ fn same_version_with_different_content_fails_naming_both_digests() {
 #[test]
 fn if_exists_skip_leaves_a_different_package_alone() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "one").run().code(0);
-    let job = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "two").env("PACKAGE_PUBLISHER_IF_EXISTS", "skip").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "one")
+        .run()
+        .code(0);
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "two")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "skip")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     job.run().code(0).has("skipped");
     assert_eq!(job.json("r.json")["packages"][0]["status"], "skipped");
     assert_eq!(emu.packages("debs")[0].sha256, sha256("one"));
@@ -78,23 +102,42 @@ fn if_exists_skip_leaves_a_different_package_alone() {
 #[test]
 fn if_exists_fail_fails_even_when_identical() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "one").run().code(0);
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "one").env("PACKAGE_PUBLISHER_IF_EXISTS", "fail").run().code(1).has("if-exists: fail").has("409");
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "one")
+        .run()
+        .code(0);
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "one")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "fail")
+        .run()
+        .code(1)
+        .has("if-exists: fail")
+        .has("409");
 }
 
 #[test]
 fn if_exists_replace_deletes_then_publishes() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "one").run().code(0);
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "one")
+        .run()
+        .code(0);
     let old_id = emu.packages("debs")[0].id.clone();
-    let job = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "two").env("PACKAGE_PUBLISHER_IF_EXISTS", "replace").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "two")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     job.run().code(0).has("replaced");
     let stored = emu.packages("debs");
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0].id, old_id);
     assert_eq!(stored[0].sha256, sha256("two"));
     assert_eq!(job.json("r.json")["packages"][0]["status"], "replaced");
-    assert!(emu.requests().iter().any(|r| r.method == "DELETE" && r.path.ends_with(&old_id)));
+    assert!(
+        emu.requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path.ends_with(&old_id))
+    );
 }
 
 #[test]
@@ -104,7 +147,11 @@ fn dry_run_sends_nothing_and_says_what_would_happen() {
         .env("PACKAGE_PUBLISHER_DRY_RUN", "true")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
         .file("dist/hello_1.2.3-1_amd64.deb", "x");
-    job.run().code(0).has("dry run").has("planned    dist/hello_1.2.3-1_amd64.deb").has("hello 1.2.3-1");
+    job.run()
+        .code(0)
+        .has("dry run")
+        .has("planned    dist/hello_1.2.3-1_amd64.deb")
+        .has("hello 1.2.3-1");
     assert!(emu.requests().is_empty(), "{:?}", emu.requests());
     let r = job.json("r.json");
     assert_eq!(r["dry_run"], true);
@@ -116,20 +163,37 @@ fn dry_run_sends_nothing_and_says_what_would_happen() {
 #[test]
 fn dry_run_needs_no_token() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb").unset("BUILDKITE_API_TOKEN").env("PACKAGE_PUBLISHER_DRY_RUN", "1").file("dist/a_1.0_amd64.deb", "a").run().code(0);
+    Job::local(&emu, "debs", "dist/*.deb")
+        .unset("BUILDKITE_API_TOKEN")
+        .env("PACKAGE_PUBLISHER_DRY_RUN", "1")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0);
 }
 
 #[test]
 fn excludes_hidden_files_and_order_with_many_concurrent_uploads() {
     let emu = emulator(&[]);
-    let mut job = Job::local(&emu, "debs", "dist/**/*.deb\n!dist/**/*-dbg_*").env("PACKAGE_PUBLISHER_CONCURRENCY", "8").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    let mut job = Job::local(&emu, "debs", "dist/**/*.deb\n!dist/**/*-dbg_*")
+        .env("PACKAGE_PUBLISHER_CONCURRENCY", "8")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     for i in 0..40 {
-        job = job.file(&format!("dist/sub{}/pkg{i:02}_1.0_amd64.deb", i % 3), &format!("content {i}"));
+        job = job.file(
+            &format!("dist/sub{}/pkg{i:02}_1.0_amd64.deb", i % 3),
+            &format!("content {i}"),
+        );
     }
-    job = job.file("dist/pkg-dbg_1.0_amd64.deb", "debug").file("dist/.hidden_1.0_amd64.deb", "hidden");
+    job = job
+        .file("dist/pkg-dbg_1.0_amd64.deb", "debug")
+        .file("dist/.hidden_1.0_amd64.deb", "hidden");
     job.run().code(0);
     let r = job.json("r.json");
-    let paths: Vec<String> = r["packages"].as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap().to_owned()).collect();
+    let paths: Vec<String> = r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap().to_owned())
+        .collect();
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted, "report is in input (sorted) order");
@@ -141,8 +205,17 @@ fn excludes_hidden_files_and_order_with_many_concurrent_uploads() {
 #[test]
 fn if_no_files_found_warn_and_ignore_still_publish_the_rest() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb\ndist/*.rpm").env("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "warn").file("dist/a_1.0_amd64.deb", "a").run().code(0).has("warning: artifacts pattern \"dist/*.rpm\" matched no files");
-    Job::local(&emu, "debs", "dist/*.rpm").env("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "ignore").run().code(0).lacks("warning");
+    Job::local(&emu, "debs", "dist/*.deb\ndist/*.rpm")
+        .env("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "warn")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0)
+        .has("warning: artifacts pattern \"dist/*.rpm\" matched no files");
+    Job::local(&emu, "debs", "dist/*.rpm")
+        .env("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "ignore")
+        .run()
+        .code(0)
+        .lacks("warning");
 }
 
 #[test]
@@ -156,7 +229,12 @@ fn returned_digest_that_differs_from_the_file_is_a_failure() {
         times: 1,
         ..Fault::default()
     });
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a").run().code(1).has("registry reports sha256 0000").has(&sha256("a"));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(1)
+        .has("registry reports sha256 0000")
+        .has(&sha256("a"));
 }
 
 #[test]
@@ -169,7 +247,12 @@ fn server_error_message_and_status_are_kept() {
         times: 1,
         ..Fault::default()
     });
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a").run().code(1).has("422").has("Invalid filename format");
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(1)
+        .has("422")
+        .has("Invalid filename format");
 }
 
 #[test]
@@ -218,5 +301,10 @@ fn attestation_that_is_not_json_uploads_nothing() {
 #[test]
 fn attestation_pattern_matching_nothing_follows_if_no_files_found() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json").file("dist/a_1.0_amd64.deb", "a").run().code(3).has("attestations pattern \"att/*.json\" matched no files");
+    Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(3)
+        .has("attestations pattern \"att/*.json\" matched no files");
 }

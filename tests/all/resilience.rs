@@ -6,14 +6,27 @@ use std::collections::BTreeMap;
 use crate::support::{EmuConfig, Fault, Job, emulator, emulator_with};
 
 fn publish_fault(f: Fault) -> Fault {
-    Fault { method: Some("POST".into()), path_suffix: Some("/registries/debs/packages".into()), ..f }
+    Fault {
+        method: Some("POST".into()),
+        path_suffix: Some("/registries/debs/packages".into()),
+        ..f
+    }
 }
 
 #[test]
 fn server_errors_are_retried_until_success() {
     let emu = emulator(&[]);
-    emu.fault(publish_fault(Fault { status: Some(503), times: 2, ..Fault::default() }));
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a").run().code(0).has("503").has("retrying");
+    emu.fault(publish_fault(Fault {
+        status: Some(503),
+        times: 2,
+        ..Fault::default()
+    }));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0)
+        .has("503")
+        .has("retrying");
     assert_eq!(emu.packages("debs").len(), 1);
     let posts = emu.requests().iter().filter(|r| r.method == "POST").count();
     assert_eq!(posts, 3);
@@ -24,20 +37,35 @@ fn rate_limit_is_honoured_and_retried() {
     let emu = emulator(&[]);
     emu.fault(publish_fault(Fault {
         status: Some(429),
-        headers: BTreeMap::from([("RateLimit-Reset".to_owned(), "1".to_owned()), ("Retry-After".to_owned(), "1".to_owned())]),
+        headers: BTreeMap::from([
+            ("RateLimit-Reset".to_owned(), "1".to_owned()),
+            ("Retry-After".to_owned(), "1".to_owned()),
+        ]),
         body: Some(r#"{"message":"Too many requests"}"#.into()),
         times: 1,
         ..Fault::default()
     }));
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a").run().code(0).has("429").has("Too many requests");
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0)
+        .has("429")
+        .has("Too many requests");
     assert_eq!(emu.packages("debs").len(), 1);
 }
 
 #[test]
 fn retries_are_bounded_and_the_failure_is_reported() {
     let emu = emulator(&[]);
-    emu.fault(publish_fault(Fault { status: Some(502), body: Some(r#"{"message":"upstream sad"}"#.into()), ..Fault::default() }));
-    let job = Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_RETRIES", "2").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json").file("dist/a_1.0_amd64.deb", "a");
+    emu.fault(publish_fault(Fault {
+        status: Some(502),
+        body: Some(r#"{"message":"upstream sad"}"#.into()),
+        ..Fault::default()
+    }));
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_RETRIES", "2")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(1).has("502").has("upstream sad");
     let posts = emu.requests().iter().filter(|r| r.method == "POST").count();
     assert_eq!(posts, 3, "one attempt plus two retries");
@@ -47,16 +75,30 @@ fn retries_are_bounded_and_the_failure_is_reported() {
 #[test]
 fn dropped_connection_mid_body_is_retried() {
     let emu = emulator(&[]);
-    emu.fault(publish_fault(Fault { drop: true, times: 1, ..Fault::default() }));
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a").run().code(0);
+    emu.fault(publish_fault(Fault {
+        drop: true,
+        times: 1,
+        ..Fault::default()
+    }));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0);
     assert_eq!(emu.packages("debs").len(), 1);
 }
 
 #[test]
 fn a_publish_that_landed_before_the_connection_dropped_is_not_sent_again() {
     let emu = emulator(&[]);
-    emu.fault(publish_fault(Fault { drop: true, after_commit: true, times: 1, ..Fault::default() }));
-    let job = Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json").file("dist/a_1.0_amd64.deb", "a");
+    emu.fault(publish_fault(Fault {
+        drop: true,
+        after_commit: true,
+        times: 1,
+        ..Fault::default()
+    }));
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(0).has("had landed");
     assert_eq!(emu.packages("debs").len(), 1);
     let posts = emu.requests().iter().filter(|r| r.method == "POST").count();
@@ -67,16 +109,32 @@ fn a_publish_that_landed_before_the_connection_dropped_is_not_sent_again() {
 #[test]
 fn a_stalled_upload_is_aborted_and_retried() {
     let emu = emulator(&[]);
-    emu.fault(publish_fault(Fault { delay_ms: 4000, times: 1, ..Fault::default() }));
-    Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "1").file("dist/a_1.0_amd64.deb", "a").run().code(0).has("stalled");
+    emu.fault(publish_fault(Fault {
+        delay_ms: 4000,
+        times: 1,
+        ..Fault::default()
+    }));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "1")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0)
+        .has("stalled");
     assert_eq!(emu.packages("debs").len(), 1);
 }
 
 #[test]
 fn too_large_for_direct_upload_falls_back_to_presigned() {
-    let emu = emulator_with(EmuConfig { max_direct_bytes: 1000, ..EmuConfig::default() });
+    let emu = emulator_with(EmuConfig {
+        max_direct_bytes: 1000,
+        ..EmuConfig::default()
+    });
     let big = "x".repeat(5000);
-    Job::local(&emu, "debs", "dist/*.deb").file("dist/big_1.0_amd64.deb", &big).run().code(0).has("switching to the presigned upload");
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/big_1.0_amd64.deb", &big)
+        .run()
+        .code(0)
+        .has("switching to the presigned upload");
     let stored = emu.packages("debs");
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].size, 5000);
@@ -85,7 +143,9 @@ fn too_large_for_direct_upload_falls_back_to_presigned() {
 #[test]
 fn presigned_upload_never_sends_the_token_to_storage_and_sends_an_exact_length() {
     let emu = emulator(&[]);
-    let job = Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned").file("dist/a b_1.0_amd64.deb", "content");
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
+        .file("dist/a b_1.0_amd64.deb", "content");
     job.run().code(0);
     let reqs = emu.requests();
     let storage: Vec<_> = reqs.iter().filter(|r| r.path.starts_with("/_storage")).collect();
@@ -122,10 +182,18 @@ fn upload_slot_without_a_key_is_refused() {
     emu.fault(Fault {
         path_contains: Some("/packages/upload".into()),
         status: Some(200),
-        body: Some(r#"{"form":{"url":"http://127.0.0.1:1/x","method":"POST","file_input":"file","data":{"acl":"private"}}}"#.into()),
+        body: Some(
+            r#"{"form":{"url":"http://127.0.0.1:1/x","method":"POST","file_input":"file","data":{"acl":"private"}}}"#
+                .into(),
+        ),
         ..Fault::default()
     });
-    Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned").file("dist/a_1.0_amd64.deb", "a").run().code(1).has("no `key` field");
+    Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(1)
+        .has("no `key` field");
 }
 
 #[test]
@@ -140,7 +208,10 @@ fn finalize_conflict_after_an_earlier_attempt_landed_counts_as_published() {
         times: 1,
         ..Fault::default()
     });
-    let job = Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json").file("dist/a_1.0_amd64.deb", "a");
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     assert_eq!(emu.packages("debs").len(), 1);
     assert_eq!(job.json("r.json")["packages"][0]["status"], "published");

@@ -47,21 +47,35 @@ impl Output {
     /// Asserts the exit code, showing the output when it differs.
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Self {
-        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Asserts that the output contains `needle`.
     #[track_caller]
     pub fn has(&self, needle: &str) -> &Self {
-        assert!(self.all().contains(needle), "output lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.all().contains(needle),
+            "output lacks {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     /// Asserts that the output does not contain `needle`.
     #[track_caller]
     pub fn lacks(&self, needle: &str) -> &Self {
-        assert!(!self.all().contains(needle), "output contains {needle:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            !self.all().contains(needle),
+            "output contains {needle:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -90,7 +104,12 @@ impl Job {
         env.insert("PATH".to_owned(), format!("{}:/usr/bin:/bin", bin.display()));
         env.insert("HOME".to_owned(), dir.path().display().to_string());
         env.insert("SHIM_STATE".to_owned(), dir.path().join("agent").display().to_string());
-        Job { dir, env, args: Vec::new(), stdin: None }
+        Job {
+            dir,
+            env,
+            args: Vec::new(),
+            stdin: None,
+        }
     }
 
     /// A local job publishing to `registry` on the emulator with the test token.
@@ -136,8 +155,15 @@ impl Job {
     /// Runs the binary.
     pub fn run(&self) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_package-publisher"));
-        cmd.env_clear().envs(&self.env).args(&self.args).current_dir(self.work());
-        cmd.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        cmd.env_clear()
+            .envs(&self.env)
+            .args(&self.args)
+            .current_dir(self.work());
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(input) = &self.stdin {
@@ -166,20 +192,33 @@ impl Job {
     pub fn agent_calls(&self) -> Vec<(Vec<String>, String)> {
         let dir = self.dir.path().join("agent/calls");
         let mut calls = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&dir) else { return calls };
-        let mut names: Vec<u64> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".args")?.parse().ok()).collect();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return calls;
+        };
+        let mut names: Vec<u64> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".args")?.parse().ok())
+            .collect();
         names.sort_unstable();
         for n in names {
             let args = std::fs::read_to_string(dir.join(format!("{n}.args"))).unwrap();
             let stdin = std::fs::read_to_string(dir.join(format!("{n}.stdin"))).unwrap_or_default();
-            calls.push((args.split('\u{1f}').filter(|s| !s.is_empty()).map(str::to_owned).collect(), stdin));
+            calls.push((
+                args.split('\u{1f}')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                stdin,
+            ));
         }
         calls
     }
 
     /// Calls whose first arguments are `prefix`.
     pub fn agent_calls_of(&self, prefix: &[&str]) -> Vec<(Vec<String>, String)> {
-        self.agent_calls().into_iter().filter(|(a, _)| a.len() >= prefix.len() && a.iter().zip(prefix).all(|(x, y)| x == y)).collect()
+        self.agent_calls()
+            .into_iter()
+            .filter(|(a, _)| a.len() >= prefix.len() && a.iter().zip(prefix).all(|(x, y)| x == y))
+            .collect()
     }
 
     /// Directory the shim serves `artifact download` from (per build id, or "default").
