@@ -351,6 +351,9 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
                 );
                 std::panic::resume_unwind(Box::new("emulator: dropping the connection"));
             } else if f.status.is_some() {
+                // Read the whole request first, as a server does, so the client gets
+                // the answer rather than a broken pipe.
+                drain(req.into_body()).await;
                 fault_response(&f)
             } else {
                 next.run(req).await
@@ -375,6 +378,20 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
 
 #[derive(Clone)]
 struct FileName(String);
+
+/// Reads and discards a request body without holding it in memory.
+async fn drain(body: Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    while let Some(Ok(_)) = stream.next().await {}
+}
+
+/// Reads and discards the rest of a multipart body (early refusals).
+async fn drain_multipart(multipart: &mut Multipart) {
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 fn record(
@@ -611,13 +628,13 @@ async fn publish(
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
-    {
+    let refused = {
         let s = state.lock().unwrap();
-        if let Err(r) =
-            check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages"))
-        {
-            return r;
-        }
+        check_org(&s, &org, &registry).and_then(|()| authorize(&s, &headers, &org, &registry, "write_packages"))
+    };
+    if let Err(r) = refused {
+        drain_multipart(&mut multipart).await;
+        return r;
     }
     let max = state.lock().unwrap().cfg().max_direct_bytes;
     let mut upload = None;
@@ -718,7 +735,8 @@ async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64) ->
             Ok(Some(chunk)) => {
                 size += chunk.len() as u64;
                 if max > 0 && size > max {
-                    return Err(err(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large"));
+                    // Keep reading so the client receives the 413 rather than a reset.
+                    continue;
                 }
                 sha256.update(&chunk);
                 sha512.update(&chunk);
@@ -726,6 +744,9 @@ async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64) ->
             Ok(None) => break,
             Err(e) => return Err(err(StatusCode::BAD_REQUEST, &format!("Body read failed: {e}"))),
         }
+    }
+    if max > 0 && size > max {
+        return Err(err(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large"));
     }
     Ok(Upload {
         file_name,
