@@ -17,11 +17,11 @@ use crate::ci::{Ci, Platform, buildkite};
 use crate::config::OidcMode;
 use crate::secret::Secret;
 
-/// Lifetime asked for (and assumed) for OIDC tokens.
+/// Lifetime asked for (and assumed when a token does not say) for OIDC tokens.
 pub const OIDC_LIFETIME: Duration = Duration::from_secs(300);
-/// A cached OIDC token is replaced once it is this old, leaving a minute of margin for
-/// the request that uses it.
-pub const OIDC_REFRESH_AFTER: Duration = Duration::from_secs(240);
+/// A cached OIDC token is replaced once it has less than this left, so the request
+/// that uses it cannot outlive it.
+pub const OIDC_MARGIN: Duration = Duration::from_secs(60);
 
 /// Why no credentials could be had.
 #[derive(Debug, Error)]
@@ -45,6 +45,23 @@ pub enum AuthError {
 #[must_use]
 pub fn audience(org: &str, registry: &str) -> String {
     format!("https://packages.buildkite.com/{org}/{registry}")
+}
+
+/// How long a JWT has left, from its `exp` claim (the payload is read, not verified:
+/// the registry verifies it).
+fn remaining_lifetime(token: &Secret) -> Option<Duration> {
+    use base64::Engine;
+    let payload = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let exp = claims.get("exp")?.as_u64()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(exp.saturating_sub(now)))
 }
 
 enum Kind {
@@ -128,8 +145,8 @@ impl Auth {
             _ => audience(org, registry),
         };
         let mut cache = self.cache.lock().await;
-        if let Some((token, at)) = cache.get(&audience) {
-            if at.elapsed() < OIDC_REFRESH_AFTER {
+        if let Some((token, fresh_until)) = cache.get(&audience) {
+            if Instant::now() < *fresh_until {
                 return Ok(token.clone());
             }
         }
@@ -145,7 +162,41 @@ impl Auth {
             Kind::Static(_) => unreachable!("static tokens return early"),
         };
         self.ci.protect(&token).await;
-        cache.insert(audience, (token.clone(), Instant::now()));
+        let left = remaining_lifetime(&token).unwrap_or(OIDC_LIFETIME);
+        cache.insert(
+            audience,
+            (token.clone(), Instant::now() + left.saturating_sub(OIDC_MARGIN)),
+        );
         Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn jwt(exp_in: i64) -> Secret {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let enc = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        Secret::new(format!(
+            "{}.{}.sig",
+            enc("{}".into()),
+            enc(format!("{{\"exp\":{}}}", now + exp_in))
+        ))
+    }
+
+    #[test]
+    fn lifetime_comes_from_the_exp_claim() {
+        let left = remaining_lifetime(&jwt(200)).unwrap();
+        assert!(
+            left <= Duration::from_secs(200) && left >= Duration::from_secs(198),
+            "{left:?}"
+        );
+        assert_eq!(remaining_lifetime(&jwt(-5)), Some(Duration::ZERO));
+        assert_eq!(remaining_lifetime(&Secret::new("bkua_not_a_jwt")), None);
     }
 }

@@ -96,6 +96,11 @@ impl Publisher {
                 }
                 if matches!(status, Status::Published | Status::Replaced) {
                     entry.attestations = self.attestations.as_ref().map_or(0, |(_, n)| *n);
+                } else if self.attestations.is_some() {
+                    self.ci.line(&format!(
+                        "  {}: already in the registry; attestations are not re-sent to an existing package",
+                        artifact.rel
+                    ));
                 }
             }
             Err(failure) => {

@@ -191,3 +191,33 @@ fn download_fetches_artifacts_before_globbing() {
     );
     assert_eq!(emu.packages("debs").len(), 1);
 }
+
+#[test]
+fn oidc_tokens_are_refreshed_before_they_expire() {
+    let mut config = crate::support::EmuConfig::default();
+    config.latency_ms = 700;
+    let emu = crate::support::emulator_with(config);
+    // Tokens that expire 61 s after issue are fresh for about one second under the
+    // 60 s safety margin, so a run of a few seconds must ask for new ones.
+    let job = plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","concurrency":1}"#,
+    )
+    .env("SHIM_TOKEN_LIFETIME", "61")
+    .file("dist/a_1.0_amd64.deb", "a")
+    .file("dist/b_1.0_amd64.deb", "b")
+    .file("dist/c_1.0_amd64.deb", "c");
+    job.run().code(0);
+    let requests = job.agent_calls_of(&["oidc", "request-token"]);
+    assert!(
+        requests.len() >= 2,
+        "expected a refresh, got {} token request(s)",
+        requests.len()
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|(a, _)| a[3] == "https://packages.buildkite.com/acme/debs")
+    );
+    assert_eq!(emu.packages("debs").len(), 3);
+}

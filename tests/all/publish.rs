@@ -280,8 +280,11 @@ fn attestations_are_attached_to_every_package() {
         assert_eq!(p.attestation_bundle.as_deref(), Some(expected.as_str()));
     }
     assert_eq!(job.json("r.json")["packages"][0]["attestations"], 2);
-    // Not re-sent to an existing package.
-    job.run().code(0).has("identical");
+    // Not re-sent to an existing package, and the log says so.
+    job.run()
+        .code(0)
+        .has("identical")
+        .has("attestations are not re-sent to an existing package");
     assert_eq!(job.json("r.json")["packages"][0]["attestations"], 0);
 }
 
@@ -307,4 +310,44 @@ fn attestation_pattern_matching_nothing_follows_if_no_files_found() {
         .run()
         .code(3)
         .has("attestations pattern \"att/*.json\" matched no files");
+}
+
+#[test]
+fn attestation_over_the_size_limit_is_refused() {
+    let emu = emulator(&[]);
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(17 * 1024 * 1024));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .file("att/huge.json", &big)
+        .run()
+        .code(2)
+        .has("attestation att/huge.json is")
+        .has("over the 16 MiB limit");
+    assert!(emu.requests().is_empty());
+}
+
+#[test]
+fn attestations_go_with_the_presigned_finalize_and_the_dry_run_lists_them() {
+    let emu = emulator(&[]);
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .file("att/one.json", "{\"a\": 1}");
+    job.run().code(0);
+    assert_eq!(
+        emu.packages("debs")[0].attestation_bundle.as_deref(),
+        Some("{\"a\":1}\n")
+    );
+    let dry = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
+        .env("PACKAGE_PUBLISHER_DRY_RUN", "true")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/b_1.0_amd64.deb", "b")
+        .file("att/one.json", "{}");
+    dry.run()
+        .code(0)
+        .has("attestations: 1 file(s) attached to every package: att/one.json");
+    assert_eq!(dry.json("r.json")["packages"][0]["attestations"], 1);
 }

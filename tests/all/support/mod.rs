@@ -249,7 +249,7 @@ impl Job {
 
 /// A `buildkite-agent` stand-in: records every call (arguments and stdin) under
 /// `$SHIM_STATE/calls`, answers `oidc request-token` with an unsigned JWT for the
-/// requested audience and lifetime, keeps meta-data in files, serves `artifact
+/// requested audience and lifetime (`SHIM_TOKEN_LIFETIME` overrides it), keeps meta-data in files, serves `artifact
 /// download` from `$SHIM_STATE/artifacts/<build|default>`, and fails any command named
 /// in `SHIM_FAIL`.
 pub const AGENT_SHIM: &str = r#"#!/usr/bin/env bash
@@ -266,6 +266,7 @@ case "$1 ${2:-}" in
     aud=""; life=300
     shift 2
     while [ $# -gt 0 ]; do case "$1" in --audience) aud="$2"; shift 2;; --lifetime) life="$2"; shift 2;; *) shift;; esac; done
+    life="${SHIM_TOKEN_LIFETIME:-$life}"
     now=$(date +%s)
     header=$(printf '{"alg":"RS256","typ":"JWT"}' | b64)
     payload=$(printf '{"iss":"https://agent.buildkite.com","aud":"%s","iat":%d,"exp":%d,"sub":"organization:acme"}' "$aud" "$now" "$((now + life))" | b64)
