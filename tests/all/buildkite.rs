@@ -194,9 +194,10 @@ fn download_fetches_artifacts_before_globbing() {
 
 #[test]
 fn oidc_tokens_are_refreshed_before_they_expire() {
-    let mut config = crate::support::EmuConfig::default();
-    config.latency_ms = 700;
-    let emu = crate::support::emulator_with(config);
+    let emu = crate::support::emulator_with(crate::support::EmuConfig {
+        latency_ms: 700,
+        ..Default::default()
+    });
     // Tokens that expire 61 s after issue are fresh for about one second under the
     // 60 s safety margin, so a run of a few seconds must ask for new ones.
     let job = plugin(
