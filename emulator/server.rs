@@ -122,6 +122,10 @@ pub struct Config {
     /// Largest body accepted by the direct publish (413 above it); 0 = no limit.
     pub max_direct_bytes: u64,
     pub chaos: Option<Chaos>,
+    /// An external S3 bucket URL (for example a moto server's `http://127.0.0.1:PORT/bucket`)
+    /// to hand out in upload slots instead of the emulator's own storage endpoint.
+    #[serde(default)]
+    pub storage_url: Option<String>,
 }
 
 impl Default for Config {
@@ -140,6 +144,7 @@ impl Default for Config {
             latency_ms: 0,
             max_direct_bytes: 0,
             chaos: None,
+            storage_url: None,
         }
     }
 }
@@ -658,28 +663,10 @@ async fn publish(
     }
     let upload = match (upload, package_url) {
         (Some(u), _) => u,
-        (None, Some(url)) => {
-            let s = state.lock().unwrap();
-            let key = url
-                .split_once("/_storage/bucket/")
-                .map(|(_, k)| k.to_owned())
-                .unwrap_or_default();
-            let key = percent_decode(&key);
-            match s.objects.get(&key) {
-                Some((file_name, size, sha256, sha512)) => Upload {
-                    file_name: file_name.clone(),
-                    size: *size,
-                    sha256: sha256.clone(),
-                    sha512: sha512.clone(),
-                },
-                None => {
-                    return err(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        &format!("No uploaded object at {url}"),
-                    );
-                }
-            }
-        }
+        (None, Some(url)) => match fetch_object(&state, &url).await {
+            Ok(upload) => upload,
+            Err(r) => return r,
+        },
         (None, None) => return err(StatusCode::UNPROCESSABLE_ENTITY, "Missing file"),
     };
     let poisoned = {
@@ -723,6 +710,56 @@ async fn publish(
     let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
     resp.extensions_mut().insert(FileName(upload.file_name));
     resp
+}
+
+/// Finds the object a finalize names: in the emulator's own storage, or fetched from
+/// the external S3 bucket and hashed.
+async fn fetch_object(state: &Shared, url: &str) -> Result<Upload, Response> {
+    let external = state.lock().unwrap().cfg().storage_url.clone();
+    if let Some(bucket) = external.filter(|b| url.starts_with(b.as_str())) {
+        // The registry reads the private object with its own credentials; moto checks
+        // that a request is signed but not the signature.
+        let resp = reqwest::Client::new()
+            .get(url)
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=emulator/20261127/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .send()
+            .await
+            .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, &format!("Cannot fetch {url}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(err(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("No uploaded object at {url} ({})", resp.status()),
+            ));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))?;
+        let key = percent_decode(url.trim_start_matches(bucket.as_str()).trim_start_matches('/'));
+        return Ok(Upload {
+            file_name: key.rsplit('/').next().unwrap_or_default().to_owned(),
+            size: bytes.len() as u64,
+            sha256: format!("{:x}", Sha256::digest(&bytes)),
+            sha512: format!("{:x}", Sha512::digest(&bytes)),
+        });
+    }
+    let s = state.lock().unwrap();
+    let key = percent_decode(url.split_once("/_storage/bucket/").map(|(_, k)| k).unwrap_or_default());
+    match s.objects.get(&key) {
+        Some((file_name, size, sha256, sha512)) => Ok(Upload {
+            file_name: file_name.clone(),
+            size: *size,
+            sha256: sha256.clone(),
+            sha512: sha512.clone(),
+        }),
+        None => Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("No uploaded object at {url}"),
+        )),
+    }
 }
 
 async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64) -> Result<Upload, Response> {
@@ -806,12 +843,17 @@ async fn upload_slot(
     let policy = format!("policy-{:08x}", s.counter);
     s.policies.push(policy.clone());
     let base = base_url(&headers);
+    let storage = s
+        .cfg()
+        .storage_url
+        .clone()
+        .unwrap_or_else(|| format!("{base}/_storage/bucket"));
     axum::Json(json!({
         "uri": format!("s3://bucket/{key}"),
         "form": {
             "file_input": "file",
             "method": "POST",
-            "url": format!("{base}/_storage/bucket"),
+            "url": storage,
             "data": { "key": key, "acl": "private", "policy": policy, "x-amz-algorithm": "AWS4-HMAC-SHA256", "x-amz-signature": format!("sig-{policy}") }
         }
     }))

@@ -51,11 +51,24 @@ pub struct Outcome {
 struct Throttle {
     permits: Semaphore,
     capacity: AtomicUsize,
+    last_shrink: std::sync::Mutex<Option<Instant>>,
 }
 
+/// At most one reduction of uploads in flight per this window: a burst of 429s from
+/// one rate-limit window lowers concurrency once, not once per request.
+const SHRINK_WINDOW: Duration = Duration::from_secs(5);
+
 impl Throttle {
-    /// Permanently gives up one slot (never the last one) after a 429.
+    /// Permanently gives up one slot (never the last one) after a 429, at most once
+    /// per [`SHRINK_WINDOW`].
     fn shrink(&self, permit: tokio::sync::SemaphorePermit<'_>) -> bool {
+        {
+            let mut last = self.last_shrink.lock().expect("throttle lock");
+            if last.is_some_and(|at| at.elapsed() < SHRINK_WINDOW) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
         let cap = self.capacity.load(Ordering::SeqCst);
         if cap > 1
             && self
@@ -76,6 +89,7 @@ impl Publisher {
         let throttle = Throttle {
             permits: Semaphore::new(self.concurrency),
             capacity: AtomicUsize::new(self.concurrency),
+            last_shrink: std::sync::Mutex::new(None),
         };
         futures_util::stream::iter(artifacts)
             .map(|artifact| self.publish_one(artifact, &throttle))
@@ -122,6 +136,9 @@ impl Publisher {
     async fn attempts(&self, artifact: &Artifact, throttle: &Throttle) -> Result<(Status, Option<Package>), Failure> {
         let mut backoff = self.client.policy().backoff();
         let mut replaced = false;
+        // After an ambiguous failure, an identical package that turns up is this
+        // run's own upload that landed late, so it counts as published.
+        let mut ambiguous = false;
         let mut presigned = match self.upload_method {
             UploadMethod::Direct => false,
             UploadMethod::Presigned => true,
@@ -150,6 +167,12 @@ impl Publisher {
             }
             if err.is_already_exists() {
                 match self.reconcile(artifact, &err, replaced).await? {
+                    Reconciled::Done(Status::Identical, pkg) if ambiguous => {
+                        return Ok((
+                            if replaced { Status::Replaced } else { Status::Published },
+                            pkg.map(|p| *p),
+                        ));
+                    }
                     Reconciled::Done(status, pkg) => return Ok((status, pkg.map(|p| *p))),
                     Reconciled::SendAgain => {
                         replaced = true;
@@ -166,6 +189,7 @@ impl Publisher {
                 continue;
             }
             if err.is_ambiguous() {
+                ambiguous = true;
                 // The attempt may have landed: look before sending again.
                 match self.find_existing(artifact).await {
                     Ok(Some(existing)) if existing.sha256() == Some(artifact.sha256.as_str()) => {

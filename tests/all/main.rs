@@ -17,3 +17,5 @@ mod buildkite;
 mod github;
 // Promotion: publish-then-promote and promote-only steps.
 mod promote;
+// The presigned upload's storage leg against a real S3 server (moto).
+mod storage;

@@ -216,3 +216,84 @@ fn finalize_conflict_after_an_earlier_attempt_landed_counts_as_published() {
     assert_eq!(emu.packages("debs").len(), 1);
     assert_eq!(job.json("r.json")["packages"][0]["status"], "published");
 }
+
+fn chaos_job(emu: &crate::support::Handle, files: usize) -> Job {
+    let mut job = Job::local(emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_CONCURRENCY", "8")
+        .env("PACKAGE_PUBLISHER_RETRIES", "10")
+        .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "1")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    for i in 0..files {
+        job = job.file(
+            &format!("dist/chaos{i:03}_1.{i}.0_amd64.deb"),
+            &format!("chaos package {i}"),
+        );
+    }
+    job
+}
+
+fn chaos() -> EmuConfig {
+    EmuConfig {
+        chaos: Some(crate::support::Chaos {
+            seed: 20261127,
+            p503: 8,
+            p429: 4,
+            pdrop: 5,
+            pcommit_drop: 5,
+            pstall: 2,
+            stall_ms: 2500,
+        }),
+        ..EmuConfig::default()
+    }
+}
+
+/// 200 files against seeded 503s, 429s with reset headers, connections dropped
+/// mid-body and after the package landed, and stalls: every file ends published exactly
+/// once and the report matches the registry.
+#[test]
+fn chaos_every_file_is_published_exactly_once() {
+    let emu = emulator_with(chaos());
+    let job = chaos_job(&emu, 200);
+    job.run().code(0);
+    let stored = emu.packages("debs");
+    assert_eq!(stored.len(), 200);
+    let report = job.json("r.json");
+    let entries = report["packages"].as_array().unwrap();
+    assert_eq!(entries.len(), 200);
+    for e in entries {
+        assert_eq!(e["status"], "published", "{e}");
+        let s = stored
+            .iter()
+            .find(|s| Some(s.id.as_str()) == e["id"].as_str())
+            .expect("reported id is in the registry");
+        assert_eq!(e["sha256"], s.sha256);
+        assert_eq!(e["name"], s.name);
+    }
+    let reqs = emu.requests();
+    let faults = |status: u16| reqs.iter().filter(|r| r.status == status).count();
+    assert!(
+        faults(503) > 0 && faults(429) > 0 && faults(0) > 0,
+        "the chaos really happened"
+    );
+}
+
+#[test]
+fn chaos_with_one_file_that_never_succeeds() {
+    let emu = emulator_with(chaos());
+    emu.fault(Fault {
+        file_contains: Some("chaos007_".into()),
+        status: Some(500),
+        body: Some(r#"{"message":"this one is cursed"}"#.into()),
+        ..Fault::default()
+    });
+    let job = chaos_job(&emu, 40).env("PACKAGE_PUBLISHER_RETRIES", "3");
+    job.run()
+        .code(1)
+        .has("Failed to publish dist/chaos007_1.7.0_amd64.deb")
+        .has("this one is cursed");
+    assert_eq!(emu.packages("debs").len(), 39);
+    let report = job.json("r.json");
+    assert_eq!(report["totals"]["published"], 39);
+    assert_eq!(report["totals"]["failed"], 1);
+    assert_eq!(report["packages"][7]["status"], "failed");
+}

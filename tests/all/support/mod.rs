@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-pub use server::{Config as EmuConfig, Fault, Handle};
+pub use server::{Chaos, Config as EmuConfig, Fault, Handle};
 
 /// The test token with every scope.
 pub const TOKEN: &str = "bkua_test_token";
