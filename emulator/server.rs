@@ -243,6 +243,8 @@ pub fn router(state: Shared) -> Router {
         .route("/_emulator/state", get(dump))
         .route("/_emulator/faults", post(add_faults))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware))
+        // Packages are large; the emulator streams them through its hashers.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
 

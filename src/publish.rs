@@ -19,7 +19,7 @@ use crate::ci::Ci;
 use crate::config::{IfExists, UploadMethod};
 use crate::report::text::{duration, rate, size};
 use crate::report::{Entry, Status};
-use crate::retry::{self, Decision};
+use crate::retry::{self, Backoff, Decision};
 
 /// Files at least this large use the presigned flow under `upload-method: auto`.
 pub const PRESIGNED_THRESHOLD: u64 = 100 * 1024 * 1024;
@@ -39,6 +39,16 @@ pub struct Publisher {
     pub concurrency: usize,
     /// The attestation bundle and how many attestations it holds.
     pub attestations: Option<(Arc<str>, usize)>,
+}
+
+/// Aborts a background task when dropped, so an early return cannot leave a
+/// progress ticker printing.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A finished file: its report entry and how long it took.
@@ -146,7 +156,7 @@ impl Publisher {
         };
         loop {
             let permit = throttle.permits.acquire().await.expect("semaphore is never closed");
-            let result = self.send(artifact, presigned).await;
+            let result = self.send(artifact, presigned, &mut backoff).await;
             let err = match result {
                 Ok(pkg) => {
                     drop(permit);
@@ -222,54 +232,100 @@ impl Publisher {
                     }
                 }
             }
-            match retry::decide(&err, backoff.next_delay()) {
-                Decision::GiveUp => return Err(Failure::from_api(&err)),
-                Decision::Retry(wait) => {
-                    self.ci.line(&format!(
-                        "  {}: {} — retrying in {}",
-                        artifact.rel,
-                        self.ci.scrub(&err.to_string()),
-                        duration(wait)
-                    ));
-                    tokio::time::sleep(wait).await;
-                }
+            if let Err(err) = self.wait_or_give_up(artifact, err, &mut backoff).await {
+                return Err(Failure::from_api(&err));
             }
         }
     }
 
     /// One attempt over the chosen upload method, with a fresh token each time and a
     /// progress line every few seconds for long uploads.
-    async fn send(&self, artifact: &Artifact, presigned: bool) -> Result<Package, ApiError> {
-        let token = self
-            .auth
-            .token(&self.org, &self.registry)
-            .await
-            .map_err(|e| auth_error(&e))?;
+    async fn send(&self, artifact: &Artifact, presigned: bool, backoff: &mut Backoff) -> Result<Package, ApiError> {
         let progress = Progress::new(self.stall);
-        let ticker = self.progress_ticker(artifact, &progress);
+        let _ticker = AbortOnDrop(self.progress_ticker(artifact, &progress));
         let bundle = self.attestations.as_ref().map(|(b, _)| &**b);
-        let result = if presigned {
-            let form = self
-                .client
-                .request_upload_slot(&self.org, &self.registry, &token)
-                .await?;
-            let package_url = self.client.upload_to_storage(&form, artifact, &progress).await?;
-            // The storage leg may have outlived an OIDC token: ask again before finalize.
-            let token = self
-                .auth
-                .token(&self.org, &self.registry)
-                .await
-                .map_err(|e| auth_error(&e))?;
-            self.client
-                .finalize_upload(&self.org, &self.registry, &token, &package_url, bundle)
-                .await
+        if presigned {
+            self.send_presigned(artifact, &progress, bundle, backoff).await
         } else {
+            let token = self.token().await?;
             self.client
                 .publish_direct(&self.org, &self.registry, &token, artifact, bundle, &progress)
                 .await
+        }
+    }
+
+    /// The presigned flow: ask for a slot, send the file to storage, finalize. The
+    /// storage and finalize legs retry on their own (sharing the file's retry budget),
+    /// so a failed finalize never uploads the file again.
+    async fn send_presigned(
+        &self,
+        artifact: &Artifact,
+        progress: &Arc<Progress>,
+        bundle: Option<&str>,
+        backoff: &mut Backoff,
+    ) -> Result<Package, ApiError> {
+        let token = self.token().await?;
+        let form = self
+            .client
+            .request_upload_slot(&self.org, &self.registry, &token)
+            .await?;
+        let package_url = loop {
+            let err = match self.client.upload_to_storage(&form, artifact, progress).await {
+                Ok(url) => break url,
+                Err(err) => err,
+            };
+            self.wait_or_give_up(artifact, err, backoff).await?;
         };
-        ticker.abort();
-        result
+        loop {
+            // A fresh token: the storage leg may have outlived an OIDC token.
+            let token = self.token().await?;
+            let err = match self
+                .client
+                .finalize_upload(&self.org, &self.registry, &token, &package_url, bundle)
+                .await
+            {
+                Ok(pkg) => return Ok(pkg),
+                Err(err) => err,
+            };
+            if err.is_already_exists() || !retry::is_transient(&err) {
+                return Err(err);
+            }
+            if err.is_ambiguous() {
+                if let Ok(Some(existing)) = self.find_existing(artifact).await {
+                    if existing.sha256() == Some(artifact.sha256.as_str()) {
+                        self.ci
+                            .line(&format!("  {}: the interrupted finalize had landed", artifact.rel));
+                        return Ok(existing);
+                    }
+                }
+            }
+            self.wait_or_give_up(artifact, err, backoff).await?;
+        }
+    }
+
+    /// Sleeps before the next attempt of a leg, or returns the error when the retry
+    /// policy says to stop.
+    async fn wait_or_give_up(&self, artifact: &Artifact, err: ApiError, backoff: &mut Backoff) -> Result<(), ApiError> {
+        match retry::decide(&err, backoff.next_delay()) {
+            Decision::Retry(wait) => {
+                self.ci.line(&format!(
+                    "  {}: {} — retrying in {}",
+                    artifact.rel,
+                    self.ci.scrub(&err.to_string()),
+                    duration(wait)
+                ));
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            Decision::GiveUp => Err(err),
+        }
+    }
+
+    async fn token(&self) -> Result<crate::secret::Secret, ApiError> {
+        self.auth
+            .token(&self.org, &self.registry)
+            .await
+            .map_err(|e| auth_error(&e))
     }
 
     fn progress_ticker(&self, artifact: &Artifact, progress: &Arc<Progress>) -> tokio::task::JoinHandle<()> {

@@ -297,3 +297,30 @@ fn chaos_with_one_file_that_never_succeeds() {
     assert_eq!(report["totals"]["failed"], 1);
     assert_eq!(report["packages"][7]["status"], "failed");
 }
+
+#[test]
+fn a_failed_finalize_is_retried_without_uploading_the_file_again() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(Fault {
+        status: Some(503),
+        times: 2,
+        ..Fault::default()
+    }));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0);
+    assert_eq!(emu.packages("debs").len(), 1);
+    let reqs = emu.requests();
+    assert_eq!(
+        reqs.iter().filter(|r| r.path.starts_with("/_storage")).count(),
+        1,
+        "uploaded once"
+    );
+    assert_eq!(
+        reqs.iter().filter(|r| r.path.ends_with("/packages/upload")).count(),
+        1,
+        "one slot"
+    );
+}
