@@ -147,7 +147,7 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
             b.files.join(", ")
         ));
     }
-    let artifacts = plan(&found, config.concurrency)
+    let artifacts = plan(&found, config.dry_run || promote_only)
         .await
         .map_err(abort(ExitStatus::Usage))?;
 
@@ -268,16 +268,18 @@ fn planned_promotion(e: &Entry, dest: &str) -> crate::report::Promotion {
     }
 }
 
-/// Sizes and hashes every file, a few at a time, keeping input order.
-async fn plan(found: &discover::Discovery, concurrency: usize) -> anyhow::Result<Vec<Artifact>> {
+/// Plans every file, in input order. With `hash`, files are hashed here, on all cores;
+/// publishing hashes them while uploading instead.
+async fn plan(found: &discover::Discovery, hash: bool) -> anyhow::Result<Vec<Artifact>> {
+    let parallel = std::thread::available_parallelism().map_or(2, usize::from) * 2;
     futures_util::stream::iter(found.files.clone())
         .map(|f| async move {
             let rel = f.rel.clone();
-            Artifact::plan(f.rel, f.path)
+            Artifact::plan(f.rel, f.path, hash)
                 .await
                 .with_context(|| format!("cannot read {rel}"))
         })
-        .buffered(concurrency.max(2))
+        .buffered(parallel)
         .collect::<Vec<_>>()
         .await
         .into_iter()

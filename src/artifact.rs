@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 /// A planned upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +24,21 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    /// Reads the file once to size and hash it. The file is streamed, so memory does
-    /// not grow with its size.
-    pub async fn plan(rel: String, path: PathBuf) -> std::io::Result<Artifact> {
-        let (size, sha256) = hash_file(&path).await?;
+    /// Plans a file: its size, and its sha256 when `hash` is set. Publishing leaves
+    /// the hash out here and computes it while the upload streams the file (one read
+    /// instead of two); dry runs and promote-only steps hash up front.
+    pub async fn plan(rel: String, path: PathBuf, hash: bool) -> std::io::Result<Artifact> {
+        let (size, sha256) = if hash {
+            hash_file(&path).await?
+        } else {
+            let meta = tokio::fs::metadata(&path).await?;
+            if !meta.is_file() {
+                return Err(std::io::Error::other("not a regular file"));
+            }
+            // Opening proves the file is readable before anything is sent.
+            drop(tokio::fs::File::open(&path).await?);
+            (meta.len(), String::new())
+        };
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -43,23 +53,40 @@ impl Artifact {
             predicted,
         })
     }
+
+    /// Makes sure the sha256 is known, reading the file if no upload computed it.
+    pub async fn ensure_hash(&mut self) -> std::io::Result<()> {
+        if self.sha256.is_empty() {
+            let (size, sha256) = hash_file(&self.path).await?;
+            self.size = size;
+            self.sha256 = sha256;
+        }
+        Ok(())
+    }
 }
 
-/// Streams a file through sha256, returning its size and hex digest.
+/// Reads a file through sha256 on a blocking thread, in 1 MiB reads, returning its
+/// size and hex digest. Memory does not grow with the file.
 pub async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut file = std::fs::File::open(&path)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1024 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
         }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, format!("{:x}", hasher.finalize())))
+        Ok((size, format!("{:x}", hasher.finalize())))
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// Predicts `(name, version)` from a package file name, following each format's

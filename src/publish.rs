@@ -108,10 +108,20 @@ impl Publisher {
             .await
     }
 
-    async fn publish_one(&self, artifact: Artifact, throttle: &Throttle) -> Outcome {
+    async fn publish_one(&self, mut artifact: Artifact, throttle: &Throttle) -> Outcome {
         let started = Instant::now();
+        let result = self.attempts(&mut artifact, throttle).await;
+        // The report always carries the file's sha256, even when no upload finished.
+        let hashed = artifact.ensure_hash().await;
         let mut entry = new_entry(&artifact);
-        let result = self.attempts(&artifact, throttle).await;
+        if let Err(err) = hashed {
+            entry.status = Status::Failed;
+            entry.error = Some(format!("cannot read {}: {err}", artifact.rel));
+            return Outcome {
+                entry,
+                elapsed: started.elapsed(),
+            };
+        }
         match result {
             Ok((status, package)) => {
                 entry.status = status;
@@ -143,7 +153,11 @@ impl Publisher {
     }
 
     /// The retry loop of one file.
-    async fn attempts(&self, artifact: &Artifact, throttle: &Throttle) -> Result<(Status, Option<Package>), Failure> {
+    async fn attempts(
+        &self,
+        artifact: &mut Artifact,
+        throttle: &Throttle,
+    ) -> Result<(Status, Option<Package>), Failure> {
         let mut backoff = self.client.policy().backoff();
         let mut replaced = false;
         // After an ambiguous failure, an identical package that turns up is this
@@ -156,7 +170,21 @@ impl Publisher {
         };
         loop {
             let permit = throttle.permits.acquire().await.expect("semaphore is never closed");
-            let result = self.send(artifact, presigned, &mut backoff).await;
+            let progress = Progress::new(self.stall);
+            let result = self.send(artifact, presigned, &mut backoff, &progress).await;
+            // The upload hashed what it streamed; read the file only when it did not
+            // stream all of it.
+            if artifact.sha256.is_empty() {
+                if let Some(digest) = progress.digest(artifact.size) {
+                    artifact.sha256 = digest;
+                } else {
+                    artifact.ensure_hash().await.map_err(|e| Failure {
+                        message: format!("cannot read {}: {e}", artifact.rel),
+                        auth: false,
+                        package: None,
+                    })?;
+                }
+            }
             let err = match result {
                 Ok(pkg) => {
                     drop(permit);
@@ -240,16 +268,21 @@ impl Publisher {
 
     /// One attempt over the chosen upload method, with a fresh token each time and a
     /// progress line every few seconds for long uploads.
-    async fn send(&self, artifact: &Artifact, presigned: bool, backoff: &mut Backoff) -> Result<Package, ApiError> {
-        let progress = Progress::new(self.stall);
-        let _ticker = AbortOnDrop(self.progress_ticker(artifact, &progress));
+    async fn send(
+        &self,
+        artifact: &Artifact,
+        presigned: bool,
+        backoff: &mut Backoff,
+        progress: &Arc<Progress>,
+    ) -> Result<Package, ApiError> {
+        let _ticker = AbortOnDrop(self.progress_ticker(artifact, progress));
         let bundle = self.attestations.as_ref().map(|(b, _)| &**b);
         if presigned {
-            self.send_presigned(artifact, &progress, bundle, backoff).await
+            self.send_presigned(artifact, progress, bundle, backoff).await
         } else {
             let token = self.token().await?;
             self.client
-                .publish_direct(&self.org, &self.registry, &token, artifact, bundle, &progress)
+                .publish_direct(&self.org, &self.registry, &token, artifact, bundle, progress)
                 .await
         }
     }
@@ -291,8 +324,12 @@ impl Publisher {
                 return Err(err);
             }
             if err.is_ambiguous() {
+                // The storage leg streamed the whole file, so its hash is known here.
+                let sha256 = progress
+                    .digest(artifact.size)
+                    .unwrap_or_else(|| artifact.sha256.clone());
                 if let Ok(Some(existing)) = self.find_existing(artifact).await {
-                    if existing.sha256() == Some(artifact.sha256.as_str()) {
+                    if existing.sha256() == Some(sha256.as_str()) {
                         self.ci
                             .line(&format!("  {}: the interrupted finalize had landed", artifact.rel));
                         return Ok(existing);

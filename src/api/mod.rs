@@ -11,14 +11,15 @@
 pub mod error;
 pub mod model;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 pub use error::ApiError;
 use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
@@ -34,13 +35,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Page size asked for when listing.
 pub const PAGE_SIZE: u32 = 100;
 
-/// Upload progress shared between the request body and the stall watchdog.
+/// Upload progress shared between the request body, the stall watchdog and the
+/// progress log. The body also feeds every byte it sends through sha256, so a publish
+/// reads each file once: when an attempt streamed the whole file, [`Progress::digest`]
+/// is its hash.
 #[derive(Debug)]
 pub struct Progress {
     start: Instant,
     stall: Duration,
     sent: AtomicU64,
     last_ms: AtomicU64,
+    hasher: Mutex<Sha256>,
 }
 
 impl Progress {
@@ -52,15 +57,18 @@ impl Progress {
             stall,
             sent: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),
+            hasher: Mutex::new(Sha256::new()),
         })
     }
 
-    fn advance(&self, n: usize) {
-        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+    fn advance(&self, chunk: &[u8]) {
+        self.hasher.lock().expect("hasher lock").update(chunk);
+        self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         self.last_ms.store(elapsed_ms(self.start), Ordering::Relaxed);
     }
 
     fn reset(&self) {
+        *self.hasher.lock().expect("hasher lock") = Sha256::new();
         self.sent.store(0, Ordering::Relaxed);
         self.last_ms.store(elapsed_ms(self.start), Ordering::Relaxed);
     }
@@ -69,6 +77,13 @@ impl Progress {
     #[must_use]
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// The sha256 of what the last attempt streamed, if it streamed exactly `size`
+    /// bytes (the whole file).
+    #[must_use]
+    pub fn digest(&self, size: u64) -> Option<String> {
+        (self.sent() == size).then(|| format!("{:x}", self.hasher.lock().expect("hasher lock").clone().finalize()))
     }
 
     fn idle(&self) -> Duration {
@@ -391,8 +406,8 @@ async fn file_part(artifact: &Artifact, progress: &Arc<Progress>) -> Result<Part
         })?;
     progress.reset();
     let counter = Arc::clone(progress);
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
-        .inspect_ok(move |chunk| counter.advance(chunk.len()));
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |chunk| counter.advance(chunk));
     Part::stream_with_length(reqwest::Body::wrap_stream(stream), artifact.size)
         .file_name(artifact.file_name.clone())
         .mime_str("application/octet-stream")

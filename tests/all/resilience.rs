@@ -282,11 +282,11 @@ fn chaos_with_one_file_that_never_succeeds() {
     let emu = emulator_with(chaos());
     emu.fault(Fault {
         file_contains: Some("chaos007_".into()),
-        status: Some(500),
+        status: Some(422),
         body: Some(r#"{"message":"this one is cursed"}"#.into()),
         ..Fault::default()
     });
-    let job = chaos_job(&emu, 40).env("PACKAGE_PUBLISHER_RETRIES", "3");
+    let job = chaos_job(&emu, 40);
     job.run()
         .code(1)
         .has("Failed to publish dist/chaos007_1.7.0_amd64.deb")
