@@ -89,28 +89,14 @@ pub fn discover(
     let mut seen = BTreeSet::new();
     let mut out = Discovery::default();
     for pattern in patterns.iter().filter(|p| !p.starts_with('!')) {
-        let full = format!("{}/{}", glob::Pattern::escape(&root.to_string_lossy()), pattern);
         let mut matched = PatternMatch {
             pattern: pattern.clone(),
             files: Vec::new(),
             skipped_dirs: Vec::new(),
         };
         let mut excluded = 0usize;
-        // glob's directory walk drops every hidden entry when
-        // `require_literal_leading_dot` is set, even for a pattern such as `.*.deb`
-        // that names them; so walk without it and apply the rule to the relative
-        // path with a matcher, which implements it correctly.
-        let walk = glob::MatchOptions {
-            require_literal_leading_dot: false,
-            ..options
-        };
         let matcher = glob::Pattern::new(pattern).expect("patterns were validated by config");
-        let entries = glob::glob_with(&full, walk).expect("patterns were validated by config");
-        for entry in entries {
-            let path = entry.map_err(|err| DiscoverError::Io {
-                path: err.path().display().to_string(),
-                source: std::io::Error::new(err.error().kind(), err.error().to_string()),
-            })?;
+        for path in candidates(root, pattern)? {
             let rel = relative(root, &path);
             if !matcher.matches_with(&rel, options) {
                 continue;
@@ -177,6 +163,54 @@ pub fn discover(
     Ok(out)
 }
 
+/// The paths under `root` that `pattern` could match, found by walking only the
+/// directory the pattern's literal prefix names, only as deep as the pattern reaches
+/// (any depth for `**`), and into hidden directories only when the pattern names one.
+/// Entries come with their type from the directory listing, so no path is stat'ed
+/// twice; symlinks are not followed.
+fn candidates(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, DiscoverError> {
+    let is_glob = |c: &str| c.contains(['*', '?', '[']);
+    let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let literal = components.iter().take_while(|c| !is_glob(c)).count();
+    let base = components[..literal].iter().fold(root.to_path_buf(), |p, c| p.join(c));
+    let rest = &components[literal..];
+    if rest.is_empty() {
+        return Ok(if base.symlink_metadata().is_ok() {
+            vec![base]
+        } else {
+            Vec::new()
+        });
+    }
+    let depth = if rest.contains(&"**") { usize::MAX } else { rest.len() };
+    let hidden_ok = rest.iter().any(|c| c.starts_with('.'));
+    let walker = walkdir::WalkDir::new(&base)
+        .min_depth(1)
+        .max_depth(depth)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| hidden_ok || e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    let mut out = Vec::new();
+    for entry in walker {
+        match entry {
+            Ok(entry) => out.push(entry.into_path()),
+            // The base directory not existing just means no match.
+            Err(err)
+                if err.depth() == 0 && err.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {}
+            Err(err) => {
+                let path = err.path().map(|p| relative(root, p)).unwrap_or_default();
+                return Err(DiscoverError::Io {
+                    path,
+                    source: err
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("directory loop")),
+                });
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 fn relative(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components()
@@ -221,6 +255,18 @@ mod tests {
         let d = tree(&["dist/.hidden.deb", "dist/x.deb"]);
         assert_eq!(rels(&run(d.path(), &["dist/*"]).unwrap()), ["dist/x.deb"]);
         assert_eq!(rels(&run(d.path(), &["dist/.*.deb"]).unwrap()), ["dist/.hidden.deb"]);
+    }
+
+    #[test]
+    fn hidden_directories_are_entered_only_when_named() {
+        let d = tree(&[".git/objects/x.deb", ".cache/y.deb", "out/z.deb", "out/deep/er/w.deb"]);
+        assert_eq!(
+            rels(&run(d.path(), &["**/*.deb"]).unwrap()),
+            ["out/deep/er/w.deb", "out/z.deb"]
+        );
+        assert_eq!(rels(&run(d.path(), &[".cache/*.deb"]).unwrap()), [".cache/y.deb"]);
+        assert_eq!(rels(&run(d.path(), &["out/z.deb"]).unwrap()), ["out/z.deb"]);
+        assert_eq!(rels(&run(d.path(), &["*/*.deb"]).unwrap()), ["out/z.deb"]);
     }
 
     #[test]
