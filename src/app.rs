@@ -12,7 +12,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use futures_util::StreamExt;
 
 use crate::api::Client;
 use crate::artifact::Artifact;
@@ -268,22 +267,34 @@ fn planned_promotion(e: &Entry, dest: &str) -> crate::report::Promotion {
     }
 }
 
-/// Plans every file, in input order. With `hash`, files are hashed here, on all cores;
-/// publishing hashes them while uploading instead.
+/// Plans every file, in input order. With `hash`, files are hashed here; publishing
+/// hashes them while uploading instead. The work is split into one batch per core,
+/// each run on a blocking thread, so thousands of small files cost a few thread
+/// hand-offs rather than one each.
 async fn plan(found: &discover::Discovery, hash: bool) -> anyhow::Result<Vec<Artifact>> {
-    let parallel = std::thread::available_parallelism().map_or(2, usize::from) * 2;
-    futures_util::stream::iter(found.files.clone())
-        .map(|f| async move {
-            let rel = f.rel.clone();
-            Artifact::plan(f.rel, f.path, hash)
-                .await
-                .with_context(|| format!("cannot read {rel}"))
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let per_batch = found.files.len().div_ceil(workers).max(1);
+    let batches: Vec<_> = found
+        .files
+        .chunks(per_batch)
+        .map(|batch| {
+            let batch = batch.to_vec();
+            tokio::task::spawn_blocking(move || {
+                batch
+                    .into_iter()
+                    .map(|f| {
+                        let rel = f.rel.clone();
+                        Artifact::plan(f.rel, f.path, hash).with_context(|| format!("cannot read {rel}"))
+                    })
+                    .collect::<anyhow::Result<Vec<Artifact>>>()
+            })
         })
-        .buffered(parallel)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
+        .collect();
+    let mut artifacts = Vec::with_capacity(found.files.len());
+    for batch in batches {
+        artifacts.extend(batch.await??);
+    }
+    Ok(artifacts)
 }
 
 /// A promote-only step: the packages to promote, found in the source registry by the

@@ -26,17 +26,18 @@ pub struct Artifact {
 impl Artifact {
     /// Plans a file: its size, and its sha256 when `hash` is set. Publishing leaves
     /// the hash out here and computes it while the upload streams the file (one read
-    /// instead of two); dry runs and promote-only steps hash up front.
-    pub async fn plan(rel: String, path: PathBuf, hash: bool) -> std::io::Result<Artifact> {
+    /// instead of two); dry runs and promote-only steps hash up front. Blocking: run it
+    /// on a blocking thread.
+    pub fn plan(rel: String, path: PathBuf, hash: bool) -> std::io::Result<Artifact> {
         let (size, sha256) = if hash {
-            hash_file(&path).await?
+            hash_file_blocking(&path)?
         } else {
-            let meta = tokio::fs::metadata(&path).await?;
+            // Opening proves the file is readable before anything is sent.
+            let file = std::fs::File::open(&path)?;
+            let meta = file.metadata()?;
             if !meta.is_file() {
                 return Err(std::io::Error::other("not a regular file"));
             }
-            // Opening proves the file is readable before anything is sent.
-            drop(tokio::fs::File::open(&path).await?);
             (meta.len(), String::new())
         };
         let file_name = path
@@ -65,28 +66,35 @@ impl Artifact {
     }
 }
 
-/// Reads a file through sha256 on a blocking thread, in 1 MiB reads, returning its
-/// size and hex digest. Memory does not grow with the file.
+/// Reads a file through sha256 on a blocking thread, returning its size and hex
+/// digest.
 pub async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut file = std::fs::File::open(&path)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1024 * 1024];
-        let mut size = 0u64;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
+    tokio::task::spawn_blocking(move || hash_file_blocking(&path))
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// Reads a file through sha256 in reads of up to 1 MiB; memory does not grow with
+/// the file.
+pub fn hash_file_blocking(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    // Small files get a small buffer: zeroing 1 MiB per file would cost more than
+    // hashing thousands of small packages.
+    let len = file.metadata()?.len();
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).clamp(8 * 1024, 1024 * 1024)];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        Ok((size, format!("{:x}", hasher.finalize())))
-    })
-    .await
-    .map_err(std::io::Error::other)?
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, format!("{:x}", hasher.finalize())))
 }
 
 /// Predicts `(name, version)` from a package file name, following each format's

@@ -96,7 +96,7 @@ pub fn discover(
         };
         let mut excluded = 0usize;
         let matcher = glob::Pattern::new(pattern).expect("patterns were validated by config");
-        for path in candidates(root, pattern)? {
+        for (path, kind) in candidates(root, pattern)? {
             let rel = relative(root, &path);
             if !matcher.matches_with(&rel, options) {
                 continue;
@@ -105,11 +105,8 @@ pub fn discover(
                 excluded += 1;
                 continue;
             }
-            let meta = std::fs::symlink_metadata(&path).map_err(|source| DiscoverError::Io {
-                path: rel.clone(),
-                source,
-            })?;
-            if meta.file_type().is_symlink() {
+            let mut is_dir = kind.is_dir();
+            if kind.is_symlink() {
                 let target = path.canonicalize().map_err(|source| DiscoverError::Io {
                     path: rel.clone(),
                     source,
@@ -121,8 +118,9 @@ pub fn discover(
                         root: root_real.display().to_string(),
                     });
                 }
+                is_dir = target.is_dir();
             }
-            if path.is_dir() {
+            if is_dir {
                 matched.skipped_dirs.push(rel);
                 continue;
             }
@@ -168,17 +166,16 @@ pub fn discover(
 /// (any depth for `**`), and into hidden directories only when the pattern names one.
 /// Entries come with their type from the directory listing, so no path is stat'ed
 /// twice; symlinks are not followed.
-fn candidates(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, DiscoverError> {
+fn candidates(root: &Path, pattern: &str) -> Result<Vec<(PathBuf, std::fs::FileType)>, DiscoverError> {
     let is_glob = |c: &str| c.contains(['*', '?', '[']);
     let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     let literal = components.iter().take_while(|c| !is_glob(c)).count();
     let base = components[..literal].iter().fold(root.to_path_buf(), |p, c| p.join(c));
     let rest = &components[literal..];
     if rest.is_empty() {
-        return Ok(if base.symlink_metadata().is_ok() {
-            vec![base]
-        } else {
-            Vec::new()
+        return Ok(match base.symlink_metadata() {
+            Ok(meta) => vec![(base, meta.file_type())],
+            Err(_) => Vec::new(),
         });
     }
     let depth = if rest.contains(&"**") { usize::MAX } else { rest.len() };
@@ -189,10 +186,29 @@ fn candidates(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, DiscoverError>
         .follow_links(false)
         .into_iter()
         .filter_entry(|e| hidden_ok || e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    // Entries whose own name cannot match the pattern's last component are dropped
+    // before any path is built (the full match runs on what is left).
+    let last = rest
+        .last()
+        .filter(|c| **c != "**")
+        .and_then(|c| glob::Pattern::new(c).ok());
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
     let mut out = Vec::new();
     for entry in walker {
         match entry {
-            Ok(entry) => out.push(entry.into_path()),
+            Ok(entry) => {
+                let name_fits = last
+                    .as_ref()
+                    .is_none_or(|p| entry.file_name().to_str().is_some_and(|n| p.matches_with(n, options)));
+                if name_fits {
+                    let kind = entry.file_type();
+                    out.push((entry.into_path(), kind));
+                }
+            }
             // The base directory not existing just means no match.
             Err(err)
                 if err.depth() == 0 && err.io_error().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {}
@@ -207,7 +223,7 @@ fn candidates(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, DiscoverError>
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
