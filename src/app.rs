@@ -3,12 +3,10 @@
 //! (size, sha256, predicted name and version) → authenticate → check promotion targets
 //! → publish → promote → report. Each step is one call into the module that owns it;
 //! this file decides only the order and the exit code. The API subcommands for people
-//! (`list`, `get`, `copy`, `delete`) are at the end.
+//! (`list`, `get`, `copy`, `delete`) live in [`crate::commands`].
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,18 +14,18 @@ use anyhow::Context;
 use crate::api::Client;
 use crate::artifact::Artifact;
 use crate::auth::{Auth, AuthError};
-use crate::ci::{Ci, Platform, Style, buildkite, github};
+use crate::ci::{Ci, Platform, buildkite, outputs};
 use crate::cli::{self, Command};
-use crate::config::sources::{RawMap, RawValue};
+use crate::commands;
+use crate::config::sources::RawMap;
 use crate::config::{self, Config};
 use crate::discover::{self, DiscoverError};
 use crate::exit::ExitStatus;
 use crate::promote::{self, Promoter};
 use crate::publish::{self, Publisher};
 use crate::report::text::{duration, rate, size};
-use crate::report::{Entry, PromotionStatus, Report, Status, markdown};
+use crate::report::{Entry, PromotionStatus, Report, Status};
 use crate::retry::RetryPolicy;
-use crate::secret::Secret;
 
 /// Runs the program with its arguments and environment; returns the exit status.
 pub async fn main(args: Vec<OsString>, vars: Vec<(String, String)>) -> ExitStatus {
@@ -47,12 +45,12 @@ pub async fn main(args: Vec<OsString>, vars: Vec<(String, String)>) -> ExitStatu
         None => run_job(&vars, None, RawMap::new()).await,
         Some(Command::Publish(args)) => run_job(&vars, Some(Platform::Local), args.overrides()).await,
         Some(Command::Promote(args)) => run_job(&vars, Some(Platform::Local), args.overrides()).await,
-        Some(command) => run_api_command(&vars, command).await,
+        Some(command) => commands::run(&vars, command).await,
     }
 }
 
 /// A failure that ends the run early, with its exit status.
-struct Abort(ExitStatus, anyhow::Error);
+pub(crate) struct Abort(pub(crate) ExitStatus, pub(crate) anyhow::Error);
 
 impl<E: Into<anyhow::Error>> From<E> for Abort {
     fn from(err: E) -> Self {
@@ -311,7 +309,7 @@ async fn promote_sources(
     let source = config.source_registry();
     ci.group(&format!("Finding the packages to promote in {org}/{source}"));
     if artifacts.is_empty() {
-        let key = meta_data_key(org, source);
+        let key = outputs::meta_data_key(org, source);
         let stored = if ci.platform == Platform::Buildkite {
             buildkite::meta_data_get(&key, config.download_build.as_deref()).await?
         } else {
@@ -382,12 +380,6 @@ async fn promote_sources(
         entries.push(entry);
     }
     Ok(entries)
-}
-
-/// The build meta-data key holding a registry's report.
-#[must_use]
-pub fn meta_data_key(org: &str, registry: &str) -> String {
-    format!("package-publisher.{org}.{registry}")
 }
 
 /// Logs the per-file results in input order, then writes the annotation or summary,
@@ -464,7 +456,7 @@ async fn finish(ci: &Arc<Ci>, config: &Config, mut report: Report, timings: &[st
     ci.close_group();
 
     let status = report.exit_status();
-    if let Err(err) = write_outputs(ci, config, &report).await {
+    if let Err(err) = outputs::write(ci, config, &report).await {
         ci.warning(&format!("{err:#}"));
     }
     status
@@ -479,344 +471,4 @@ fn status_word(status: Status) -> &'static str {
         Status::Planned => "planned",
         Status::Failed => "FAILED",
     }
-}
-
-/// The annotation or summary, step outputs, meta-data and report file.
-async fn write_outputs(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(report)?;
-    if let Some(path) = &config.report_file {
-        write_file(path, &json)?;
-        ci.line(&format!("report written to {}", path.display()));
-    }
-    let style = if report.dry_run && report.is_success() {
-        Style::Info
-    } else if report.is_success() {
-        Style::Success
-    } else if report.written() + report.totals.identical + report.totals.skipped > 0 {
-        Style::Warning
-    } else {
-        Style::Error
-    };
-    match ci.platform {
-        Platform::Buildkite => {
-            if config.annotate {
-                let body = ci.scrub(&markdown::render(report, buildkite::ANNOTATION_LIMIT - 4096));
-                let context = annotation_context(ci, config);
-                let priority = if style == Style::Error || style == Style::Warning {
-                    8
-                } else {
-                    3
-                };
-                buildkite::annotate(&body, style.as_str(), &context, priority)
-                    .await
-                    .context("cannot write the annotation")?;
-            }
-            if !report.dry_run && !report.packages.is_empty() {
-                let mut stored = report.clone();
-                let mut value = serde_json::to_string(&stored)?;
-                if value.len() > buildkite::META_DATA_LIMIT {
-                    for e in &mut stored.packages {
-                        e.web_url = None;
-                        e.error = None;
-                        e.promotions.clear();
-                    }
-                    value = serde_json::to_string(&stored)?;
-                }
-                buildkite::meta_data_set(&meta_data_key(&report.organization, &report.registry), &value)
-                    .await
-                    .context("cannot store the report in build meta-data")?;
-            }
-        }
-        Platform::GitHub => {
-            if config.annotate {
-                if let Some(path) = ci.var("GITHUB_STEP_SUMMARY") {
-                    let body = ci.scrub(&markdown::render(report, github::SUMMARY_LIMIT - 4096));
-                    github::append_summary(Path::new(path), &body)?;
-                }
-            }
-            if let Some(path) = ci.var("GITHUB_OUTPUT") {
-                let t = &report.totals;
-                let outputs = [
-                    ("packages", ci.scrub(&serde_json::to_string(&report.packages)?)),
-                    ("published-count", report.written().to_string()),
-                    ("skipped-count", (t.skipped + t.identical).to_string()),
-                    ("failed-count", t.failed.to_string()),
-                    ("promoted-count", t.promoted.to_string()),
-                    (
-                        "report-file",
-                        config
-                            .report_file
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
-                    ),
-                ];
-                github::write_outputs(Path::new(path), &outputs)?;
-            }
-        }
-        Platform::Local => {}
-    }
-    Ok(())
-}
-
-/// The annotation context: the option, or one derived from the registry and the step
-/// (and the parallel job index) so parallel jobs do not overwrite each other.
-fn annotation_context(ci: &Ci, config: &Config) -> String {
-    if let Some(c) = &config.annotation_context {
-        return c.clone();
-    }
-    let mut context = format!("package-publisher-{}-{}", config.organization, config.source_registry());
-    if let Some(step) = ci.var("BUILDKITE_STEP_KEY").or_else(|| ci.var("BUILDKITE_STEP_ID")) {
-        context.push('-');
-        context.push_str(step);
-    }
-    if let Some(n) = ci.var("BUILDKITE_PARALLEL_JOB") {
-        context.push('-');
-        context.push_str(n);
-    }
-    context.chars().take(100).collect()
-}
-
-fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    std::fs::write(path, text).with_context(|| format!("cannot write the report to {}", path.display()))
-}
-
-/// `list`, `get`, `copy`, `delete`.
-async fn run_api_command(vars: &BTreeMap<String, String>, command: Command) -> ExitStatus {
-    match api_command(vars, command).await {
-        Ok(status) => status,
-        Err(Abort(status, err)) => {
-            eprintln!("error: {err:#}");
-            status
-        }
-    }
-}
-
-struct Session {
-    client: Client,
-    token: Secret,
-    org: String,
-}
-
-fn session(vars: &BTreeMap<String, String>, target: &cli::Target) -> Result<Session, Abort> {
-    let mut raw = RawMap::new();
-    let api_url = target
-        .api_url
-        .clone()
-        .or_else(|| vars.get("PACKAGE_PUBLISHER_API_URL").cloned());
-    if let Some(url) = api_url {
-        raw.insert("api-url", RawValue::scalar(url, "--api-url"));
-    }
-    let org = target
-        .org
-        .clone()
-        .or_else(|| vars.get("BUILDKITE_ORGANIZATION_SLUG").cloned())
-        .filter(|o| !o.is_empty());
-    let Some(org) = org else {
-        return Err(Abort(
-            ExitStatus::Usage,
-            anyhow::anyhow!("option --org is required (or set BUILDKITE_ORGANIZATION_SLUG)"),
-        ));
-    };
-    raw.insert("organization", RawValue::scalar(org, "--org"));
-    raw.insert("registry", RawValue::scalar("unused", "--registry"));
-    raw.insert("artifacts", RawValue::scalar("unused", "--registry"));
-    let config =
-        config::load(&BTreeMap::new(), Platform::Local, raw).map_err(|e| Abort(ExitStatus::Usage, e.into()))?;
-    let token = vars.get("BUILDKITE_API_TOKEN").map(Secret::new).filter(|t| !t.is_empty()).ok_or_else(|| {
-        Abort(
-            ExitStatus::Usage,
-            anyhow::anyhow!("no API token: set BUILDKITE_API_TOKEN (a token is never taken as a flag, so it stays out of shell history)"),
-        )
-    })?;
-    let client = Client::new(&config.api_url, RetryPolicy { retries: 3 })?;
-    Ok(Session {
-        client,
-        token,
-        org: config.organization,
-    })
-}
-
-fn check_slug(flag: &str, value: &str) -> Result<(), Abort> {
-    let ok = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Abort(
-            ExitStatus::Usage,
-            anyhow::anyhow!("--{flag} {value:?} is not a registry slug (lower-case letters, digits, `-` and `_`)"),
-        ))
-    }
-}
-
-fn api_status(err: &crate::api::ApiError) -> ExitStatus {
-    if err.is_auth() {
-        ExitStatus::AuthRefused
-    } else {
-        ExitStatus::Failed
-    }
-}
-
-async fn api_command(vars: &BTreeMap<String, String>, command: Command) -> Result<ExitStatus, Abort> {
-    let mut out = std::io::stdout().lock();
-    match command {
-        Command::List(args) => {
-            check_slug("registry", &args.registry)?;
-            let s = session(vars, &args.target)?;
-            let packages = s
-                .client
-                .list(&s.org, &args.registry, &s.token, args.name.as_deref(), args.limit)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            if args.json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&packages)?)?;
-            } else {
-                let rows: Vec<[String; 5]> = packages
-                    .iter()
-                    .map(|p| {
-                        [
-                            p.name.clone(),
-                            p.version.clone().unwrap_or_default(),
-                            p.created_at.clone().unwrap_or_default(),
-                            p.id.clone(),
-                            p.web_url.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                write!(out, "{}", table(&["NAME", "VERSION", "CREATED", "ID", "URL"], &rows))?;
-                writeln!(out, "{} package(s) in {}/{}", packages.len(), s.org, args.registry)?;
-            }
-        }
-        Command::Get(args) => {
-            check_slug("registry", &args.registry)?;
-            let s = session(vars, &args.target)?;
-            let p = s
-                .client
-                .get(&s.org, &args.registry, &s.token, &args.id)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            print_package(&mut out, &p, args.json)?;
-        }
-        Command::Copy(args) => {
-            check_slug("registry", &args.registry)?;
-            check_slug("to", &args.to)?;
-            if args.registry == args.to {
-                return Err(Abort(
-                    ExitStatus::Usage,
-                    anyhow::anyhow!("--to {:?} is the source registry; copy into a different one", args.to),
-                ));
-            }
-            let s = session(vars, &args.target)?;
-            let p = s
-                .client
-                .copy(&s.org, &args.registry, &s.token, &args.id, &args.to)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            print_package(&mut out, &p, args.json)?;
-        }
-        Command::Delete(args) => {
-            check_slug("registry", &args.registry)?;
-            let s = session(vars, &args.target)?;
-            if !args.yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(Abort(
-                        ExitStatus::Usage,
-                        anyhow::anyhow!(
-                            "refusing to delete without confirmation: standard input is not a terminal; pass --yes"
-                        ),
-                    ));
-                }
-                let p = s
-                    .client
-                    .get(&s.org, &args.registry, &s.token, &args.id)
-                    .await
-                    .map_err(|e| Abort(api_status(&e), e.into()))?;
-                write!(
-                    out,
-                    "Delete {} {} ({}) from {}/{}? [y/N] ",
-                    p.name,
-                    p.version.as_deref().unwrap_or(""),
-                    p.id,
-                    s.org,
-                    args.registry
-                )?;
-                out.flush()?;
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer)?;
-                if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
-                    writeln!(out, "not deleted")?;
-                    return Ok(ExitStatus::Failed);
-                }
-            }
-            s.client
-                .delete(&s.org, &args.registry, &s.token, &args.id)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"deleted": args.id, "registry": args.registry, "organization": s.org})
-                )?;
-            } else {
-                writeln!(out, "deleted {} from {}/{}", args.id, s.org, args.registry)?;
-            }
-        }
-        Command::Publish(_) | Command::Promote(_) => unreachable!("handled by run_job"),
-    }
-    Ok(ExitStatus::Success)
-}
-
-fn print_package(out: &mut impl Write, p: &crate::api::model::Package, json: bool) -> anyhow::Result<()> {
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(p)?)?;
-        return Ok(());
-    }
-    let rows = [
-        ["name".to_owned(), p.name.clone()],
-        ["version".to_owned(), p.version.clone().unwrap_or_default()],
-        ["id".to_owned(), p.id.clone()],
-        ["sha256".to_owned(), p.sha256().unwrap_or_default().to_owned()],
-        ["created".to_owned(), p.created_at.clone().unwrap_or_default()],
-        [
-            "registry".to_owned(),
-            p.registry.as_ref().map(|r| r.slug.clone()).unwrap_or_default(),
-        ],
-        ["url".to_owned(), p.web_url.clone().unwrap_or_default()],
-    ];
-    for [k, v] in rows.iter().filter(|[_, v]| !v.is_empty()) {
-        writeln!(out, "{k:<9} {v}")?;
-    }
-    Ok(())
-}
-
-/// An aligned text table.
-fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let parts: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(parts.join("  ").trim_end());
-        out.push('\n');
-    };
-    line(headers.to_vec(), &mut out);
-    for row in rows {
-        line(row.iter().map(String::as_str).collect(), &mut out);
-    }
-    out
 }

@@ -14,6 +14,7 @@ pub mod attestation;
 pub mod auth;
 pub mod ci;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod discover;
 pub mod exit;

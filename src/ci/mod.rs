@@ -7,6 +7,7 @@
 
 pub mod buildkite;
 pub mod github;
+pub mod outputs;
 
 use std::collections::BTreeMap;
 use std::io::Write;
