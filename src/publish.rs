@@ -17,7 +17,7 @@ use crate::artifact::Artifact;
 use crate::auth::Auth;
 use crate::ci::Ci;
 use crate::config::{IfExists, UploadMethod};
-use crate::report::text::{duration, rate, size};
+use crate::report::text::{bar, duration, rate, size};
 use crate::report::{Entry, Status};
 use crate::retry::{self, Backoff, Decision};
 
@@ -48,6 +48,45 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Bytes and files done across the run, for the terminal progress bar.
+#[derive(Default)]
+struct Overall {
+    total: u64,
+    files: usize,
+    finished_bytes: std::sync::atomic::AtomicU64,
+    files_done: AtomicUsize,
+    active: std::sync::Mutex<Vec<Arc<Progress>>>,
+}
+
+impl Overall {
+    fn track(&self, progress: &Arc<Progress>) {
+        self.active.lock().expect("progress lock").push(Arc::clone(progress));
+    }
+
+    fn untrack(&self, progress: &Arc<Progress>) {
+        self.active
+            .lock()
+            .expect("progress lock")
+            .retain(|p| !Arc::ptr_eq(p, progress));
+    }
+
+    fn finish(&self, size: u64) {
+        self.finished_bytes.fetch_add(size, Ordering::Relaxed);
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn done(&self) -> u64 {
+        let active: u64 = self
+            .active
+            .lock()
+            .expect("progress lock")
+            .iter()
+            .map(|p| p.sent())
+            .sum();
+        self.finished_bytes.load(Ordering::Relaxed) + active
     }
 }
 
@@ -101,16 +140,44 @@ impl Publisher {
             capacity: AtomicUsize::new(self.concurrency),
             last_shrink: std::sync::Mutex::new(None),
         };
-        futures_util::stream::iter(artifacts)
-            .map(|artifact| self.publish_one(artifact, &throttle))
+        let overall = Arc::new(Overall {
+            total: artifacts.iter().map(|a| a.size).sum(),
+            files: artifacts.len(),
+            ..Overall::default()
+        });
+        let _bar = self.ci.is_terminal().then(|| AbortOnDrop(self.progress_bar(&overall)));
+        let outcomes = futures_util::stream::iter(artifacts)
+            .map(|artifact| self.publish_one(artifact, &throttle, &overall))
             .buffered(self.concurrency)
             .collect()
-            .await
+            .await;
+        self.ci.status("");
+        outcomes
     }
 
-    async fn publish_one(&self, mut artifact: Artifact, throttle: &Throttle) -> Outcome {
+    /// Redraws one aggregate progress bar in place while uploads run (terminals only).
+    fn progress_bar(&self, overall: &Arc<Overall>) -> tokio::task::JoinHandle<()> {
+        let ci = Arc::clone(&self.ci);
+        let overall = Arc::clone(overall);
+        tokio::spawn(async move {
+            let start = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                ci.status(&bar(
+                    overall.done(),
+                    overall.total,
+                    overall.files_done.load(Ordering::Relaxed),
+                    overall.files,
+                    start.elapsed(),
+                ));
+            }
+        })
+    }
+
+    async fn publish_one(&self, mut artifact: Artifact, throttle: &Throttle, overall: &Overall) -> Outcome {
         let started = Instant::now();
-        let result = self.attempts(&mut artifact, throttle).await;
+        let result = self.attempts(&mut artifact, throttle, overall).await;
+        overall.finish(artifact.size);
         // The report always carries the file's sha256, even when no upload finished.
         let hashed = artifact.ensure_hash().await;
         let mut entry = new_entry(&artifact);
@@ -157,6 +224,7 @@ impl Publisher {
         &self,
         artifact: &mut Artifact,
         throttle: &Throttle,
+        overall: &Overall,
     ) -> Result<(Status, Option<Package>), Failure> {
         let mut backoff = self.client.policy().backoff();
         let mut replaced = false;
@@ -171,7 +239,9 @@ impl Publisher {
         loop {
             let permit = throttle.permits.acquire().await.expect("semaphore is never closed");
             let progress = Progress::new(self.stall);
+            overall.track(&progress);
             let result = self.send(artifact, presigned, &mut backoff, &progress).await;
+            overall.untrack(&progress);
             // The upload hashed what it streamed; read the file only when it did not
             // stream all of it.
             if artifact.sha256.is_empty() {
@@ -275,7 +345,9 @@ impl Publisher {
         backoff: &mut Backoff,
         progress: &Arc<Progress>,
     ) -> Result<Package, ApiError> {
-        let _ticker = AbortOnDrop(self.progress_ticker(artifact, progress));
+        // On a terminal the aggregate bar shows progress; in CI logs, a line every few
+        // seconds per long upload.
+        let _ticker = (!self.ci.is_terminal()).then(|| AbortOnDrop(self.progress_ticker(artifact, progress)));
         let bundle = self.attestations.as_ref().map(|(b, _)| &**b);
         if presigned {
             self.send_presigned(artifact, progress, bundle, backoff).await

@@ -62,6 +62,8 @@ impl Style {
 /// everything printed.
 pub struct Ci {
     pub platform: Platform,
+    /// Local run with stdout on a terminal: live progress is drawn in place.
+    terminal: bool,
     vars: BTreeMap<String, String>,
     secrets: Mutex<Vec<Secret>>,
     in_group: Mutex<bool>,
@@ -71,8 +73,10 @@ impl Ci {
     /// A context for `platform` with the environment `vars`.
     #[must_use]
     pub fn new(platform: Platform, vars: BTreeMap<String, String>) -> Self {
+        use std::io::IsTerminal;
         Ci {
             platform,
+            terminal: platform == Platform::Local && std::io::stdout().is_terminal(),
             vars,
             secrets: Mutex::new(Vec::new()),
             in_group: Mutex::new(false),
@@ -121,7 +125,24 @@ impl Ci {
             .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
             .collect();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
+        // On a terminal a progress bar may own the current line: clear it first.
+        let clear = if self.terminal { "\r\x1b[2K" } else { "" };
+        let _ = writeln!(out, "{clear}{text}");
+    }
+
+    /// Whether live progress can be drawn in place (a local run on a terminal).
+    #[must_use]
+    pub fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
+    /// Redraws the in-place status line (terminals only).
+    pub fn status(&self, text: &str) {
+        if self.terminal {
+            let mut out = std::io::stdout().lock();
+            let _ = write!(out, "\r\x1b[2K{text}");
+            let _ = out.flush();
+        }
     }
 
     /// Opens a collapsed group (`---` on Buildkite, `::group::` on GitHub).

@@ -46,6 +46,31 @@ pub fn rate(bytes: u64, d: Duration) -> String {
     format!("{}/s", size(per_sec))
 }
 
+/// A one-line progress bar for a terminal:
+/// `[#########-----------] 45% 450.0 MiB of 1.0 GiB, 3/10 files, 90.0 MiB/s, 6.1 s left`.
+#[must_use]
+pub fn bar(done: u64, total: u64, files_done: usize, files: usize, elapsed: Duration) -> String {
+    const WIDTH: u64 = 20;
+    let done = done.min(total);
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    let percent = (done * 100).checked_div(total).unwrap_or(100);
+    let left = if done > 0 && done < total {
+        #[allow(clippy::cast_precision_loss)]
+        let secs = elapsed.as_secs_f64() * (total - done) as f64 / done as f64;
+        format!(", {} left", duration(Duration::from_secs_f64(secs)))
+    } else {
+        String::new()
+    };
+    format!(
+        "[{}{}] {percent}% {} of {}, {files_done}/{files} files, {}{left}",
+        "#".repeat(usize::try_from(filled).unwrap_or(0)),
+        "-".repeat(usize::try_from(WIDTH - filled).unwrap_or(0)),
+        size(done),
+        size(total),
+        rate(done, elapsed)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +83,15 @@ mod tests {
         assert_eq!(duration(Duration::from_millis(350)), "350 ms");
         assert_eq!(duration(Duration::from_secs(125)), "2 m 05 s");
         assert_eq!(rate(2048, Duration::from_secs(2)), "1.0 KiB/s");
+    }
+
+    #[test]
+    fn progress_bar() {
+        let b = bar(512, 1024, 1, 4, Duration::from_secs(2));
+        assert_eq!(
+            b,
+            "[##########----------] 50% 512 B of 1.0 KiB, 1/4 files, 256 B/s, 2.0 s left"
+        );
+        assert!(bar(0, 0, 0, 0, Duration::ZERO).starts_with("[####################] 100%"));
     }
 }
