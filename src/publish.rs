@@ -23,6 +23,10 @@ use crate::retry::{self, Backoff, Decision};
 
 /// Files at least this large use the presigned flow under `upload-method: auto`.
 pub const PRESIGNED_THRESHOLD: u64 = 100 * 1024 * 1024;
+/// Files at least this large are looked up before uploading, so a re-run does not send
+/// them again only to be told they exist. Smaller files skip the lookup: the upload is
+/// cheaper than a second request against the rate limit.
+pub const PRECHECK_THRESHOLD: u64 = 1024 * 1024;
 /// How often a long upload prints a progress line.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -236,6 +240,27 @@ impl Publisher {
             UploadMethod::Presigned => true,
             UploadMethod::Auto => artifact.size >= PRESIGNED_THRESHOLD,
         };
+        if artifact.size >= PRECHECK_THRESHOLD && artifact.predicted.is_some() {
+            if let Ok(Some(_)) = self.find_existing(artifact).await {
+                artifact.ensure_hash().await.map_err(|e| Failure {
+                    message: format!("cannot read {}: {e}", artifact.rel),
+                    auth: false,
+                    package: None,
+                })?;
+                let found = ApiError::Status {
+                    method: "GET",
+                    url: String::new(),
+                    status: 409,
+                    message: "found in the registry before uploading".into(),
+                    retry_after: None,
+                    hint: String::new(),
+                };
+                match self.reconcile(artifact, &found, false).await? {
+                    Reconciled::Done(status, pkg) => return Ok((status, pkg.map(|p| *p))),
+                    Reconciled::SendAgain => replaced = true,
+                }
+            }
+        }
         loop {
             let permit = throttle.permits.acquire().await.expect("semaphore is never closed");
             let progress = Progress::new(self.stall);

@@ -351,3 +351,25 @@ fn attestations_go_with_the_presigned_finalize_and_the_dry_run_lists_them() {
         .has("attestations: 1 file(s) attached to every package: att/one.json");
     assert_eq!(dry.json("r.json")["packages"][0]["attestations"], 1);
 }
+
+#[test]
+fn a_rerun_does_not_upload_large_files_again() {
+    let emu = emulator(&[]);
+    let big = "x".repeat(2 * 1024 * 1024);
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/big_1.0_amd64.deb", &big);
+    job.run().code(0);
+    let posts = || emu.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts(), 1);
+    job.run().code(0).has("identical");
+    assert_eq!(posts(), 1, "the second run looked the file up instead of uploading it");
+    assert_eq!(
+        job.json("r.json")["packages"][0]["sha256"],
+        emu.packages("debs")[0].sha256
+    );
+    // Different content under the same version is still refused, without an upload.
+    let other = Job::local(&emu, "debs", "dist/*.deb").file("dist/big_1.0_amd64.deb", &"y".repeat(2 * 1024 * 1024));
+    other.run().code(1).has("different content");
+    assert_eq!(posts(), 1);
+}
