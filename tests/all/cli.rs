@@ -165,3 +165,53 @@ fn help_and_version_work_everywhere() {
         .has(env!("CARGO_PKG_VERSION"));
     Job::new().args(&["frobnicate"]).run().code(2);
 }
+
+/// Runs the binary inside a tmux pane (a real terminal), answers the delete prompt
+/// with `answer`, and returns what the pane showed.
+fn delete_on_a_terminal(emu: &crate::support::Handle, id: &str, answer: &str) -> String {
+    let session = format!("pp-{}", std::process::id());
+    let bin = env!("CARGO_BIN_EXE_package-publisher");
+    let command = format!(
+        "env -i BUILDKITE_API_TOKEN={TOKEN} BUILDKITE_ORGANIZATION_SLUG=acme {bin} delete --registry debs {id} --api-url {}; echo EXIT=$?; sleep 5",
+        emu.url
+    );
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux runs (installed by .ci/run)")
+    };
+    tmux(&["new-session", "-d", "-s", &session, "-x", "200", "-y", "20", &command]);
+    let capture = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();
+    let wait_for = |needle: &str| {
+        for _ in 0..100 {
+            if capture().contains(needle) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the pane never showed {needle:?}:\n{}", capture());
+    };
+    wait_for("[y/N]");
+    tmux(&["send-keys", "-t", &session, answer, "Enter"]);
+    wait_for("EXIT=");
+    let screen = capture();
+    tmux(&["kill-session", "-t", &session]);
+    screen
+}
+
+#[test]
+fn delete_asks_for_confirmation_on_a_terminal() {
+    let emu = emulator(&[]);
+    seed(&emu, "debs", 2);
+    let id = |name: &str| emu.packages("debs").into_iter().find(|p| p.name == name).unwrap().id;
+    let screen = delete_on_a_terminal(&emu, &id("pkg000"), "n");
+    assert!(
+        screen.contains("Delete pkg000 1.0.0") && screen.contains("not deleted") && screen.contains("EXIT=1"),
+        "{screen}"
+    );
+    assert_eq!(emu.packages("debs").len(), 2);
+    let screen = delete_on_a_terminal(&emu, &id("pkg001"), "y");
+    assert!(screen.contains("deleted") && screen.contains("EXIT=0"), "{screen}");
+    assert_eq!(emu.packages("debs").len(), 1);
+}
