@@ -691,7 +691,9 @@ async fn publish(
     if s.registries[&registry]
         .packages
         .iter()
-        .any(|p| p.name == name && p.version == version)
+        // A package is its name, version and file (the file name carries the
+        // architecture or wheel tags), as in the live registries.
+        .any(|p| p.name == name && p.version == version && p.file_name == upload.file_name)
     {
         return err(StatusCode::CONFLICT, "Package version already exists");
     }
@@ -1082,7 +1084,7 @@ async fn copy(
     if dest
         .packages
         .iter()
-        .any(|p| p.name == pkg.name && p.version == pkg.version)
+        .any(|p| p.name == pkg.name && p.version == pkg.version && p.file_name == pkg.file_name)
     {
         return err(
             StatusCode::CONFLICT,

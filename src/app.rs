@@ -22,7 +22,7 @@ use crate::config::{self, Config};
 use crate::discover::{self, DiscoverError};
 use crate::exit::ExitStatus;
 use crate::promote::{self, Promoter};
-use crate::publish::{self, Publisher};
+use crate::publish::{self, Lookup, Publisher};
 use crate::report::text::{duration, rate, size};
 use crate::report::{Entry, PromotionStatus, Report, Status};
 use crate::retry::RetryPolicy;
@@ -348,23 +348,23 @@ async fn promote_sources(
     let mut entries = Vec::with_capacity(artifacts.len());
     for artifact in artifacts {
         let mut entry = publish::new_entry(artifact);
-        match publish::find_package(client, &token, org, source, artifact).await {
-            Ok(Some(pkg)) if pkg.sha256() == Some(artifact.sha256.as_str()) => {
+        match publish::find_package(client, &token, org, source, artifact, &artifact.sha256).await {
+            Ok(Lookup { exact: Some(pkg), .. }) => {
                 publish::fill_from_package(&mut entry, &pkg);
                 entry.status = Status::Identical;
             }
-            Ok(Some(pkg)) => {
-                publish::fill_from_package(&mut entry, &pkg);
+            Ok(Lookup { others, .. }) if !others.is_empty() => {
+                let theirs: Vec<&str> = others.iter().map(|p| p.sha256().unwrap_or("(none)")).collect();
                 entry.status = Status::Failed;
                 entry.error = Some(format!(
                     "{} {} in {source:?} has sha256 {}, but the local file's sha256 is {}: it is not the package this file was built as",
-                    pkg.name,
-                    pkg.version.as_deref().unwrap_or(""),
-                    pkg.sha256().unwrap_or("(none)"),
+                    others[0].name,
+                    others[0].version.as_deref().unwrap_or(""),
+                    theirs.join(", "),
                     artifact.sha256
                 ));
             }
-            Ok(None) => {
+            Ok(_) => {
                 entry.status = Status::Failed;
                 entry.error = Some(format!(
                     "no package matching {} (name, version and sha256) in {source:?}",

@@ -98,9 +98,11 @@ impl Promoter {
         let Some(id) = entry.id.as_deref() else {
             return Err("no package id to copy from".to_owned());
         };
-        // Already there? (A re-run, or an earlier promotion.)
-        if let Some(done) = self.check_destination(entry, dest).await? {
-            return Ok(done);
+        // Already there? (A re-run, or an earlier promotion.) A package with the same
+        // name and version but other content may be another architecture: the copy
+        // itself decides about it.
+        if let Destination::Identical(pkg) = self.check_destination(entry, dest).await? {
+            return Ok((PromotionStatus::Identical, Some(pkg)));
         }
         let mut backoff = self.client.policy().backoff();
         loop {
@@ -124,8 +126,18 @@ impl Promoter {
                 Err(err) => err,
             };
             if err.is_already_exists() || err.is_ambiguous() {
-                if let Some(done) = self.check_destination(entry, dest).await? {
-                    return Ok(done);
+                match self.check_destination(entry, dest).await? {
+                    Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(pkg))),
+                    Destination::Others(digests) if err.is_already_exists() => {
+                        return Err(format!(
+                            "{} {} is already in {dest:?} with different content (destination sha256 {}, source sha256 {})",
+                            entry.name.as_deref().unwrap_or(""),
+                            entry.version.as_deref().unwrap_or(""),
+                            digests.join(", "),
+                            entry.sha256
+                        ));
+                    }
+                    _ => {}
                 }
             }
             if err.status() == Some(404) {
@@ -141,21 +153,16 @@ impl Promoter {
         }
     }
 
-    /// Looks for the package in the destination: `Some` when it is already there with
-    /// the same sha256; an error when it is there with different content.
-    async fn check_destination(
-        &self,
-        entry: &Entry,
-        dest: &str,
-    ) -> Result<Option<(PromotionStatus, Option<Package>)>, String> {
+    /// Looks for the package in the destination by name and version.
+    async fn check_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, String> {
         let (Some(name), Some(version)) = (entry.name.as_deref(), entry.version.as_deref()) else {
-            return Ok(None);
+            return Ok(Destination::Absent);
         };
         let token = self.auth.token(&self.org, dest).await.map_err(|e| e.to_string())?;
         let found = match self.client.list(&self.org, dest, &token, Some(name), None).await {
             Ok(found) => found,
             // A token that may copy but not list the destination: let the copy decide.
-            Err(err) if err.is_auth() => return Ok(None),
+            Err(err) if err.is_auth() => return Ok(Destination::Absent),
             Err(err) if err.status() == Some(404) => {
                 return Err(format!(
                     "registry {dest:?} was not found in organization {:?} ({err})",
@@ -164,7 +171,8 @@ impl Promoter {
             }
             Err(err) => return Err(err.to_string()),
         };
-        if let Some(mut pkg) = found.into_iter().find(|p| p.version.as_deref() == Some(version)) {
+        let mut others = Vec::new();
+        for mut pkg in found.into_iter().filter(|p| p.version.as_deref() == Some(version)) {
             if pkg.sha256().is_none() {
                 pkg = self
                     .client
@@ -172,21 +180,26 @@ impl Promoter {
                     .await
                     .map_err(|e: ApiError| e.to_string())?;
             }
-            return match pkg.sha256() {
-                Some(remote) if remote.eq_ignore_ascii_case(&entry.sha256) => {
-                    Ok(Some((PromotionStatus::Identical, Some(pkg))))
-                }
-                Some(remote) => Err(format!(
-                    "{name} {version} is already in {dest:?} with different content (destination sha256 {remote}, source sha256 {})",
-                    entry.sha256
-                )),
-                None => Err(format!(
-                    "{name} {version} is already in {dest:?} and reports no sha256 to compare"
-                )),
-            };
+            match pkg.sha256() {
+                Some(remote) if remote.eq_ignore_ascii_case(&entry.sha256) => return Ok(Destination::Identical(pkg)),
+                remote => others.push(remote.unwrap_or("(none reported)").to_owned()),
+            }
         }
-        Ok(None)
+        Ok(if others.is_empty() {
+            Destination::Absent
+        } else {
+            Destination::Others(others)
+        })
     }
+}
+
+/// What a destination registry holds under a package's name and version.
+enum Destination {
+    /// The same content: already promoted.
+    Identical(Package),
+    /// Other content (their sha256s): another architecture, or a conflict.
+    Others(Vec<String>),
+    Absent,
 }
 
 /// Marks every entry's promotions as skipped, with the reason.

@@ -241,23 +241,28 @@ impl Publisher {
             UploadMethod::Auto => artifact.size >= PRESIGNED_THRESHOLD,
         };
         if artifact.size >= PRECHECK_THRESHOLD && artifact.predicted.is_some() {
-            if let Ok(Some(_)) = self.find_existing(artifact).await {
+            // Only a package with this very content short-cuts the upload; one with the
+            // same name and version but other content may be another architecture, so
+            // the registry decides.
+            if self.find_existing(artifact).await.is_ok_and(|l| !l.is_empty()) {
                 artifact.ensure_hash().await.map_err(|e| Failure {
                     message: format!("cannot read {}: {e}", artifact.rel),
                     auth: false,
                     package: None,
                 })?;
-                let found = ApiError::Status {
-                    method: "GET",
-                    url: String::new(),
-                    status: 409,
-                    message: "found in the registry before uploading".into(),
-                    retry_after: None,
-                    hint: String::new(),
-                };
-                match self.reconcile(artifact, &found, false).await? {
-                    Reconciled::Done(status, pkg) => return Ok((status, pkg.map(|p| *p))),
-                    Reconciled::SendAgain => replaced = true,
+                if self.find_existing(artifact).await.is_ok_and(|l| l.exact.is_some()) {
+                    let found = ApiError::Status {
+                        method: "GET",
+                        url: String::new(),
+                        status: 409,
+                        message: "found in the registry before uploading".into(),
+                        retry_after: None,
+                        hint: String::new(),
+                    };
+                    match self.reconcile(artifact, &found, false).await? {
+                        Reconciled::Done(status, pkg) => return Ok((status, pkg.map(|p| *p))),
+                        Reconciled::SendAgain => replaced = true,
+                    }
                 }
             }
         }
@@ -323,9 +328,13 @@ impl Publisher {
             }
             if err.is_ambiguous() {
                 ambiguous = true;
-                // The attempt may have landed: look before sending again.
+                // The attempt may have landed: look before sending again. Only this
+                // file's content counts; anything else under the name and version is
+                // left to the registry to refuse on the next attempt.
                 match self.find_existing(artifact).await {
-                    Ok(Some(existing)) if existing.sha256() == Some(artifact.sha256.as_str()) => {
+                    Ok(Lookup {
+                        exact: Some(existing), ..
+                    }) => {
                         self.ci.line(&format!(
                             "  {}: the interrupted upload had landed; not sending it again",
                             artifact.rel
@@ -333,21 +342,7 @@ impl Publisher {
                         let status = if replaced { Status::Replaced } else { Status::Published };
                         return Ok((status, Some(existing)));
                     }
-                    Ok(Some(_)) => {
-                        let conflict = ApiError::Status {
-                            method: "POST",
-                            url: String::new(),
-                            status: 409,
-                            message: "a package with this name and version appeared while uploading".into(),
-                            retry_after: None,
-                            hint: String::new(),
-                        };
-                        match self.reconcile(artifact, &conflict, replaced).await? {
-                            Reconciled::Done(status, pkg) => return Ok((status, pkg.map(|p| *p))),
-                            Reconciled::SendAgain => replaced = true,
-                        }
-                    }
-                    Ok(None) => {}
+                    Ok(_) => {}
                     Err(lookup) => {
                         return Err(Failure::from_api(&lookup).context(&format!(
                             "after an interrupted upload ({err}) the registry could not be checked, so the file was not sent again to avoid a duplicate"
@@ -425,12 +420,14 @@ impl Publisher {
                 let sha256 = progress
                     .digest(artifact.size)
                     .unwrap_or_else(|| artifact.sha256.clone());
-                if let Ok(Some(existing)) = self.find_existing(artifact).await {
-                    if existing.sha256() == Some(sha256.as_str()) {
-                        self.ci
-                            .line(&format!("  {}: the interrupted finalize had landed", artifact.rel));
-                        return Ok(existing);
-                    }
+                let token = self.token().await?;
+                if let Ok(Lookup {
+                    exact: Some(existing), ..
+                }) = find_package(&self.client, &token, &self.org, &self.registry, artifact, &sha256).await
+                {
+                    self.ci
+                        .line(&format!("  {}: the interrupted finalize had landed", artifact.rel));
+                    return Ok(existing);
                 }
             }
             self.wait_or_give_up(artifact, err, backoff).await?;
@@ -504,125 +501,156 @@ impl Publisher {
         }
     }
 
-    /// Applies `if-exists` to a package that is already in the registry.
+    /// Applies `if-exists` to a package that is already in the registry. Only a
+    /// package with this file's sha256 is "the same"; others under the same name and
+    /// version are named with their digests, and `replace` deletes one only when it is
+    /// the only candidate.
     async fn reconcile(&self, artifact: &Artifact, err: &ApiError, replaced: bool) -> Result<Reconciled, Failure> {
-        let existing = self.find_existing(artifact).await.map_err(|e| Failure::from_api(&e))?;
-        let identity = match (&existing, &artifact.predicted) {
-            (Some(p), _) => format!("{} {}", p.name, p.version.as_deref().unwrap_or("")),
-            (None, Some((n, v))) => format!("{n} {v}"),
-            (None, None) => artifact.file_name.clone(),
+        let Lookup { exact, others } = self.find_existing(artifact).await.map_err(|e| Failure::from_api(&e))?;
+        let identity = match &artifact.predicted {
+            Some((n, v)) => format!("{n} {v}"),
+            None => artifact.file_name.clone(),
         };
-        match self.if_exists {
-            IfExists::Fail => Err(Failure {
-                message: format!(
-                    "{} is already in the registry ({}); if-exists: fail",
-                    identity.trim(),
+        let fail = |message: String, package: Option<&Package>| Failure {
+            message,
+            auth: false,
+            package: package.cloned().map(Box::new),
+        };
+        let digests = |pkgs: &[Package]| {
+            pkgs.iter()
+                .map(|p| p.sha256().unwrap_or("(no sha256)").to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let not_found = || {
+            fail(
+                format!(
+                    "the registry says {identity} already exists ({}), but no package with that name and version could be found",
                     server_says(err)
                 ),
-                auth: false,
-                package: existing.map(Box::new),
-            }),
-            IfExists::Skip => Ok(Reconciled::Done(Status::Skipped, existing.map(Box::new))),
-            IfExists::SkipIdentical => {
-                let Some(pkg) = existing else {
-                    return Err(Failure {
-                        message: format!(
-                            "the registry says {} already exists ({}), but no package with that name and version could be found to compare its sha256",
-                            identity.trim(),
-                            server_says(err)
-                        ),
-                        auth: false,
-                        package: None,
-                    });
-                };
-                match pkg.sha256() {
-                    Some(remote) if remote.eq_ignore_ascii_case(&artifact.sha256) => {
-                        Ok(Reconciled::Done(Status::Identical, Some(Box::new(pkg))))
-                    }
-                    Some(remote) => Err(Failure {
-                        message: format!(
-                            "{} is already in the registry with different content (registry sha256 {remote}, local sha256 {}); bump the version, or use if-exists: replace",
-                            identity.trim(),
-                            artifact.sha256
-                        ),
-                        auth: false,
-                        package: Some(Box::new(pkg)),
-                    }),
-                    None => Err(Failure {
-                        message: format!(
-                            "{} is already in the registry, and the registry reports no sha256 to compare with",
-                            identity.trim()
-                        ),
-                        auth: false,
-                        package: Some(Box::new(pkg)),
-                    }),
-                }
-            }
+                None,
+            )
+        };
+        match self.if_exists {
+            IfExists::Fail => Err(fail(
+                format!(
+                    "{identity} is already in the registry ({}); if-exists: fail",
+                    server_says(err)
+                ),
+                exact.as_ref().or(others.first()),
+            )),
+            IfExists::Skip => Ok(Reconciled::Done(
+                Status::Skipped,
+                exact.or_else(|| others.into_iter().next()).map(Box::new),
+            )),
+            IfExists::SkipIdentical => match (exact, others.as_slice()) {
+                (Some(pkg), _) => Ok(Reconciled::Done(Status::Identical, Some(Box::new(pkg)))),
+                (None, []) => Err(not_found()),
+                (None, [pkg]) => Err(fail(
+                    format!(
+                        "{identity} is already in the registry with different content (registry sha256 {}, local sha256 {}); bump the version, or use if-exists: replace",
+                        pkg.sha256().unwrap_or("(none reported)"),
+                        artifact.sha256
+                    ),
+                    Some(pkg),
+                )),
+                (None, many) => Err(fail(
+                    format!(
+                        "{} packages named {identity} are in the registry and none has this file's sha256 {} (theirs: {}); the registry refused it as a duplicate ({})",
+                        many.len(),
+                        artifact.sha256,
+                        digests(many),
+                        server_says(err)
+                    ),
+                    None,
+                )),
+            },
             IfExists::Replace => {
                 if replaced {
-                    return Err(Failure {
-                        message: format!(
-                            "{} still exists after it was deleted for replacement ({})",
-                            identity.trim(),
+                    return Err(fail(
+                        format!(
+                            "{identity} still exists after it was deleted for replacement ({})",
                             server_says(err)
                         ),
-                        auth: false,
-                        package: existing.map(Box::new),
-                    });
+                        exact.as_ref().or(others.first()),
+                    ));
                 }
-                let Some(pkg) = existing else {
-                    return Err(Failure {
-                        message: format!(
-                            "the registry says {} already exists, but it could not be found to delete it",
-                            identity.trim()
-                        ),
-                        auth: false,
-                        package: None,
-                    });
+                let target = match (exact, others.as_slice()) {
+                    (Some(pkg), _) => pkg,
+                    (None, []) => return Err(not_found()),
+                    (None, [pkg]) => pkg.clone(),
+                    (None, many) => {
+                        return Err(fail(
+                            format!(
+                                "{} packages named {identity} are in the registry (sha256 {}); if-exists: replace will not guess which one to delete",
+                                many.len(),
+                                digests(many)
+                            ),
+                            None,
+                        ));
+                    }
                 };
-                let token = self
-                    .auth
-                    .token(&self.org, &self.registry)
-                    .await
-                    .map_err(|e| Failure::from_api(&auth_error(&e)))?;
+                let token = self.token().await.map_err(|e| Failure::from_api(&e))?;
                 self.client
-                    .delete(&self.org, &self.registry, &token, &pkg.id)
+                    .delete(&self.org, &self.registry, &token, &target.id)
                     .await
                     .map_err(|e| {
                         Failure::from_api(&e).context("if-exists: replace could not delete the existing package")
                     })?;
                 self.ci.line(&format!(
-                    "  {}: deleted the existing {} for replacement",
-                    artifact.rel,
-                    identity.trim()
+                    "  {}: deleted the existing {identity} ({}) for replacement",
+                    artifact.rel, target.id
                 ));
                 Ok(Reconciled::SendAgain)
             }
         }
     }
 
-    /// Finds the package this artifact became (or collides with): by the predicted
-    /// name and version, fetching digests when the listing leaves them out.
-    pub async fn find_existing(&self, artifact: &Artifact) -> Result<Option<Package>, ApiError> {
-        let token = self
-            .auth
-            .token(&self.org, &self.registry)
-            .await
-            .map_err(|e| auth_error(&e))?;
-        find_package(&self.client, &token, &self.org, &self.registry, artifact).await
+    /// Looks the artifact up in the registry by its predicted name and version.
+    pub async fn find_existing(&self, artifact: &Artifact) -> Result<Lookup, ApiError> {
+        let token = self.token().await?;
+        find_package(
+            &self.client,
+            &token,
+            &self.org,
+            &self.registry,
+            artifact,
+            &artifact.sha256,
+        )
+        .await
     }
 }
 
-/// Finds `artifact` in a registry by predicted name and version (trying the
-/// `_`→`-` normalisation Python registries apply), or by sha256 when the name cannot
-/// be predicted. Fetches the package when the listing has no digests.
+/// What a registry holds under an artifact's predicted name and version.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    /// The package whose sha256 is the file's.
+    pub exact: Option<Package>,
+    /// Packages with the same name and version but other content: another
+    /// architecture or wheel of the release, or a conflicting build.
+    pub others: Vec<Package>,
+}
+
+impl Lookup {
+    /// Whether nothing is there.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_none() && self.others.is_empty()
+    }
+}
+
+/// Finds `artifact` in a registry: the packages with its predicted name and version
+/// (trying the `_`→`-` normalisation Python registries apply), split by whether their
+/// sha256 is `sha256`. Without a prediction only an exact sha256 match is found.
+/// Packages whose listing lacks digests are fetched one by one.
 pub async fn find_package(
     client: &Client,
     token: &crate::secret::Secret,
     org: &str,
     registry: &str,
     artifact: &Artifact,
-) -> Result<Option<Package>, ApiError> {
+    sha256: &str,
+) -> Result<Lookup, ApiError> {
     let candidates: Vec<Package> = match &artifact.predicted {
         Some((name, version)) => {
             let mut names = vec![name.clone()];
@@ -646,19 +674,18 @@ pub async fn find_package(
         }
         None => client.list(org, registry, token, None, None).await?,
     };
-    let mut fallback = None;
+    let mut lookup = Lookup::default();
     for mut pkg in candidates {
         if pkg.sha256().is_none() {
             pkg = client.get(org, registry, token, &pkg.id).await?;
         }
-        if pkg.sha256() == Some(artifact.sha256.as_str()) {
-            return Ok(Some(pkg));
-        }
-        if artifact.predicted.is_some() && fallback.is_none() {
-            fallback = Some(pkg);
+        if !sha256.is_empty() && pkg.sha256().is_some_and(|s| s.eq_ignore_ascii_case(sha256)) {
+            lookup.exact = Some(pkg);
+        } else if artifact.predicted.is_some() {
+            lookup.others.push(pkg);
         }
     }
-    Ok(fallback)
+    Ok(lookup)
 }
 
 enum Reconciled {

@@ -249,3 +249,39 @@ fn promote_only_without_artifacts_or_meta_data_says_what_is_missing() {
         .has("nothing to promote")
         .has("package-publisher.acme.staging");
 }
+
+/// Two architectures of one release share name and version; neither may be mistaken
+/// for the other when publishing, re-running or promoting.
+#[test]
+fn architectures_of_one_version_are_different_packages() {
+    let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
+    let big = |c: &str| c.repeat(1024 * 1024 + 1);
+    let job = staging_job(&emu)
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .file("dist/foo_1.0_amd64.deb", &big("a"))
+        .file("dist/foo_1.0_arm64.deb", &big("b"))
+        .file("dist/bar_2.0_amd64.deb", "small")
+        .file("dist/bar_2.0_arm64.deb", "small but other");
+    job.run().code(0);
+    assert_eq!(emu.packages("staging").len(), 4);
+    assert_eq!(emu.packages("production").len(), 4);
+    job.run().code(0);
+    let r = job.json("r.json");
+    for p in r["packages"].as_array().unwrap() {
+        assert_eq!(p["status"], "identical", "{p}");
+        assert_eq!(p["promotions"][0]["status"], "identical", "{p}");
+    }
+    assert_eq!(emu.packages("staging").len(), 4);
+    // A rebuilt amd64 with `replace`: two packages carry that name and version and the
+    // API does not say which is which, so nothing is deleted on a guess.
+    let rebuilt = Job::local(&emu, "staging", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
+        .file("dist/foo_1.0_amd64.deb", &big("c"));
+    rebuilt.run().code(1).has("will not guess which one to delete");
+    let foo: Vec<_> = emu
+        .packages("staging")
+        .into_iter()
+        .filter(|p| p.name == "foo")
+        .collect();
+    assert_eq!(foo.len(), 2, "both architectures are still there");
+}
