@@ -79,7 +79,10 @@ resolve_binary() {
       return 1
     fi
     echo "~~~ :rust: building package-publisher from source (development checkout)" >&2
-    cargo build --release --locked --quiet --manifest-path "$dir/Cargo.toml" >&2
+    if ! cargo build --release --locked --quiet --manifest-path "$dir/Cargo.toml" >&2; then
+      echo "package-publisher: cargo build failed; set binary-path, or pin a release tag" >&2
+      return 1
+    fi
     echo "$dir/target/release/package-publisher"
     return 0
   fi
@@ -117,7 +120,9 @@ resolve_binary() {
     echo "package-publisher: checksum mismatch for $url: expected sha256 $expected, got $actual; refusing to run it" >&2
     return 1
   fi
-  chmod +x "$tmp"
-  mv "$tmp" "$binary"
+  chmod +x "$tmp" && mv "$tmp" "$binary" || {
+    echo "package-publisher: could not install the binary into $cache" >&2
+    return 1
+  }
   echo "$binary"
 }

@@ -310,34 +310,47 @@ async fn promote_sources(
     ci.group(&format!("Finding the packages to promote in {org}/{source}"));
     if artifacts.is_empty() {
         let key = outputs::meta_data_key(org, source);
-        let stored = if ci.platform == Platform::Buildkite {
-            buildkite::meta_data_get(&key, config.download_build.as_deref()).await?
-        } else {
-            None
-        };
-        let Some(stored) = stored else {
+        let build = config.download_build.as_deref();
+        let mut keys = Vec::new();
+        if ci.platform == Platform::Buildkite {
+            keys = buildkite::meta_data_keys(build)
+                .await?
+                .into_iter()
+                .filter(|k| *k == key || k.starts_with(&format!("{key}.")))
+                .collect();
+        }
+        if keys.is_empty() {
             return Err(Abort(
                 ExitStatus::Usage,
                 anyhow::anyhow!(
                     "nothing to promote: no `artifacts` were given and there is no build meta-data {key:?} (a publish step to {org}/{source} in this build stores it); give `artifacts` to identify the packages, or check `promote-from` and `download-build`"
                 ),
             ));
-        };
-        let earlier: Report = serde_json::from_str(&stored)
-            .with_context(|| format!("build meta-data {key:?} is not a package-publisher report"))?;
-        let mut entries: Vec<Entry> = earlier
-            .packages
-            .into_iter()
-            .filter(|e| e.status.is_ok() && e.id.is_some())
-            .collect();
-        for e in &mut entries {
-            e.status = Status::Identical;
-            e.promotions.clear();
-            e.error = None;
+        }
+        // Every publishing job's report, merged; a package listed twice counts once.
+        let mut entries: Vec<Entry> = Vec::new();
+        for k in &keys {
+            let stored = buildkite::meta_data_get(k, build).await?.unwrap_or_default();
+            let earlier: Report = serde_json::from_str(&stored)
+                .with_context(|| format!("build meta-data {k:?} is not a package-publisher report"))?;
+            for mut e in earlier
+                .packages
+                .into_iter()
+                .filter(|e| e.status.is_ok() && e.id.is_some())
+            {
+                if entries.iter().any(|x| x.id == e.id) {
+                    continue;
+                }
+                e.status = Status::Identical;
+                e.promotions.clear();
+                e.error = None;
+                entries.push(e);
+            }
         }
         ci.line(&format!(
-            "{} package(s) from the report in build meta-data {key:?}",
-            entries.len()
+            "{} package(s) from the reports in build meta-data {}",
+            entries.len(),
+            keys.join(", ")
         ));
         return Ok(entries);
     }
@@ -455,9 +468,10 @@ async fn finish(ci: &Arc<Ci>, config: &Config, mut report: Report, timings: &[st
     }
     ci.close_group();
 
-    let status = report.exit_status();
-    if let Err(err) = outputs::write(ci, config, &report).await {
-        ci.warning(&format!("{err:#}"));
+    let mut status = report.exit_status();
+    for err in outputs::write(ci, config, &report).await {
+        ci.error("package-publisher outputs", &format!("{err:#}"));
+        status = status.max(ExitStatus::Failed);
     }
     status
 }

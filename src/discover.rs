@@ -96,7 +96,7 @@ pub fn discover(
         };
         let mut excluded = 0usize;
         let matcher = glob::Pattern::new(pattern).expect("patterns were validated by config");
-        for (path, kind) in candidates(root, pattern)? {
+        for (path, kind) in candidates(root, &root_real, pattern)? {
             let rel = relative(root, &path);
             if !matcher.matches_with(&rel, options) {
                 continue;
@@ -166,12 +166,30 @@ pub fn discover(
 /// (any depth for `**`), and into hidden directories only when the pattern names one.
 /// Entries come with their type from the directory listing, so no path is stat'ed
 /// twice; symlinks are not followed.
-fn candidates(root: &Path, pattern: &str) -> Result<Vec<(PathBuf, std::fs::FileType)>, DiscoverError> {
+fn candidates(
+    root: &Path,
+    root_real: &Path,
+    pattern: &str,
+) -> Result<Vec<(PathBuf, std::fs::FileType)>, DiscoverError> {
     let is_glob = |c: &str| c.contains(['*', '?', '[']);
     let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     let literal = components.iter().take_while(|c| !is_glob(c)).count();
     let base = components[..literal].iter().fold(root.to_path_buf(), |p, c| p.join(c));
     let rest = &components[literal..];
+    // The walk starts at the literal prefix and follows it if it is a symlink: it must
+    // stay inside the working directory. (Below it, symlinked directories are not
+    // followed, and matched symlinks are checked one by one.)
+    if !rest.is_empty() {
+        if let Ok(real) = base.canonicalize() {
+            if !real.starts_with(root_real) {
+                return Err(DiscoverError::OutsideRoot {
+                    rel: relative(root, &base),
+                    target: real.display().to_string(),
+                    root: root_real.display().to_string(),
+                });
+            }
+        }
+    }
     if rest.is_empty() {
         return Ok(match base.symlink_metadata() {
             Ok(meta) => vec![(base, meta.file_type())],
@@ -299,6 +317,21 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret.txt"), d.path().join("dist/leak.deb")).unwrap();
         let err = run(d.path(), &["dist/*.deb"]).unwrap_err();
         assert!(matches!(err, DiscoverError::OutsideRoot { ref rel, .. } if rel == "dist/leak.deb"));
+    }
+
+    #[test]
+    fn a_symlinked_directory_leading_outside_is_refused() {
+        let outside = tree(&["keys/id_rsa"]);
+        let d = tree(&["ok.deb"]);
+        std::os::unix::fs::symlink(outside.path().join("keys"), d.path().join("dist")).unwrap();
+        let err = run(d.path(), &["dist/*"]).unwrap_err();
+        assert!(
+            matches!(err, DiscoverError::OutsideRoot { ref rel, .. } if rel == "dist"),
+            "{err}"
+        );
+        // Below the walk's start, symlinked directories are not followed at all.
+        let err = run(d.path(), &["**/id_rsa"]).unwrap_err();
+        assert!(matches!(err, DiscoverError::NoMatch { .. }), "{err}");
     }
 
     #[test]

@@ -99,7 +99,9 @@ impl ApiError {
             ApiError::Transport { ambiguous, .. } => *ambiguous,
             ApiError::Stalled { .. } => true,
             ApiError::Status { status, .. } => *status >= 500,
-            ApiError::Decode { .. } | ApiError::Storage { .. } => false,
+            // A 2xx whose body is not what was expected probably did what was asked.
+            ApiError::Decode { .. } => true,
+            ApiError::Storage { .. } => false,
         }
     }
 }

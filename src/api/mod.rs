@@ -517,7 +517,9 @@ fn server_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .iter()
         .filter_map(|h| headers.get(*h)?.to_str().ok()?.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        // A day is already far past what retry honours; clamping keeps absurd
+        // header values from overflowing.
+        .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
         .max()
 }
 

@@ -111,6 +111,21 @@ pub async fn meta_data_get(key: &str, build: Option<&str>) -> anyhow::Result<Opt
     agent(&args, None).await.map(Some)
 }
 
+/// The build's meta-data keys (of `build`, or this build).
+pub async fn meta_data_keys(build: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let mut args = vec!["meta-data", "keys"];
+    if let Some(build) = build {
+        args.extend(["--build", build]);
+    }
+    Ok(agent(&args, None)
+        .await?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Downloads the artifacts matching `query` into `dest`, from `build` or this build.
 pub async fn artifact_download(query: &str, dest: &str, build: Option<&str>) -> anyhow::Result<()> {
     let mut args = vec!["artifact", "download", query, dest];

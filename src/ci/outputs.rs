@@ -11,18 +11,28 @@ use super::{Ci, Platform, Style, buildkite, github};
 use crate::config::Config;
 use crate::report::{Report, markdown};
 
-/// The build meta-data key holding a registry's report.
+/// The prefix of the build meta-data keys holding a registry's reports. Each publishing
+/// job adds its job id, so parallel jobs to one registry do not overwrite each other;
+/// a promote-only step reads every key with this prefix.
 #[must_use]
 pub fn meta_data_key(org: &str, registry: &str) -> String {
     format!("package-publisher.{org}.{registry}")
 }
 
-/// The annotation or summary, step outputs, meta-data and report file.
-pub async fn write(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(report)?;
+/// Writes the report file, annotation or summary, step outputs and meta-data. Each is
+/// attempted whatever happened to the others. A failed annotation or summary is a
+/// warning; a report file, step outputs or meta-data that could not be written are
+/// returned as errors, because later steps depend on them.
+pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Error> {
+    let mut errors = Vec::new();
     if let Some(path) = &config.report_file {
-        write_file(path, &json)?;
-        ci.line(&format!("report written to {}", path.display()));
+        match serde_json::to_string_pretty(report)
+            .map_err(anyhow::Error::from)
+            .and_then(|json| write_file(path, &json))
+        {
+            Ok(()) => ci.line(&format!("report written to {}", path.display())),
+            Err(err) => errors.push(err),
+        }
     }
     let style = if report.dry_run && report.is_success() {
         Style::Info
@@ -43,37 +53,35 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<
                 } else {
                     3
                 };
-                buildkite::annotate(&body, style.as_str(), &context, priority)
-                    .await
-                    .context("cannot write the annotation")?;
-            }
-            if !report.dry_run && !report.packages.is_empty() {
-                let mut stored = report.clone();
-                let mut value = serde_json::to_string(&stored)?;
-                if value.len() > buildkite::META_DATA_LIMIT {
-                    for e in &mut stored.packages {
-                        e.web_url = None;
-                        e.error = None;
-                        e.promotions.clear();
-                    }
-                    value = serde_json::to_string(&stored)?;
+                if let Err(err) = buildkite::annotate(&body, style.as_str(), &context, priority).await {
+                    ci.warning(&format!("cannot write the annotation: {err:#}"));
                 }
-                buildkite::meta_data_set(&meta_data_key(&report.organization, &report.registry), &value)
-                    .await
-                    .context("cannot store the report in build meta-data")?;
+            }
+            // Promote-only steps read reports; they do not write one of their own.
+            if !report.dry_run && !report.packages.is_empty() && config.promote_from.is_none() {
+                let mut key = meta_data_key(&report.organization, &report.registry);
+                if let Some(job) = ci.var("BUILDKITE_JOB_ID") {
+                    key = format!("{key}.{job}");
+                }
+                if let Err(err) = store_meta_data(&key, report).await {
+                    errors.push(err.context(format!("cannot store the report in build meta-data {key:?}")));
+                }
             }
         }
         Platform::GitHub => {
             if config.annotate {
                 if let Some(path) = ci.var("GITHUB_STEP_SUMMARY") {
                     let body = ci.scrub(&markdown::render(report, github::SUMMARY_LIMIT - 4096));
-                    github::append_summary(Path::new(path), &body)?;
+                    if let Err(err) = github::append_summary(Path::new(path), &body) {
+                        ci.warning(&format!("{err:#}"));
+                    }
                 }
             }
             if let Some(path) = ci.var("GITHUB_OUTPUT") {
                 let t = &report.totals;
+                let packages = serde_json::to_string(&report.packages).unwrap_or_else(|_| "[]".to_owned());
                 let outputs = [
-                    ("packages", ci.scrub(&serde_json::to_string(&report.packages)?)),
+                    ("packages", ci.scrub(&packages)),
                     ("published-count", report.written().to_string()),
                     ("skipped-count", (t.skipped + t.identical).to_string()),
                     ("failed-count", t.failed.to_string()),
@@ -87,12 +95,30 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<
                             .unwrap_or_default(),
                     ),
                 ];
-                github::write_outputs(Path::new(path), &outputs)?;
+                if let Err(err) = github::write_outputs(Path::new(path), &outputs) {
+                    errors.push(err);
+                }
             }
         }
         Platform::Local => {}
     }
-    Ok(())
+    errors
+}
+
+/// Stores the report as meta-data, dropping links, errors and promotions when the
+/// whole report would pass the 100 KB value limit.
+async fn store_meta_data(key: &str, report: &Report) -> anyhow::Result<()> {
+    let mut stored = report.clone();
+    let mut value = serde_json::to_string(&stored)?;
+    if value.len() > buildkite::META_DATA_LIMIT {
+        for e in &mut stored.packages {
+            e.web_url = None;
+            e.error = None;
+            e.promotions.clear();
+        }
+        value = serde_json::to_string(&stored)?;
+    }
+    buildkite::meta_data_set(key, &value).await
 }
 
 /// The annotation context: the option, or one derived from the registry and the step

@@ -431,7 +431,7 @@ impl Validator<'_> {
     /// Glob patterns: each must compile, stay relative, and not climb out of the
     /// working directory.
     fn patterns(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
-        let items = self.list(name);
+        let items: Vec<String> = self.list(name).iter().map(|p| normalize_pattern(p)).collect();
         for item in &items {
             let body = item.strip_prefix('!').unwrap_or(item);
             if body.is_empty() {
@@ -483,6 +483,17 @@ impl Validator<'_> {
         }
         Ok(url)
     }
+}
+
+/// Drops `./` components and doubled slashes, so `./dist//*.deb` is `dist/*.deb`
+/// (paths are matched relative to the working directory without them).
+fn normalize_pattern(pattern: &str) -> String {
+    let (bang, body) = match pattern.strip_prefix('!') {
+        Some(rest) => ("!", rest),
+        None => ("", pattern),
+    };
+    let parts: Vec<&str> = body.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    format!("{bang}{}", parts.join("/"))
 }
 
 /// Splits `registry` into an optional organization and the registry slug.
@@ -632,6 +643,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("INPUT_DRY-RUN"), "{err}");
+    }
+
+    #[test]
+    fn patterns_are_normalized() {
+        let c = local(&[
+            ("PACKAGE_PUBLISHER_REGISTRY", "acme/debs"),
+            ("PACKAGE_PUBLISHER_ARTIFACTS", "./dist//*.deb\n!./dist/x.deb"),
+        ])
+        .unwrap();
+        assert_eq!(c.artifacts, vec!["dist/*.deb", "!dist/x.deb"]);
     }
 
     #[test]

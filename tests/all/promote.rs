@@ -159,7 +159,7 @@ fn two_step_pipeline_with_meta_data_and_reruns() {
     step2
         .run()
         .code(0)
-        .has("2 package(s) from the report in build meta-data");
+        .has("2 package(s) from the reports in build meta-data");
     assert_eq!(emu.packages("production").len(), 2);
     let writes = || {
         emu.requests()
@@ -284,4 +284,56 @@ fn architectures_of_one_version_are_different_packages() {
         .filter(|p| p.name == "foo")
         .collect();
     assert_eq!(foo.len(), 2, "both architectures are still there");
+}
+
+/// Parallel jobs publishing to one registry each store their own report; the promote
+/// step promotes the union.
+#[test]
+fn promote_only_merges_the_reports_of_parallel_jobs() {
+    let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
+    let publish = format!(
+        r#"{{"registry":"staging","artifacts":"dist/*.deb","api-url":"{}"}}"#,
+        emu.url
+    );
+    let job = |n: &str, state: Option<&str>| {
+        let mut j = Job::new()
+            .env("BUILDKITE", "true")
+            .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
+            .env("BUILDKITE_API_TOKEN", TOKEN)
+            .env("BUILDKITE_JOB_ID", &format!("job-{n}"))
+            .env("BUILDKITE_PARALLEL_JOB", n)
+            .env("BUILDKITE_PLUGIN_CONFIGURATION", &publish)
+            .file(&format!("dist/part{n}_1.0_amd64.deb"), n);
+        if let Some(s) = state {
+            j = j.env("SHIM_STATE", s);
+        }
+        j
+    };
+    let first = job("0", None);
+    let state = first.agent_dir().display().to_string();
+    first.run().code(0);
+    job("1", Some(&state)).run().code(0);
+    let promote = format!(
+        r#"{{"promote-from":"staging","promote-to":"production","api-url":"{}"}}"#,
+        emu.url
+    );
+    Job::new()
+        .env("BUILDKITE", "true")
+        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .env("BUILDKITE_JOB_ID", "job-promote")
+        .env("BUILDKITE_PLUGIN_CONFIGURATION", &promote)
+        .env("SHIM_STATE", &state)
+        .run()
+        .code(0)
+        .has("2 package(s) from the reports in build meta-data");
+    assert_eq!(emu.packages("production").len(), 2);
+    let keys: Vec<_> = std::fs::read_dir(format!("{state}/meta"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !keys.iter().any(|k| k.ends_with("job-promote")),
+        "a promote-only step stores no report: {keys:?}"
+    );
 }

@@ -278,6 +278,9 @@ case "$1 ${2:-}" in
   "meta-data get")
     cat "$state/meta/$3"
     ;;
+  "meta-data keys")
+    ls "$state/meta"
+    ;;
   "meta-data exists")
     [ -f "$state/meta/$3" ] || exit 100
     ;;
