@@ -94,7 +94,9 @@ resolve_binary() {
     echo "package-publisher: checksums.txt has no sha256 for ${triple}; set binary-path to a binary you built" >&2
     return 2
   fi
-  cache="${PP_CACHE_DIR:-${BUILDKITE_PLUGINS_PATH:-${RUNNER_TOOL_CACHE:-${TMPDIR:-/tmp}}}/package-publisher-cache}/${version}/${triple}"
+  # Per user, so nobody else on a shared machine can plant a binary between the
+  # checksum check and the exec.
+  cache="${PP_CACHE_DIR:-${BUILDKITE_PLUGINS_PATH:-${RUNNER_TOOL_CACHE:-${TMPDIR:-/tmp}}}/package-publisher-cache-$(id -u)}/${version}/${triple}"
   binary="$cache/package-publisher"
   if [[ -f "$binary" ]]; then
     if [[ "$(pp_sha256 "$binary")" == "$expected" ]]; then
@@ -105,6 +107,7 @@ resolve_binary() {
     rm -f "$binary"
   fi
   mkdir -p "$cache"
+  chmod 700 "$cache" 2>/dev/null || true
   local base="${PP_RELEASES_URL:-https://github.com/package-publisher/package-publisher-buildkite-plugin/releases/download}"
   local url="${base}/v${version}/package-publisher-${triple}"
   local tmp="$binary.download.$$"

@@ -195,7 +195,14 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
     });
     if let Some(p) = &promoter {
         ci.group("Checking promotion targets");
-        p.preflight().await?;
+        p.preflight().await.map_err(|e| {
+            let status = if e.downcast_ref::<AuthError>().is_some() {
+                ExitStatus::AuthRefused
+            } else {
+                ExitStatus::Failed
+            };
+            Abort(status, e)
+        })?;
     }
 
     let mut timings = Vec::new();

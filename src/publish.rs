@@ -390,15 +390,32 @@ impl Publisher {
         backoff: &mut Backoff,
     ) -> Result<Package, ApiError> {
         let token = self.token().await?;
-        let form = self
+        let mut form = self
             .client
             .request_upload_slot(&self.org, &self.registry, &token)
             .await?;
+        let mut fresh_slot = false;
         let package_url = loop {
             let err = match self.client.upload_to_storage(&form, artifact, progress).await {
                 Ok(url) => break url,
                 Err(err) => err,
             };
+            // Storage refuses a form whose policy expired (a slow or retried upload):
+            // ask once for a new slot before giving up.
+            if matches!(err, ApiError::Storage { status: 403, .. }) && !fresh_slot {
+                fresh_slot = true;
+                self.ci.line(&format!(
+                    "  {}: {}; asking for a new upload slot",
+                    artifact.rel,
+                    self.ci.scrub(&err.to_string())
+                ));
+                let token = self.token().await?;
+                form = self
+                    .client
+                    .request_upload_slot(&self.org, &self.registry, &token)
+                    .await?;
+                continue;
+            }
             self.wait_or_give_up(artifact, err, backoff).await?;
         };
         loop {
@@ -702,9 +719,11 @@ struct Failure {
 
 impl Failure {
     fn from_api(err: &ApiError) -> Failure {
+        // A token the provider never handed out counts as refused credentials too.
+        let no_token = matches!(err, ApiError::Transport { method: "AUTH", .. });
         Failure {
             message: err.to_string(),
-            auth: err.is_auth(),
+            auth: err.is_auth() || no_token,
             package: None,
         }
     }
@@ -717,13 +736,23 @@ impl Failure {
 
 /// An auth failure while getting a token, in the shape of a refused request.
 fn auth_error(err: &crate::auth::AuthError) -> ApiError {
-    ApiError::Status {
-        method: "AUTH",
-        url: String::new(),
-        status: 401,
-        message: err.to_string(),
-        retry_after: None,
-        hint: String::new(),
+    match err {
+        // The token provider (the agent, the runner's endpoint) failed: worth another
+        // try, and nothing was sent to the registry.
+        crate::auth::AuthError::Provider(_) => ApiError::Transport {
+            method: "AUTH",
+            url: "the OIDC token provider".to_owned(),
+            detail: err.to_string(),
+            ambiguous: false,
+        },
+        _ => ApiError::Status {
+            method: "AUTH",
+            url: String::new(),
+            status: 401,
+            message: err.to_string(),
+            retry_after: None,
+            hint: String::new(),
+        },
     }
 }
 

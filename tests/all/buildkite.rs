@@ -222,3 +222,24 @@ fn oidc_tokens_are_refreshed_before_they_expire() {
     );
     assert_eq!(emu.packages("debs").len(), 3);
 }
+
+#[test]
+fn an_agent_that_cannot_mint_tokens_is_retried_then_reported_as_refused() {
+    let emu = emulator(&[]);
+    let job = plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","retries":2}"#,
+    )
+    .env("SHIM_FAIL", "oidc request-token")
+    .file("dist/a_1.0_amd64.deb", "a");
+    job.run()
+        .code(4)
+        .has("cannot get an OIDC token")
+        .has("from the Buildkite agent");
+    assert_eq!(
+        job.agent_calls_of(&["oidc", "request-token"]).len(),
+        3,
+        "one attempt and two retries"
+    );
+    assert!(emu.requests().is_empty(), "nothing was sent without a token");
+}

@@ -324,3 +324,29 @@ fn a_failed_finalize_is_retried_without_uploading_the_file_again() {
         "one slot"
     );
 }
+
+#[test]
+fn a_storage_refusal_gets_one_new_upload_slot() {
+    let emu = emulator(&[]);
+    emu.fault(Fault {
+        path_contains: Some("/_storage".into()),
+        status: Some(403),
+        body: Some("<Error><Code>AccessDenied</Code><Message>Policy expired</Message></Error>".into()),
+        times: 1,
+        ..Fault::default()
+    });
+    Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(0)
+        .has("Policy expired")
+        .has("asking for a new upload slot");
+    assert_eq!(emu.packages("debs").len(), 1);
+    let slots = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/packages/upload"))
+        .count();
+    assert_eq!(slots, 2);
+}
