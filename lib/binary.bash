@@ -123,9 +123,9 @@ resolve_binary() {
     echo "package-publisher: checksum mismatch for $url: expected sha256 $expected, got $actual; refusing to run it" >&2
     return 1
   fi
-  chmod +x "$tmp" && mv "$tmp" "$binary" || {
+  if ! { chmod +x "$tmp" && mv "$tmp" "$binary"; }; then
     echo "package-publisher: could not install the binary into $cache" >&2
     return 1
-  }
+  fi
   echo "$binary"
 }
