@@ -77,8 +77,22 @@ async fn run_job(vars: &BTreeMap<String, String>, config_platform: Option<Platfo
     match job(&ci, &config).await {
         Ok(status) => status,
         Err(Abort(status, err)) => {
-            ci.error("package-publisher", &format!("{err:#}"));
+            let message = format!("{err:#}");
+            ci.error("package-publisher", &message);
             ci.close_group();
+            // The run stopped before any file was done: the annotation or summary, the
+            // step outputs and the report file still say so.
+            let mut report = Report::new(
+                &config.organization,
+                config.source_registry(),
+                config.dry_run,
+                &config.promote_to,
+            );
+            report.error = Some(ci.scrub(&message));
+            report.tally();
+            for err in outputs::write(&ci, &config, &report).await {
+                ci.warning(&format!("{err:#}"));
+            }
             status
         }
     }

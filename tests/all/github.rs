@@ -151,3 +151,21 @@ fn missing_id_token_permission_says_so() {
         .code(4)
         .has("id-token: write");
 }
+
+#[test]
+fn a_run_that_stops_early_still_reports_the_error() {
+    let emu = emulator(&[]);
+    let job = action(&emu)
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .env("INPUT_REPORT-FILE", "r.json");
+    job.run().code(3);
+    let summary = std::fs::read_to_string(job.dir.path().join("step_summary")).unwrap();
+    assert!(
+        summary.contains("**Error:**") && summary.contains("matched no files"),
+        "{summary}"
+    );
+    assert_eq!(outputs(&job)["failed-count"], "0");
+    let report = job.json("r.json");
+    assert!(report["error"].as_str().unwrap().contains("matched no files"));
+    assert_eq!(report["packages"].as_array().unwrap().len(), 0);
+}
