@@ -79,7 +79,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
             }
             if let Some(path) = ci.var("GITHUB_OUTPUT") {
                 let t = &report.totals;
-                let packages = serde_json::to_string(&report.packages).unwrap_or_else(|_| "[]".to_owned());
+                let packages = packages_output(ci, report);
                 let outputs = [
                     ("packages", ci.scrub(&packages)),
                     ("published-count", report.written().to_string()),
@@ -103,6 +103,28 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
         Platform::Local => {}
     }
     errors
+}
+
+/// The `packages` output: every entry, or, when that would not fit GitHub's 1 MB
+/// limit on a job's outputs, only each entry's identity and status (the report file
+/// keeps everything).
+fn packages_output(ci: &Ci, report: &Report) -> String {
+    const LIMIT: usize = 900 * 1024;
+    let full = serde_json::to_string(&report.packages).unwrap_or_else(|_| "[]".to_owned());
+    if full.len() <= LIMIT {
+        return full;
+    }
+    let short: Vec<serde_json::Value> = report
+        .packages
+        .iter()
+        .map(|e| serde_json::json!({"path": e.path, "name": e.name, "version": e.version, "id": e.id, "status": e.status}))
+        .collect();
+    let short = serde_json::to_string(&short).unwrap_or_else(|_| "[]".to_owned());
+    ci.warning(&format!(
+        "the `packages` output holds only path, name, version, id and status for each of the {} packages: the full list is over GitHub's output limit (see report-file)",
+        report.packages.len()
+    ));
+    if short.len() <= LIMIT { short } else { "[]".to_owned() }
 }
 
 /// Stores the report as meta-data, dropping links, errors and promotions when the

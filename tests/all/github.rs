@@ -169,3 +169,18 @@ fn a_run_that_stops_early_still_reports_the_error() {
     assert!(report["error"].as_str().unwrap().contains("matched no files"));
     assert_eq!(report["packages"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn the_packages_output_shrinks_to_fit_the_output_limit() {
+    let emu = emulator(&[]);
+    let mut job = action(&emu).env("INPUT_DRY-RUN", "true");
+    let long = "x".repeat(60);
+    for i in 0..3200 {
+        job = job.file(&format!("dist/{long}{i:04}_1.0_amd64.deb"), "p");
+    }
+    job.run().code(0).has("holds only path, name, version, id and status");
+    let packages: Vec<serde_json::Value> = serde_json::from_str(&outputs(&job)["packages"]).unwrap();
+    assert_eq!(packages.len(), 3200);
+    assert_eq!(packages[0].as_object().unwrap().len(), 5);
+    assert!(std::fs::metadata(job.dir.path().join("github_output")).unwrap().len() < 1024 * 1024);
+}
