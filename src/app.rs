@@ -83,10 +83,10 @@ async fn run_job(vars: &BTreeMap<String, String>, config_platform: Option<Platfo
             // The run stopped before any file was done: the annotation or summary, the
             // step outputs and the report file still say so.
             let mut report = Report::new(
-                &config.organization,
+                config.organization(),
                 config.source_registry(),
-                config.dry_run,
-                &config.promote_to,
+                config.dry_run(),
+                config.promote_to(),
             );
             report.error = Some(ci.scrub(&message));
             report.tally();
@@ -100,32 +100,32 @@ async fn run_job(vars: &BTreeMap<String, String>, config_platform: Option<Platfo
 
 async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
     let registry = config.source_registry().to_owned();
-    let org = config.organization.clone();
+    let org = config.organization().to_owned();
     ci.setup_group(&format!(
         ":package: package-publisher {} → {org}/{registry}",
         env!("CARGO_PKG_VERSION")
     ));
-    ci.line(&format!("configuration from {}", config.source));
-    if config.dry_run {
+    ci.line(&format!("configuration from {}", config.source()));
+    if config.dry_run() {
         ci.line("dry run: nothing will be uploaded, copied or deleted");
     }
     let root = std::env::current_dir().context("cannot determine the working directory")?;
 
     // Fetch artifacts from the build (Buildkite `download`).
-    for query in &config.download {
+    for query in config.download() {
         ci.line(&format!("downloading artifacts matching {query:?}"));
-        buildkite::artifact_download(query, ".", config.download_build.as_deref())
+        buildkite::artifact_download(query, ".", config.download_build())
             .await
             .with_context(|| format!("download {query:?} failed"))?;
     }
 
     // Discover and plan.
-    let promote_only = config.promote_from.is_some();
-    let found = if config.artifacts.is_empty() {
+    let promote_only = config.promote_from().is_some();
+    let found = if config.artifacts().is_empty() {
         discover::Discovery::default()
     } else {
         ci.group("Finding files");
-        let found = discover::discover(&root, "artifacts", &config.artifacts, config.if_no_files_found).map_err(
+        let found = discover::discover(&root, "artifacts", config.artifacts(), config.if_no_files_found()).map_err(
             |e| match e {
                 DiscoverError::NoMatch { .. } => Abort(ExitStatus::NoFiles, e.into()),
                 other => Abort(ExitStatus::Usage, other.into()),
@@ -144,7 +144,7 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
         }
         found
     };
-    let bundle = crate::attestation::build(&root, &config.attestations, config.if_no_files_found).map_err(|e| {
+    let bundle = crate::attestation::build(&root, config.attestations(), config.if_no_files_found()).map_err(|e| {
         let status = match e.downcast_ref::<DiscoverError>() {
             Some(DiscoverError::NoMatch { .. }) => ExitStatus::NoFiles,
             _ => ExitStatus::Usage,
@@ -158,25 +158,25 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
             b.files.join(", ")
         ));
     }
-    let artifacts = plan(&found, config.dry_run || promote_only)
+    let artifacts = plan(&found, config.dry_run() || promote_only)
         .await
         .map_err(abort(ExitStatus::Usage))?;
 
-    let mut report = Report::new(&org, &registry, config.dry_run, &config.promote_to);
+    let mut report = Report::new(&org, &registry, config.dry_run(), config.promote_to());
     let client = Client::new(
-        &config.api_url,
+        config.api_url(),
         RetryPolicy {
-            retries: config.retries,
+            retries: config.retries(),
         },
     )
     .context("cannot build the HTTP client")?;
 
-    if config.dry_run && !promote_only {
+    if config.dry_run() && !promote_only {
         report.packages = artifacts.iter().map(publish::new_entry).collect();
         for e in &mut report.packages {
             e.attestations = bundle.as_ref().map_or(0, |b| b.files.len());
         }
-        for dest in &config.promote_to {
+        for dest in config.promote_to() {
             for e in &mut report.packages {
                 e.promotions.push(planned_promotion(e, dest));
             }
@@ -185,7 +185,7 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
     }
 
     // Authenticate.
-    let auth = Auth::new(Arc::clone(ci), client.clone(), &config.api_token_env, config.oidc)
+    let auth = Auth::new(Arc::clone(ci), client.clone(), config.api_token_env(), config.oidc())
         .await
         .map_err(|e| {
             let status = match e {
@@ -199,13 +199,13 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
         ci.line("authenticating with OIDC tokens, one per registry");
     }
 
-    let promoter = (!config.promote_to.is_empty()).then(|| Promoter {
+    let promoter = (!config.promote_to().is_empty()).then(|| Promoter {
         client: client.clone(),
         auth: Arc::clone(&auth),
         ci: Arc::clone(ci),
         org: org.clone(),
         source: registry.clone(),
-        destinations: config.promote_to.clone(),
+        destinations: config.promote_to().to_vec(),
     });
     if let Some(p) = &promoter {
         ci.group("Checking promotion targets");
@@ -230,10 +230,10 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
             ci: Arc::clone(ci),
             org: org.clone(),
             registry: registry.clone(),
-            if_exists: config.if_exists,
-            upload_method: config.upload_method,
-            stall: config.stall_timeout,
-            concurrency: config.concurrency,
+            if_exists: config.if_exists(),
+            upload_method: config.upload_method(),
+            stall: config.stall_timeout(),
+            concurrency: config.concurrency(),
             attestations: bundle.as_ref().map(|b| (Arc::from(b.text.as_str()), b.files.len())),
         };
         for outcome in publisher.publish_all(artifacts).await {
@@ -247,15 +247,15 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
         if failed > 0 {
             let reason = format!("not promoted: {failed} package(s) failed to publish, so nothing was promoted");
             ci.line(&reason);
-            promote::skip_all(&mut report.packages, &config.promote_to, &reason);
-        } else if config.dry_run {
-            for dest in &config.promote_to {
+            promote::skip_all(&mut report.packages, config.promote_to(), &reason);
+        } else if config.dry_run() {
+            for dest in config.promote_to() {
                 for e in &mut report.packages {
                     e.promotions.push(planned_promotion(e, dest));
                 }
             }
         } else {
-            ci.group(&format!("Promoting to {}", config.promote_to.join(", ")));
+            ci.group(&format!("Promoting to {}", config.promote_to().join(", ")));
             p.promote_all(&mut report.packages).await;
         }
     }
@@ -326,12 +326,12 @@ async fn promote_sources(
     auth: &Auth,
     artifacts: &[Artifact],
 ) -> Result<Vec<Entry>, Abort> {
-    let org = &config.organization;
+    let org = config.organization();
     let source = config.source_registry();
     ci.group(&format!("Finding the packages to promote in {org}/{source}"));
     if artifacts.is_empty() {
         let key = outputs::meta_data_key(org, source);
-        let build = config.download_build.as_deref();
+        let build = config.download_build();
         let mut keys = Vec::new();
         if ci.platform == Platform::Buildkite {
             keys = buildkite::meta_data_keys(build)

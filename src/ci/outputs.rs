@@ -25,7 +25,7 @@ pub fn meta_data_key(org: &str, registry: &str) -> String {
 /// returned as errors, because later steps depend on them.
 pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Error> {
     let mut errors = Vec::new();
-    if let Some(path) = &config.report_file {
+    if let Some(path) = &config.report_file() {
         match serde_json::to_string_pretty(report)
             .map_err(anyhow::Error::from)
             .and_then(|json| write_file(path, &json))
@@ -45,7 +45,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
     };
     match ci.platform {
         Platform::Buildkite => {
-            if config.annotate {
+            if config.annotate() {
                 let body = ci.scrub(&markdown::render(report, buildkite::ANNOTATION_LIMIT - 4096));
                 let context = annotation_context(ci, config);
                 let priority = if style == Style::Error || style == Style::Warning {
@@ -58,7 +58,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
                 }
             }
             // Promote-only steps read reports; they do not write one of their own.
-            if !report.dry_run && !report.packages.is_empty() && config.promote_from.is_none() {
+            if !report.dry_run && !report.packages.is_empty() && config.promote_from().is_none() {
                 let mut key = meta_data_key(&report.organization, &report.registry);
                 if let Some(job) = ci.var("BUILDKITE_JOB_ID") {
                     key = format!("{key}.{job}");
@@ -69,7 +69,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
             }
         }
         Platform::GitHub => {
-            if config.annotate {
+            if config.annotate() {
                 if let Some(path) = ci.var("GITHUB_STEP_SUMMARY") {
                     let body = ci.scrub(&markdown::render(report, github::SUMMARY_LIMIT - 4096));
                     if let Err(err) = github::append_summary(Path::new(path), &body) {
@@ -89,8 +89,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
                     (
                         "report-file",
                         config
-                            .report_file
-                            .as_ref()
+                            .report_file()
                             .map(|p| p.display().to_string())
                             .unwrap_or_default(),
                     ),
@@ -146,10 +145,14 @@ async fn store_meta_data(key: &str, report: &Report) -> anyhow::Result<()> {
 /// The annotation context: the option, or one derived from the registry and the step
 /// (and the parallel job index) so parallel jobs do not overwrite each other.
 fn annotation_context(ci: &Ci, config: &Config) -> String {
-    if let Some(c) = &config.annotation_context {
-        return c.clone();
+    if let Some(c) = config.annotation_context() {
+        return c.to_owned();
     }
-    let mut context = format!("package-publisher-{}-{}", config.organization, config.source_registry());
+    let mut context = format!(
+        "package-publisher-{}-{}",
+        config.organization(),
+        config.source_registry()
+    );
     if let Some(step) = ci.var("BUILDKITE_STEP_KEY").or_else(|| ci.var("BUILDKITE_STEP_ID")) {
         context.push('-');
         context.push_str(step);

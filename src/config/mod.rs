@@ -56,45 +56,146 @@ pub enum UploadMethod {
     Presigned,
 }
 
-/// A validated configuration.
+/// A validated configuration. Fields are private: nothing after this module changes
+/// or re-validates it; callers read it through the accessors.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Organization slug.
-    pub organization: String,
+    organization: String,
     /// Registry slug to publish to; `None` only in a promote-only step.
-    pub registry: Option<String>,
+    registry: Option<String>,
     /// Glob patterns, in the order given (excludes start with `!`).
-    pub artifacts: Vec<String>,
+    artifacts: Vec<String>,
     /// Artifact queries for `buildkite-agent artifact download`.
-    pub download: Vec<String>,
+    download: Vec<String>,
     /// Build to download from (`None`: this build).
-    pub download_build: Option<String>,
-    pub if_no_files_found: IfNoFilesFound,
-    pub if_exists: IfExists,
+    download_build: Option<String>,
+    if_no_files_found: IfNoFilesFound,
+    if_exists: IfExists,
     /// Registries to copy each package into after all publishes succeeded.
-    pub promote_to: Vec<String>,
+    promote_to: Vec<String>,
     /// Source registry of a promote-only step.
-    pub promote_from: Option<String>,
-    pub concurrency: usize,
-    pub retries: u32,
-    pub stall_timeout: Duration,
+    promote_from: Option<String>,
+    concurrency: usize,
+    retries: u32,
+    stall_timeout: Duration,
     /// Name of the variable holding an API token.
-    pub api_token_env: String,
-    pub oidc: OidcMode,
+    api_token_env: String,
+    oidc: OidcMode,
     /// Glob patterns of attestation files.
-    pub attestations: Vec<String>,
-    pub upload_method: UploadMethod,
-    pub dry_run: bool,
-    pub annotate: bool,
-    pub annotation_context: Option<String>,
-    pub report_file: Option<PathBuf>,
+    attestations: Vec<String>,
+    upload_method: UploadMethod,
+    dry_run: bool,
+    annotate: bool,
+    annotation_context: Option<String>,
+    report_file: Option<PathBuf>,
     /// API base URL, without a trailing slash.
-    pub api_url: Url,
+    api_url: Url,
     /// Where the options came from, for the log.
-    pub source: &'static str,
+    source: &'static str,
 }
 
 impl Config {
+    /// Organization slug.
+    #[must_use]
+    pub fn organization(&self) -> &str {
+        &self.organization
+    }
+    /// Registry slug to publish to; `None` only in a promote-only step.
+    #[must_use]
+    pub fn registry(&self) -> Option<&str> {
+        self.registry.as_deref()
+    }
+    /// Glob patterns, in the order given (excludes start with `!`).
+    #[must_use]
+    pub fn artifacts(&self) -> &[String] {
+        &self.artifacts
+    }
+    /// Artifact queries for `buildkite-agent artifact download`.
+    #[must_use]
+    pub fn download(&self) -> &[String] {
+        &self.download
+    }
+    /// Build to download from (`None`: this build).
+    #[must_use]
+    pub fn download_build(&self) -> Option<&str> {
+        self.download_build.as_deref()
+    }
+    #[must_use]
+    pub fn if_no_files_found(&self) -> IfNoFilesFound {
+        self.if_no_files_found
+    }
+    #[must_use]
+    pub fn if_exists(&self) -> IfExists {
+        self.if_exists
+    }
+    /// Registries to copy each package into after all publishes succeeded.
+    #[must_use]
+    pub fn promote_to(&self) -> &[String] {
+        &self.promote_to
+    }
+    /// Source registry of a promote-only step.
+    #[must_use]
+    pub fn promote_from(&self) -> Option<&str> {
+        self.promote_from.as_deref()
+    }
+    #[must_use]
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+    #[must_use]
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+    #[must_use]
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+    }
+    /// Name of the variable holding an API token.
+    #[must_use]
+    pub fn api_token_env(&self) -> &str {
+        &self.api_token_env
+    }
+    #[must_use]
+    pub fn oidc(&self) -> OidcMode {
+        self.oidc
+    }
+    /// Glob patterns of attestation files.
+    #[must_use]
+    pub fn attestations(&self) -> &[String] {
+        &self.attestations
+    }
+    #[must_use]
+    pub fn upload_method(&self) -> UploadMethod {
+        self.upload_method
+    }
+    #[must_use]
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+    #[must_use]
+    pub fn annotate(&self) -> bool {
+        self.annotate
+    }
+    #[must_use]
+    pub fn annotation_context(&self) -> Option<&str> {
+        self.annotation_context.as_deref()
+    }
+    #[must_use]
+    pub fn report_file(&self) -> Option<&std::path::Path> {
+        self.report_file.as_deref()
+    }
+    /// API base URL.
+    #[must_use]
+    pub fn api_url(&self) -> &Url {
+        &self.api_url
+    }
+    /// Where the options came from, for the log.
+    #[must_use]
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
     /// The registry packages are taken from: the publish target, or `promote-from`.
     #[must_use]
     pub fn source_registry(&self) -> &str {
