@@ -317,6 +317,20 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     let fault = fault.or(chaos);
+    // A dropped connection is logged with status 0.
+    let log = |status: u16, file: Option<String>| {
+        record(
+            &state,
+            &method,
+            &path,
+            &query,
+            status,
+            &auth,
+            &user_agent,
+            content_length,
+            file,
+        );
+    };
     let mut response = match fault {
         Some(f) => {
             if f.delay_ms > 0 {
@@ -325,17 +339,7 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
             if f.after_commit {
                 let committed = next.run(req).await;
                 if f.drop {
-                    record(
-                        &state,
-                        &method,
-                        &path,
-                        &query,
-                        0,
-                        &auth,
-                        &user_agent,
-                        content_length,
-                        None,
-                    );
+                    log(0, None);
                     std::panic::resume_unwind(Box::new("emulator: dropping the connection after commit"));
                 }
                 drop(committed);
@@ -345,17 +349,7 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
                 let mut body = req.into_body().into_data_stream();
                 use futures_util::StreamExt;
                 let _ = body.next().await;
-                record(
-                    &state,
-                    &method,
-                    &path,
-                    &query,
-                    0,
-                    &auth,
-                    &user_agent,
-                    content_length,
-                    None,
-                );
+                log(0, None);
                 std::panic::resume_unwind(Box::new("emulator: dropping the connection"));
             } else if f.status.is_some() {
                 // Read the whole request first, as a server does, so the client gets
@@ -369,17 +363,7 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
         None => next.run(req).await,
     };
     let file_name = response.extensions_mut().remove::<FileName>().map(|f| f.0);
-    record(
-        &state,
-        &method,
-        &path,
-        &query,
-        response.status().as_u16(),
-        &auth,
-        &user_agent,
-        content_length,
-        file_name,
-    );
+    log(response.status().as_u16(), file_name);
     response
 }
 
