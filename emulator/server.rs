@@ -105,6 +105,10 @@ pub struct Record {
     pub user_agent: String,
     pub content_length: Option<u64>,
     pub file_name: Option<String>,
+    /// Order of arrival (1, 2, …).
+    pub arrival: u64,
+    /// Publish requests in flight when this one arrived, itself included (0 for others).
+    pub in_flight: u32,
 }
 
 /// Emulator configuration.
@@ -161,6 +165,8 @@ pub struct EmuState {
     /// Policies issued with upload slots.
     pub policies: Vec<String>,
     pub counter: u64,
+    pub arrivals: u64,
+    pub publishes_in_flight: u32,
     #[serde(skip)]
     pub rng: Option<fastrand::Rng>,
 }
@@ -301,17 +307,25 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let (latency, fault, chaos) = {
+    let is_publish = method == "POST" && path.ends_with("/packages") && !path.starts_with("/_");
+    let (latency, fault, chaos, arrival, in_flight) = {
         let mut s = state.lock().unwrap();
+        s.arrivals += 1;
+        let arrival = s.arrivals;
+        let in_flight = if is_publish {
+            s.publishes_in_flight += 1;
+            s.publishes_in_flight
+        } else {
+            0
+        };
         let latency = s.cfg().latency_ms;
-        let is_publish = method == "POST" && path.ends_with("/packages") && !path.starts_with("/_");
         let fault = pick_fault(&mut s, &method, &path);
         let chaos = if is_publish && fault.is_none() {
             roll_chaos(&mut s)
         } else {
             None
         };
-        (latency, fault, chaos)
+        (latency, fault, chaos, arrival, in_flight)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -319,16 +333,23 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
     let fault = fault.or(chaos);
     // A dropped connection is logged with status 0.
     let log = |status: u16, file: Option<String>| {
+        if is_publish {
+            state.lock().unwrap().publishes_in_flight -= 1;
+        }
         record(
             &state,
-            &method,
-            &path,
-            &query,
-            status,
-            &auth,
-            &user_agent,
-            content_length,
-            file,
+            Record {
+                method: method.clone(),
+                path: path.clone(),
+                query: query.clone(),
+                status,
+                auth: auth.clone(),
+                user_agent: user_agent.clone(),
+                content_length,
+                file_name: file,
+                arrival,
+                in_flight,
+            },
         );
     };
     let mut response = match fault {
@@ -384,28 +405,8 @@ async fn drain_multipart(multipart: &mut Multipart) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    state: &Shared,
-    method: &str,
-    path: &str,
-    query: &str,
-    status: u16,
-    auth: &str,
-    ua: &str,
-    len: Option<u64>,
-    file: Option<String>,
-) {
-    state.lock().unwrap().requests.push(Record {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        status,
-        auth: auth.to_owned(),
-        user_agent: ua.to_owned(),
-        content_length: len,
-        file_name: file,
-    });
+fn record(state: &Shared, record: Record) {
+    state.lock().unwrap().requests.push(record);
 }
 
 fn pick_fault(s: &mut EmuState, method: &str, path: &str) -> Option<Fault> {

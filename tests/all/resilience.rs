@@ -350,3 +350,43 @@ fn a_storage_refusal_gets_one_new_upload_slot() {
         .count();
     assert_eq!(slots, 2);
 }
+
+/// After a 429, fewer uploads are in flight for the rest of the run: with concurrency
+/// 2, every publish that starts after the rate-limited one finds no other in flight.
+#[test]
+fn a_rate_limit_lowers_the_uploads_in_flight() {
+    let emu = emulator_with(EmuConfig {
+        latency_ms: 150,
+        ..EmuConfig::default()
+    });
+    emu.fault(publish_fault(Fault {
+        status: Some(429),
+        headers: BTreeMap::from([("RateLimit-Reset".to_owned(), "1".to_owned())]),
+        body: Some(r#"{"message":"Too many requests"}"#.into()),
+        times: 1,
+        ..Fault::default()
+    }));
+    let mut job = Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_CONCURRENCY", "2");
+    for i in 0..8 {
+        job = job.file(&format!("dist/p{i}_1.0_amd64.deb"), &format!("{i}"));
+    }
+    job.run().code(0).has("lowering uploads in flight to 1");
+    assert_eq!(emu.packages("debs").len(), 8);
+    let publishes: Vec<_> = emu.requests().into_iter().filter(|r| r.in_flight > 0).collect();
+    assert!(
+        publishes.iter().any(|r| r.in_flight == 2),
+        "two in flight before the 429"
+    );
+    let limited = publishes.iter().find(|r| r.status == 429).unwrap().arrival;
+    let mut later: Vec<(u64, u32)> = publishes
+        .iter()
+        .filter(|r| r.arrival > limited)
+        .map(|r| (r.arrival, r.in_flight))
+        .collect();
+    later.sort_unstable();
+    // The first may have started alongside the rate-limited request, before its answer.
+    assert!(
+        later.len() >= 6 && later[1..].iter().all(|(_, n)| *n == 1),
+        "in flight after the 429: {later:?}"
+    );
+}
