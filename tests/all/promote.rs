@@ -2,6 +2,23 @@
 
 use crate::support::{Fault, Job, TOKEN, emulator};
 
+/// `package-publisher promote --from staging --to production 'dist/*.deb'` from a terminal.
+fn promote_cli(emu: &crate::support::Handle) -> Job {
+    Job::new()
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
+        .args(&[
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "dist/*.deb",
+            "--api-url",
+            &emu.url,
+        ])
+}
+
 fn staging_job(emu: &crate::support::Handle) -> Job {
     Job::local(emu, "staging", "dist/*.deb").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
 }
@@ -187,21 +204,8 @@ fn two_step_pipeline_with_meta_data_and_reruns() {
 fn promote_only_identifies_packages_by_the_matched_files() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
     staging_job(&emu).file("dist/a_1.0_amd64.deb", "a").run().code(0);
-    let job = Job::new()
-        .env("BUILDKITE_API_TOKEN", TOKEN)
-        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
-        .args(&[
-            "promote",
-            "--from",
-            "staging",
-            "--to",
-            "production",
-            "dist/*.deb",
-            "--api-url",
-            &emu.url,
-            "--report-file",
-            "r.json",
-        ])
+    let job = promote_cli(&emu)
+        .args(&["--report-file", "r.json"])
         .file("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     assert_eq!(emu.packages("production").len(), 1);
@@ -211,20 +215,7 @@ fn promote_only_identifies_packages_by_the_matched_files() {
             .any(|r| r.path.ends_with("/registries/production/packages") && r.method == "POST")
     );
     // A file with the same name and version but other content is not that package.
-    let other = Job::new()
-        .env("BUILDKITE_API_TOKEN", TOKEN)
-        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
-        .args(&[
-            "promote",
-            "--from",
-            "staging",
-            "--to",
-            "production",
-            "dist/*.deb",
-            "--api-url",
-            &emu.url,
-        ])
-        .file("dist/a_1.0_amd64.deb", "tampered");
+    let other = promote_cli(&emu).file("dist/a_1.0_amd64.deb", "tampered");
     other
         .run()
         .code(1)
