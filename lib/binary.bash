@@ -8,6 +8,15 @@
 #   3. from a checkout that is not a release (VERSION says "dev"), `cargo build
 #      --release --locked`.
 # Every function prints its messages to stderr; resolve_binary prints only the path.
+#
+# Environment (read here, by the hook and the action, never by the binary):
+#   PP_RELEASES_URL  where release assets are downloaded from, for a mirror behind a
+#                    firewall (and the test suite's release rehearsal): the asset is
+#                    fetched from <PP_RELEASES_URL>/v<version>/package-publisher-<triple>.
+#                    Default: this project's GitHub releases. Whatever the source, the
+#                    asset must match the sha256 pinned in checksums.txt.
+#   PP_CACHE_DIR     where verified binaries are kept (default: a per-user folder under
+#                    BUILDKITE_PLUGINS_PATH, RUNNER_TOOL_CACHE or TMPDIR).
 
 # The Rust target triple of this machine, or fails.
 pp_target_triple() {
@@ -78,8 +87,8 @@ resolve_binary() {
       echo "package-publisher: this is a development checkout (VERSION is dev) and cargo is not installed; pin a release tag, or set binary-path" >&2
       return 1
     fi
-    echo "~~~ :rust: building package-publisher from source (development checkout)" >&2
-    if ! cargo build --release --locked --quiet --manifest-path "$dir/Cargo.toml" >&2; then
+    echo "~~~ :rust: building package-publisher from source (development checkout; the first build takes a few minutes)" >&2
+    if ! cargo build --release --locked --manifest-path "$dir/Cargo.toml" >&2; then
       echo "package-publisher: cargo build failed; set binary-path, or pin a release tag" >&2
       return 1
     fi
@@ -109,20 +118,22 @@ resolve_binary() {
   mkdir -p "$cache"
   chmod 700 "$cache" 2>/dev/null || true
   local base="${PP_RELEASES_URL:-https://github.com/package-publisher/package-publisher-buildkite-plugin/releases/download}"
-  local url="${base}/v${version}/package-publisher-${triple}"
+  local url="${base%/}/v${version}/package-publisher-${triple}"
   local tmp="$binary.download.$$"
+  echo "~~~ :package: downloading package-publisher v${version} for ${triple} from ${url}" >&2
   if ! pp_download "$url" "$tmp"; then
     rm -f "$tmp"
-    echo "package-publisher: could not download $url" >&2
+    echo "package-publisher: could not download $url; check that release v${version} has an asset for ${triple} (or that PP_RELEASES_URL points at a mirror that has it), or set binary-path" >&2
     return 1
   fi
   local actual
   actual="$(pp_sha256 "$tmp")"
   if [[ "$actual" != "$expected" ]]; then
     rm -f "$tmp"
-    echo "package-publisher: checksum mismatch for $url: expected sha256 $expected, got $actual; refusing to run it" >&2
+    echo "package-publisher: checksum mismatch for $url: expected sha256 $expected (pinned in checksums.txt), got $actual; refusing to run it" >&2
     return 1
   fi
+  echo "package-publisher: sha256 $actual matches checksums.txt; cached in $cache" >&2
   if ! { chmod +x "$tmp" && mv "$tmp" "$binary"; }; then
     echo "package-publisher: could not install the binary into $cache" >&2
     return 1

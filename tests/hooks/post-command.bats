@@ -113,6 +113,15 @@ release() {
   [ -x "$PP_CACHE_DIR/1.2.3/x86_64-unknown-linux-musl/package-publisher" ]
 }
 
+@test "PP_RELEASES_URL points the download at a mirror, with or without a trailing slash" {
+  release
+  export PP_RELEASES_URL="https://mirror.example/pp/"
+  run "$plugin/hooks/post-command"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"downloading package-publisher v1.2.3 for x86_64-unknown-linux-musl from https://mirror.example/pp/v1.2.3/package-publisher-x86_64-unknown-linux-musl"* ]]
+  [ "$(cat "$BATS_TEST_TMPDIR/curl.log")" = "https://mirror.example/pp/v1.2.3/package-publisher-x86_64-unknown-linux-musl" ]
+}
+
 @test "a download whose checksum does not match is refused" {
   release
   echo "tampered" >"$BATS_TEST_TMPDIR/evil"
@@ -175,5 +184,5 @@ SHIM
   run "$plugin/hooks/post-command"
   [ "$status" -eq 0 ]
   [[ "$output" == *"fake binary ran"* ]]
-  grep -q -- "build --release --locked --quiet --manifest-path $plugin/Cargo.toml" "$BATS_TEST_TMPDIR/cargo.args"
+  grep -q -- "build --release --locked --manifest-path $plugin/Cargo.toml" "$BATS_TEST_TMPDIR/cargo.args"
 }
