@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::Client;
 use crate::artifact::Artifact;
@@ -21,8 +22,9 @@ use crate::config::sources::RawMap;
 use crate::config::{self, Config};
 use crate::discover::{self, DiscoverError};
 use crate::exit::ExitStatus;
+use crate::lookup::{self, Found, Wanted};
 use crate::promote::{self, Promoter};
-use crate::publish::{self, Lookup, Publisher};
+use crate::publish::{self, Publisher};
 use crate::report::text::{duration, rate, size};
 use crate::report::{Entry, PromotionStatus, Report, Status};
 use crate::retry::RetryPolicy;
@@ -74,7 +76,16 @@ async fn run_job(vars: &BTreeMap<String, String>, config_platform: Option<Platfo
             return ExitStatus::Usage;
         }
     };
-    match job(&ci, &config).await {
+    let cancel = {
+        let ci = Arc::clone(&ci);
+        crate::cancel::on_signals(move |signal| {
+            ci.line(&format!(
+                "{signal} received: starting nothing new, giving uploads in flight up to {} s, then reporting",
+                publish::CANCEL_GRACE.as_secs()
+            ));
+        })
+    };
+    match job(&ci, &config, &cancel).await {
         Ok(status) => status,
         Err(Abort(status, err)) => {
             let message = format!("{err:#}");
@@ -98,7 +109,18 @@ async fn run_job(vars: &BTreeMap<String, String>, config_platform: Option<Platfo
     }
 }
 
-async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
+/// Ends the run early when it was cancelled between steps.
+fn check_cancelled(cancel: &CancellationToken, before: &str) -> Result<(), Abort> {
+    if cancel.is_cancelled() {
+        return Err(Abort(
+            ExitStatus::Failed,
+            anyhow::anyhow!("cancelled before {before}; nothing was published"),
+        ));
+    }
+    Ok(())
+}
+
+async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Result<ExitStatus, Abort> {
     let registry = config.source_registry().to_owned();
     let org = config.organization().to_owned();
     ci.setup_group(&format!(
@@ -168,8 +190,10 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
         RetryPolicy {
             retries: config.retries(),
         },
+        config.stall_timeout(),
     )
     .context("cannot build the HTTP client")?;
+    check_cancelled(cancel, "anything was sent")?;
 
     if config.dry_run() && !promote_only {
         report.packages = artifacts.iter().map(publish::new_entry).collect();
@@ -219,6 +243,7 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
         })?;
     }
 
+    check_cancelled(cancel, "the first upload")?;
     let mut timings = Vec::new();
     if promote_only {
         report.packages = promote_sources(ci, config, &client, &auth, &artifacts).await?;
@@ -235,6 +260,7 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
             stall: config.stall_timeout(),
             concurrency: config.concurrency(),
             attestations: bundle.as_ref().map(|b| (Arc::from(b.text.as_str()), b.files.len())),
+            cancel: cancel.clone(),
         };
         for outcome in publisher.publish_all(artifacts).await {
             timings.push(outcome.elapsed);
@@ -244,7 +270,11 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
 
     if let Some(p) = &promoter {
         let failed = report.packages.iter().filter(|e| !e.status.is_ok()).count();
-        if failed > 0 {
+        if cancel.is_cancelled() {
+            let reason = "not promoted: the run was cancelled".to_owned();
+            ci.line(&reason);
+            promote::skip_all(&mut report.packages, config.promote_to(), &reason);
+        } else if failed > 0 {
             let reason = format!("not promoted: {failed} package(s) failed to publish, so nothing was promoted");
             ci.line(&reason);
             promote::skip_all(&mut report.packages, config.promote_to(), &reason);
@@ -256,7 +286,7 @@ async fn job(ci: &Arc<Ci>, config: &Config) -> Result<ExitStatus, Abort> {
             }
         } else {
             ci.group(&format!("Promoting to {}", config.promote_to().join(", ")));
-            p.promote_all(&mut report.packages).await;
+            p.promote_all(&mut report.packages, cancel).await;
         }
     }
     Ok(finish(ci, config, report, &timings).await)
@@ -382,12 +412,23 @@ async fn promote_sources(
     let mut entries = Vec::with_capacity(artifacts.len());
     for artifact in artifacts {
         let mut entry = publish::new_entry(artifact);
-        match publish::find_package(client, &token, org, source, artifact, &artifact.sha256).await {
-            Ok(Lookup { exact: Some(pkg), .. }) => {
+        let wanted = Wanted {
+            file_name: &artifact.file_name,
+            identity: artifact.predicted.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+            sha256: &artifact.sha256,
+        };
+        let found = lookup::find(client, &token, org, source, wanted)
+            .await
+            .map(|found| match found {
+                Found::Other(pkg) => Found::Many(vec![pkg]),
+                found => found,
+            });
+        match found {
+            Ok(Found::Exact(pkg)) => {
                 publish::fill_from_package(&mut entry, &pkg);
                 entry.status = Status::Identical;
             }
-            Ok(Lookup { others, .. }) if !others.is_empty() => {
+            Ok(Found::Many(others)) => {
                 let theirs: Vec<&str> = others.iter().map(|p| p.sha256().unwrap_or("(none)")).collect();
                 entry.status = Status::Failed;
                 entry.error = Some(format!(

@@ -63,7 +63,7 @@ fn session(vars: &BTreeMap<String, String>, target: &cli::Target) -> Result<Sess
             anyhow::anyhow!("no API token: set BUILDKITE_API_TOKEN (a token is never taken as a flag, so it stays out of shell history)"),
         )
     })?;
-    let client = Client::new(config.api_url(), RetryPolicy { retries: 3 })?;
+    let client = Client::new(config.api_url(), RetryPolicy { retries: 3 }, config.stall_timeout())?;
     Ok(Session {
         client,
         token,

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
+use crate::api::Client;
 use crate::api::model::{Package, is_copyable};
-use crate::api::{ApiError, Client};
 use crate::auth::Auth;
 use crate::ci::Ci;
+use crate::lookup::{self, Found, Wanted};
 use crate::report::{Entry, Promotion, PromotionStatus};
 use crate::retry::{self, Decision};
 
@@ -56,10 +57,16 @@ impl Promoter {
     }
 
     /// Promotes every entry into every destination, recording results on the entries.
-    pub async fn promote_all(&self, entries: &mut [Entry]) {
+    /// After a cancellation the copy in flight finishes (copies are short, bounded
+    /// calls) and the rest are recorded as not attempted.
+    pub async fn promote_all(&self, entries: &mut [Entry], cancel: &tokio_util::sync::CancellationToken) {
         for entry in entries.iter_mut() {
             for dest in &self.destinations {
-                let promotion = self.promote_one(entry, dest).await;
+                let promotion = if cancel.is_cancelled() {
+                    skipped(entry, dest, "not copied: the run was cancelled")
+                } else {
+                    self.promote_one(entry, dest).await
+                };
                 entry.promotions.push(promotion);
             }
         }
@@ -146,7 +153,7 @@ impl Promoter {
                     self.org, self.source
                 ));
             }
-            match retry::decide(&err, backoff.next_delay()) {
+            match retry::decide(err.retry_class(), backoff.next_delay()) {
                 Decision::Retry(wait) => tokio::time::sleep(wait).await,
                 Decision::GiveUp => return Err(err.to_string()),
             }
@@ -159,37 +166,25 @@ impl Promoter {
             return Ok(Destination::Absent);
         };
         let token = self.auth.token(&self.org, dest).await.map_err(|e| e.to_string())?;
-        let found = match self.client.list(&self.org, dest, &token, Some(name), None).await {
-            Ok(found) => found,
-            // A token that may copy but not list the destination: let the copy decide.
-            Err(err) if err.is_auth() => return Ok(Destination::Absent),
-            Err(err) if err.status() == Some(404) => {
-                return Err(format!(
-                    "registry {dest:?} was not found in organization {:?} ({err})",
-                    self.org
-                ));
-            }
-            Err(err) => return Err(err.to_string()),
+        let wanted = Wanted {
+            file_name: entry.path.rsplit('/').next().unwrap_or(&entry.path),
+            identity: Some((name, version)),
+            sha256: &entry.sha256,
         };
-        let mut others = Vec::new();
-        for mut pkg in found.into_iter().filter(|p| p.version.as_deref() == Some(version)) {
-            if pkg.sha256().is_none() {
-                pkg = self
-                    .client
-                    .get(&self.org, dest, &token, &pkg.id)
-                    .await
-                    .map_err(|e: ApiError| e.to_string())?;
-            }
-            match pkg.sha256() {
-                Some(remote) if remote.eq_ignore_ascii_case(&entry.sha256) => return Ok(Destination::Identical(pkg)),
-                remote => others.push(remote.unwrap_or("(none reported)").to_owned()),
-            }
+        let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
+        match lookup::find(&self.client, &token, &self.org, dest, wanted).await {
+            Ok(Found::Exact(pkg)) => Ok(Destination::Identical(pkg)),
+            Ok(Found::Other(pkg)) => Ok(Destination::Others(vec![digest(&pkg)])),
+            Ok(Found::Many(pkgs)) => Ok(Destination::Others(pkgs.iter().map(digest).collect())),
+            Ok(Found::Absent | Found::Unknown) => Ok(Destination::Absent),
+            // A token that may copy but not list the destination: let the copy decide.
+            Err(err) if err.is_auth() => Ok(Destination::Absent),
+            Err(err) if err.status() == Some(404) => Err(format!(
+                "registry {dest:?} was not found in organization {:?} ({err})",
+                self.org
+            )),
+            Err(err) => Err(err.to_string()),
         }
-        Ok(if others.is_empty() {
-            Destination::Absent
-        } else {
-            Destination::Others(others)
-        })
     }
 }
 
@@ -206,15 +201,20 @@ enum Destination {
 pub fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
     for entry in entries {
         for dest in destinations {
-            entry.promotions.push(Promotion {
-                registry: dest.clone(),
-                name: entry.name.clone(),
-                version: entry.version.clone(),
-                id: None,
-                web_url: None,
-                status: PromotionStatus::Skipped,
-                error: Some(reason.to_owned()),
-            });
+            let promotion = skipped(entry, dest, reason);
+            entry.promotions.push(promotion);
         }
+    }
+}
+
+fn skipped(entry: &Entry, dest: &str, reason: &str) -> Promotion {
+    Promotion {
+        registry: dest.to_owned(),
+        name: entry.name.clone(),
+        version: entry.version.clone(),
+        id: None,
+        web_url: None,
+        status: PromotionStatus::Skipped,
+        error: Some(reason.to_owned()),
     }
 }

@@ -1,15 +1,13 @@
-//! The retry policy, as a pure decision: given what went wrong and how many retries
-//! were already made, retry after some delay or give up. No I/O happens here, so the
-//! rules are unit-tested directly. Delays come from `backon`'s jittered exponential
-//! backoff; a server's own `Retry-After` / `RateLimit-Reset` is honoured up to a cap.
-//! Never retried: 4xx other than 408 and 429 (a 401/403/404/409/422 will not fix
-//! itself), and answers that were 2xx but malformed.
+//! The retry policy, as a pure decision: given the kind of failure and the next delay
+//! of the backoff, retry after some delay or give up. No I/O happens here and nothing
+//! here knows about HTTP: callers describe a failure as a [`Class`] (the API client's
+//! errors know their own class), so the rules are unit-tested directly. Delays come
+//! from `backon`'s jittered exponential backoff; a server's own `Retry-After` /
+//! `RateLimit-Reset` is honoured up to a cap.
 
 use std::time::Duration;
 
 use backon::BackoffBuilder;
-
-use crate::api::ApiError;
 
 /// The longest a server-requested wait is honoured before retrying anyway.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);
@@ -18,11 +16,21 @@ pub const BASE_DELAY: Duration = Duration::from_millis(250);
 /// The longest backoff delay between attempts.
 pub const MAX_DELAY: Duration = Duration::from_secs(20);
 
-/// How often and how long to retry.
+/// How often to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub retries: u32,
+}
+
+/// What kind of failure happened, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Worth another attempt (a 5xx, 408, 429, a reset, a timeout, a stall), after at
+    /// least the wait the server asked for, if any.
+    Transient { server_wait: Option<Duration> },
+    /// Will not fix itself (a 4xx, a malformed answer, a local file error).
+    Permanent,
 }
 
 /// What to do after a failed attempt.
@@ -60,35 +68,20 @@ impl Backoff {
     }
 }
 
-/// Whether an error is worth another attempt at all.
+/// Decides what to do after a failure of `class`, given the next backoff delay (`None`
+/// when the retries are used up). A server-requested wait replaces the backoff but
+/// keeps some jitter, so many clients told "reset in 10 s" do not all return at once.
 #[must_use]
-pub fn is_transient(err: &ApiError) -> bool {
-    match err {
-        ApiError::Transport { .. } | ApiError::Stalled { .. } => true,
-        ApiError::Status { status, .. } | ApiError::Storage { status, .. } => {
-            matches!(status, 408 | 429) || *status >= 500
-        }
-        ApiError::Decode { .. } => false,
-    }
-}
-
-/// Decides what to do after `err`, given the next backoff delay (`None` when the
-/// retries are used up). A server-requested wait replaces the backoff but keeps its
-/// jitter, so many clients told "reset in 10 s" do not all return at once.
-#[must_use]
-pub fn decide(err: &ApiError, next_backoff: Option<Duration>) -> Decision {
+pub fn decide(class: Class, next_backoff: Option<Duration>) -> Decision {
     let Some(backoff) = next_backoff else {
         return Decision::GiveUp;
     };
-    if !is_transient(err) {
-        return Decision::GiveUp;
-    }
-    match err {
-        ApiError::Status {
-            retry_after: Some(wait),
-            ..
-        } => Decision::Retry((*wait).min(MAX_SERVER_WAIT) + backoff.min(Duration::from_secs(1))),
-        _ => Decision::Retry(backoff),
+    match class {
+        Class::Permanent => Decision::GiveUp,
+        Class::Transient {
+            server_wait: Some(wait),
+        } => Decision::Retry(wait.min(MAX_SERVER_WAIT) + backoff.min(Duration::from_secs(1))),
+        Class::Transient { server_wait: None } => Decision::Retry(backoff),
     }
 }
 
@@ -96,51 +89,34 @@ pub fn decide(err: &ApiError, next_backoff: Option<Duration>) -> Decision {
 mod tests {
     use super::*;
 
-    fn status(code: u16, retry_after: Option<u64>) -> ApiError {
-        ApiError::Status {
-            method: "POST",
-            url: "http://x/".into(),
-            status: code,
-            message: String::new(),
-            retry_after: retry_after.map(Duration::from_secs),
-            hint: String::new(),
-        }
-    }
-
     const B: Option<Duration> = Some(Duration::from_millis(300));
+    const TRANSIENT: Class = Class::Transient { server_wait: None };
 
     #[test]
-    fn transient_statuses_are_retried_with_backoff() {
-        for code in [408, 500, 502, 503, 504] {
-            assert_eq!(
-                decide(&status(code, None), B),
-                Decision::Retry(Duration::from_millis(300))
-            );
-        }
+    fn transient_failures_are_retried_with_backoff() {
+        assert_eq!(decide(TRANSIENT, B), Decision::Retry(Duration::from_millis(300)));
     }
 
     #[test]
-    fn permanent_statuses_give_up() {
-        for code in [400, 401, 403, 404, 409, 413, 422] {
-            assert_eq!(decide(&status(code, None), B), Decision::GiveUp, "{code}");
-        }
+    fn permanent_failures_give_up() {
+        assert_eq!(decide(Class::Permanent, B), Decision::GiveUp);
     }
 
     #[test]
     fn server_wait_is_honoured_capped_and_jittered() {
+        let wait = |s| Class::Transient {
+            server_wait: Some(Duration::from_secs(s)),
+        };
+        assert_eq!(decide(wait(7), B), Decision::Retry(Duration::from_millis(7300)));
         assert_eq!(
-            decide(&status(429, Some(7)), B),
-            Decision::Retry(Duration::from_millis(7300))
-        );
-        assert_eq!(
-            decide(&status(429, Some(100_000)), B),
+            decide(wait(100_000), B),
             Decision::Retry(MAX_SERVER_WAIT + Duration::from_millis(300))
         );
     }
 
     #[test]
     fn no_retries_left_gives_up() {
-        assert_eq!(decide(&status(503, None), None), Decision::GiveUp);
+        assert_eq!(decide(TRANSIENT, None), Decision::GiveUp);
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! Errors of the Packages API client, sorted into the kinds callers decide on: the
-//! retry policy looks at transport failures, stalls and retryable statuses; publishing
-//! looks for "already exists"; the exit code looks for refused credentials. Each error
+//! Errors of the Packages API client, sorted into the kinds callers decide on: each
+//! error knows its retry [`Class`] (transport failures, stalls and 408/429/5xx are
+//! transient), whether it may have changed state on the server (ambiguous), whether the
+//! server said "already exists", and whether the credentials were refused. Each error
 //! names the method and URL, keeps the server's `message` and status, and for 401/403
 //! says which token scope the call needs.
 
 use std::time::Duration;
 
 use thiserror::Error;
+
+use crate::retry::Class;
 
 /// A failed API or storage call.
 #[derive(Debug, Error)]
@@ -58,6 +61,17 @@ pub enum ApiError {
         url: String,
         detail: String,
     },
+    /// A bound this client keeps was reached: an answer too large to read, too many
+    /// pages. Retrying would hit it again.
+    #[error("{method} {url}: {detail}")]
+    Limit {
+        method: &'static str,
+        url: String,
+        detail: String,
+    },
+    /// The local file could not be read: nothing was sent, and retrying will not help.
+    #[error("cannot read {path}: {detail}")]
+    Local { path: String, detail: String },
 }
 
 impl ApiError {
@@ -99,9 +113,83 @@ impl ApiError {
             ApiError::Transport { ambiguous, .. } => *ambiguous,
             ApiError::Stalled { .. } => true,
             ApiError::Status { status, .. } => *status >= 500,
-            // A 2xx whose body is not what was expected probably did what was asked.
-            ApiError::Decode { .. } => true,
-            ApiError::Storage { .. } => false,
+            // A 2xx whose body is not what was expected (or too large to read)
+            // probably did what was asked.
+            ApiError::Decode { .. } | ApiError::Limit { .. } => true,
+            ApiError::Storage { .. } | ApiError::Local { .. } => false,
         }
+    }
+
+    /// How the retry policy sees this error.
+    #[must_use]
+    pub fn retry_class(&self) -> Class {
+        match self {
+            ApiError::Transport { .. } | ApiError::Stalled { .. } => Class::Transient { server_wait: None },
+            ApiError::Status {
+                status, retry_after, ..
+            } if matches!(status, 408 | 429) || *status >= 500 => Class::Transient {
+                server_wait: *retry_after,
+            },
+            ApiError::Storage { status, .. } if matches!(status, 408 | 429) || *status >= 500 => {
+                Class::Transient { server_wait: None }
+            }
+            ApiError::Status { .. }
+            | ApiError::Storage { .. }
+            | ApiError::Decode { .. }
+            | ApiError::Limit { .. }
+            | ApiError::Local { .. } => Class::Permanent,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, retry_after: Option<u64>) -> ApiError {
+        ApiError::Status {
+            method: "POST",
+            url: "http://x/".into(),
+            status: code,
+            message: String::new(),
+            retry_after: retry_after.map(Duration::from_secs),
+            hint: String::new(),
+        }
+    }
+
+    #[test]
+    fn transient_statuses_and_transport_failures_are_retryable() {
+        for code in [408, 429, 500, 502, 503, 504] {
+            assert!(
+                matches!(status(code, None).retry_class(), Class::Transient { .. }),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            status(429, Some(7)).retry_class(),
+            Class::Transient {
+                server_wait: Some(Duration::from_secs(7))
+            }
+        );
+        let reset = ApiError::Transport {
+            method: "GET",
+            url: String::new(),
+            detail: String::new(),
+            ambiguous: true,
+        };
+        assert!(matches!(reset.retry_class(), Class::Transient { .. }));
+    }
+
+    #[test]
+    fn permanent_statuses_and_local_errors_are_not() {
+        for code in [400, 401, 403, 404, 409, 413, 422] {
+            assert_eq!(status(code, None).retry_class(), Class::Permanent, "{code}");
+        }
+        let local = ApiError::Local {
+            path: "dist/a.deb".into(),
+            detail: "No such file or directory".into(),
+        };
+        assert_eq!(local.retry_class(), Class::Permanent);
+        assert!(!local.is_ambiguous());
     }
 }

@@ -7,20 +7,23 @@
 //!
 //! Idempotent reads and deletes retry here; publish and copy retry in their callers,
 //! which must look the package up after an ambiguous failure before sending again.
+//!
+//! Every wait is bounded: JSON calls have a total time limit (`stall-timeout`, so a
+//! silent or trickling server is abandoned), uploads are watched for stalls, answers
+//! are read up to a size cap, and pagination stops after [`MAX_PAGES`] pages.
 
+pub mod body;
 pub mod error;
 pub mod model;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use futures_util::TryStreamExt;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
+pub use body::{DigestSlot, Progress};
 pub use error::ApiError;
 use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
 
@@ -28,73 +31,17 @@ use crate::artifact::Artifact;
 use crate::retry::{self, Decision, RetryPolicy};
 use crate::secret::Secret;
 
-/// How long a JSON call may take in total.
-const JSON_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait for a TCP/TLS connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Page size asked for when listing.
 pub const PAGE_SIZE: u32 = 100;
-
-/// Upload progress shared between the request body, the stall watchdog and the
-/// progress log. The body also feeds every byte it sends through sha256, so a publish
-/// reads each file once: when an attempt streamed the whole file, [`Progress::digest`]
-/// is its hash.
-#[derive(Debug)]
-pub struct Progress {
-    start: Instant,
-    stall: Duration,
-    sent: AtomicU64,
-    last_ms: AtomicU64,
-    hasher: Mutex<Sha256>,
-}
-
-impl Progress {
-    /// A fresh counter for an upload that is aborted after `stall` without progress.
-    #[must_use]
-    pub fn new(stall: Duration) -> Arc<Self> {
-        Arc::new(Progress {
-            start: Instant::now(),
-            stall,
-            sent: AtomicU64::new(0),
-            last_ms: AtomicU64::new(0),
-            hasher: Mutex::new(Sha256::new()),
-        })
-    }
-
-    fn advance(&self, chunk: &[u8]) {
-        self.hasher.lock().expect("hasher lock").update(chunk);
-        self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.last_ms.store(elapsed_ms(self.start), Ordering::Relaxed);
-    }
-
-    fn reset(&self) {
-        *self.hasher.lock().expect("hasher lock") = Sha256::new();
-        self.sent.store(0, Ordering::Relaxed);
-        self.last_ms.store(elapsed_ms(self.start), Ordering::Relaxed);
-    }
-
-    /// Bytes of the current attempt sent so far.
-    #[must_use]
-    pub fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
-    }
-
-    /// The sha256 of what the last attempt streamed, if it streamed exactly `size`
-    /// bytes (the whole file).
-    #[must_use]
-    pub fn digest(&self, size: u64) -> Option<String> {
-        (self.sent() == size).then(|| format!("{:x}", self.hasher.lock().expect("hasher lock").clone().finalize()))
-    }
-
-    fn idle(&self) -> Duration {
-        let last = self.last_ms.load(Ordering::Relaxed);
-        Duration::from_millis(elapsed_ms(self.start).saturating_sub(last))
-    }
-}
-
-fn elapsed_ms(start: Instant) -> u64 {
-    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
+/// The most pages one listing follows (100 000 packages at [`PAGE_SIZE`]).
+pub const MAX_PAGES: usize = 1000;
+/// The largest successful answer read into memory (a page of packages is a few KiB).
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+/// How much of an error answer is read: enough for any message, never a whole page
+/// of HTML or an endless stream.
+pub const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 /// The Packages API client.
 #[derive(Clone)]
@@ -104,13 +51,16 @@ struct Inner {
     http: reqwest::Client,
     base: Url,
     policy: RetryPolicy,
+    /// The total time limit of one JSON call, and of reading an upload's answer.
+    timeout: Duration,
 }
 
 impl Client {
     /// Builds the client: one connection pool, a user agent naming this tool, no
     /// automatic redirects (a redirected upload would have to resend its body, and a
-    /// redirect must never carry the token elsewhere).
-    pub fn new(base: &Url, policy: RetryPolicy) -> anyhow::Result<Self> {
+    /// redirect must never carry the token elsewhere). `timeout` bounds every JSON
+    /// call from connect to the last byte of the answer.
+    pub fn new(base: &Url, policy: RetryPolicy, timeout: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("package-publisher/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
@@ -121,7 +71,12 @@ impl Client {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        Ok(Client(Arc::new(Inner { http, base, policy })))
+        Ok(Client(Arc::new(Inner {
+            http,
+            base,
+            policy,
+            timeout,
+        })))
     }
 
     /// The retry policy every caller shares.
@@ -142,6 +97,11 @@ impl Client {
         url
     }
 
+    /// A JSON call: authorised, and bounded by the client's time limit.
+    fn json_request(&self, method: Method, url: Url, token: &Secret) -> RequestBuilder {
+        self.request(method, url, token).timeout(self.0.timeout)
+    }
+
     fn request(&self, method: Method, url: Url, token: &Secret) -> RequestBuilder {
         self.0
             .http
@@ -151,31 +111,30 @@ impl Client {
     }
 
     /// Publishes a file with the documented multipart POST (`file` part, streamed from
-    /// disk, named with the file's base name). One attempt; the caller retries.
+    /// disk, named with the file's base name). One attempt; the caller retries. With
+    /// `digest`, the file is hashed while it streams.
     pub async fn publish_direct(
         &self,
         org: &str,
         registry: &str,
         token: &Secret,
-        artifact: &Artifact,
-        attestation_bundle: Option<&str>,
-        progress: &Arc<Progress>,
+        upload: &Upload<'_>,
     ) -> Result<Package, ApiError> {
         let url = self.url(org, registry, &["packages"]);
         let mut form = Form::new();
-        if let Some(bundle) = attestation_bundle {
+        if let Some(bundle) = upload.attestation_bundle {
             form = form.part("attestation_bundle", bundle_part(bundle));
         }
-        let form = form.part("file", file_part(artifact, progress).await?);
+        let form = form.part("file", file_part(upload)?);
         let req = self.request(Method::POST, url.clone(), token).multipart(form);
-        let resp = watch("POST", &url, req.send(), progress).await?;
-        decode("POST", &url, resp).await
+        let resp = watch("POST", &url, req.send(), upload.progress).await?;
+        self.decode_within("POST", &url, resp).await
     }
 
     /// Presigned flow, leg 1: ask for an upload slot.
     pub async fn request_upload_slot(&self, org: &str, registry: &str, token: &Secret) -> Result<UploadForm, ApiError> {
         let url = self.url(org, registry, &["packages", "upload"]);
-        let req = self.request(Method::POST, url.clone(), token).timeout(JSON_TIMEOUT);
+        let req = self.json_request(Method::POST, url.clone(), token);
         let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
         let slot: UploadSlot = decode("POST", &url, resp).await?;
         if !slot.form.data.contains_key("key") {
@@ -192,12 +151,8 @@ impl Client {
     /// Presigned flow, leg 2: send the file to storage with the slot's form. The data
     /// fields go first and the file last; the length is exact (storage refuses chunked
     /// bodies); no Buildkite header is sent. Returns the `package_url` for finalize.
-    pub async fn upload_to_storage(
-        &self,
-        form: &UploadForm,
-        artifact: &Artifact,
-        progress: &Arc<Progress>,
-    ) -> Result<String, ApiError> {
+    pub async fn upload_to_storage(&self, form: &UploadForm, upload: &Upload<'_>) -> Result<String, ApiError> {
+        let artifact = upload.artifact;
         let url = Url::parse(&form.url).map_err(|e| ApiError::Decode {
             method: "POST",
             url: form.url.clone(),
@@ -215,13 +170,13 @@ impl Client {
             }
             body = body.text(name.clone(), text);
         }
-        body = body.part(form.file_input.clone(), file_part(artifact, progress).await?);
+        body = body.part(form.file_input.clone(), file_part(upload)?);
         let method = Method::from_bytes(form.method.as_bytes()).unwrap_or(Method::POST);
         let req = self.0.http.request(method, url.clone()).multipart(body);
-        let resp = watch("POST", &url, req.send(), progress).await?;
+        let resp = watch("POST", &url, req.send(), upload.progress).await?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
-            let body = resp.text().await.unwrap_or_default();
+            let body = error_text(resp, self.0.timeout).await;
             return Err(ApiError::Storage {
                 method: "POST",
                 url: url.as_str().split('?').next().unwrap_or_default().to_owned(),
@@ -257,16 +212,14 @@ impl Client {
         if let Some(bundle) = attestation_bundle {
             form = form.part("attestation_bundle", bundle_part(bundle));
         }
-        let req = self
-            .request(Method::POST, url.clone(), token)
-            .timeout(JSON_TIMEOUT)
-            .multipart(form);
+        let req = self.json_request(Method::POST, url.clone(), token).multipart(form);
         let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
         decode("POST", &url, resp).await
     }
 
     /// Every package in a registry (optionally only those named `name`), following
-    /// `links.next` to the end. `limit` stops early once that many are collected.
+    /// `links.next` to the end, at most [`MAX_PAGES`] pages. `limit` stops early once
+    /// that many are collected.
     pub async fn list(
         &self,
         org: &str,
@@ -285,7 +238,17 @@ impl Client {
         }
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        loop {
+        for page_number in 1.. {
+            if page_number > MAX_PAGES {
+                return Err(ApiError::Limit {
+                    method: "GET",
+                    url: url.to_string(),
+                    detail: format!(
+                        "the listing goes on past {MAX_PAGES} pages ({} packages so far); stopped following links.next (narrow it with a name)",
+                        out.len()
+                    ),
+                });
+            }
             let page: PackagePage = self.get_json(url.clone(), token).await?;
             out.extend(page.items);
             if limit.is_some_and(|l| out.len() >= l) {
@@ -342,9 +305,8 @@ impl Client {
         let mut url = self.url(org, registry, &["packages", id, "copy"]);
         url.query_pairs_mut().append_pair("to", to);
         let req = self
-            .request(Method::POST, url.clone(), token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .timeout(JSON_TIMEOUT);
+            .json_request(Method::POST, url.clone(), token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
         let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
         decode("POST", &url, resp).await
     }
@@ -356,14 +318,14 @@ impl Client {
         let mut backoff = self.0.policy.backoff();
         let mut retried = false;
         loop {
-            let req = self.request(Method::DELETE, url.clone(), token).timeout(JSON_TIMEOUT);
+            let req = self.json_request(Method::DELETE, url.clone(), token);
             let err = match req.send().await {
                 Ok(resp) if resp.status().is_success() => return Ok(()),
                 Ok(resp) if retried && resp.status().as_u16() == 404 => return Ok(()),
                 Ok(resp) => status_error("DELETE", &url, resp).await,
                 Err(e) => transport("DELETE", &url, &e),
             };
-            match retry::decide(&err, backoff.next_delay()) {
+            match retry::decide(err.retry_class(), backoff.next_delay()) {
                 Decision::Retry(wait) => {
                     retried = true;
                     tokio::time::sleep(wait).await;
@@ -377,7 +339,7 @@ impl Client {
     async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &Secret) -> Result<T, ApiError> {
         let mut backoff = self.0.policy.backoff();
         loop {
-            let req = self.request(Method::GET, url.clone(), token).timeout(JSON_TIMEOUT);
+            let req = self.json_request(Method::GET, url.clone(), token);
             let err = match req.send().await {
                 Ok(resp) => match decode("GET", &url, resp).await {
                     Ok(value) => return Ok(value),
@@ -385,7 +347,7 @@ impl Client {
                 },
                 Err(e) => transport("GET", &url, &e),
             };
-            match retry::decide(&err, backoff.next_delay()) {
+            match retry::decide(err.retry_class(), backoff.next_delay()) {
                 Decision::Retry(wait) => tokio::time::sleep(wait).await,
                 Decision::GiveUp => return Err(err),
             }
@@ -393,29 +355,29 @@ impl Client {
     }
 }
 
-/// The `file` part: streamed from disk in 256 KiB chunks with its exact length, so the
-/// body is never held in memory and the multipart length is known.
-async fn file_part(artifact: &Artifact, progress: &Arc<Progress>) -> Result<Part, ApiError> {
-    let file = tokio::fs::File::open(&artifact.path)
-        .await
-        .map_err(|e| ApiError::Transport {
-            method: "POST",
-            url: artifact.rel.clone(),
-            detail: format!("cannot open {}: {e}", artifact.rel),
-            ambiguous: false,
-        })?;
-    progress.reset();
-    let counter = Arc::clone(progress);
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect_ok(move |chunk| counter.advance(chunk));
-    Part::stream_with_length(reqwest::Body::wrap_stream(stream), artifact.size)
+/// One file upload: the file, its attestations, the progress counters, and where to
+/// put the sha256 computed while streaming (`None` when it is already known).
+pub struct Upload<'a> {
+    pub artifact: &'a Artifact,
+    pub attestation_bundle: Option<&'a str>,
+    pub progress: &'a Arc<Progress>,
+    pub digest: Option<DigestSlot>,
+}
+
+/// The `file` part: streamed from disk by a reader thread with its exact length, so
+/// the body is never held in memory and the multipart length is known.
+fn file_part(upload: &Upload<'_>) -> Result<Part, ApiError> {
+    let artifact = upload.artifact;
+    let local = |e: &dyn std::fmt::Display| ApiError::Local {
+        path: artifact.rel.clone(),
+        detail: e.to_string(),
+    };
+    let body = body::file_body(&artifact.path, artifact.size, upload.progress, upload.digest.clone())
+        .map_err(|e| local(&e))?;
+    Part::stream_with_length(body, artifact.size)
         .file_name(artifact.file_name.clone())
         .mime_str("application/octet-stream")
-        .map_err(|e| ApiError::Decode {
-            method: "POST",
-            url: artifact.rel.clone(),
-            detail: e.to_string(),
-        })
+        .map_err(|e| local(&e))
 }
 
 fn bundle_part(bundle: &str) -> Part {
@@ -434,7 +396,7 @@ async fn watch(
     send: impl std::future::Future<Output = reqwest::Result<Response>>,
     progress: &Arc<Progress>,
 ) -> Result<Response, ApiError> {
-    let stall = progress.stall;
+    let stall = progress.stall();
     let watchdog = async {
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -465,13 +427,65 @@ fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -> ApiError 
     }
 }
 
-/// Any 2xx is success; the body is decoded as `T`. Anything else becomes a status
-/// error that keeps the server's message.
+impl Client {
+    /// [`decode`] for a request without a total time limit (an upload): reading the
+    /// answer gets the client's time limit of its own.
+    async fn decode_within<T: DeserializeOwned>(
+        &self,
+        method: &'static str,
+        url: &Url,
+        resp: Response,
+    ) -> Result<T, ApiError> {
+        tokio::time::timeout(self.0.timeout, decode(method, url, resp))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::Stalled {
+                    method,
+                    url: url.to_string(),
+                    secs: self.0.timeout.as_secs(),
+                })
+            })
+    }
+}
+
+/// Reads a body up to `cap` bytes, and whether it was cut there (the rest is not read).
+async fn read_capped(mut resp: Response, cap: usize) -> reqwest::Result<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = cap - out.len();
+        if chunk.len() > room {
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out, false))
+}
+
+/// The start of an error answer as text: at most [`MAX_ERROR_BYTES`], within `limit`.
+async fn error_text(resp: Response, limit: Duration) -> String {
+    match tokio::time::timeout(limit, read_capped(resp, MAX_ERROR_BYTES)).await {
+        Ok(Ok((bytes, _))) => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Any 2xx is success; the body (at most [`MAX_ANSWER_BYTES`]) is decoded as `T`.
+/// Anything else becomes a status error that keeps the server's message.
 async fn decode<T: DeserializeOwned>(method: &'static str, url: &Url, resp: Response) -> Result<T, ApiError> {
     if !resp.status().is_success() {
         return Err(status_error(method, url, resp).await);
     }
-    let bytes = resp.bytes().await.map_err(|e| transport(method, url, &e))?;
+    let (bytes, cut) = read_capped(resp, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| transport(method, url, &e))?;
+    if cut {
+        return Err(ApiError::Limit {
+            method,
+            url: url.to_string(),
+            detail: format!("the answer is larger than {} MiB; not read", MAX_ANSWER_BYTES >> 20),
+        });
+    }
     serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
         method,
         url: url.to_string(),
@@ -484,7 +498,8 @@ async fn decode<T: DeserializeOwned>(method: &'static str, url: &Url, resp: Resp
 async fn status_error(method: &'static str, url: &Url, resp: Response) -> ApiError {
     let status = resp.status().as_u16();
     let retry_after = server_wait(resp.headers());
-    let body = resp.text().await.unwrap_or_default();
+    // Error answers of calls without a total time limit (uploads) get one here.
+    let body = error_text(resp, Duration::from_secs(30)).await;
     let message = match serde_json::from_str::<serde_json::Value>(&body) {
         Ok(json) => {
             let mut m = json

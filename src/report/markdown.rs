@@ -233,6 +233,7 @@ mod tests {
             status: Status::Published,
             error: None,
             attestations: 0,
+            deleted_id: None,
             auth_refused: false,
             promotions: vec![],
         }

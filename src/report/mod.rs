@@ -83,6 +83,10 @@ pub struct Entry {
     /// existing package).
     #[serde(default)]
     pub attestations: usize,
+    /// The package this run deleted for `if-exists: replace` (also when the new file
+    /// then failed to publish: the registry no longer holds the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_id: Option<String>,
     /// Whether the failure was the registry refusing the credentials (401/403).
     #[serde(skip)]
     pub auth_refused: bool,

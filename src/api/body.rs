@@ -1,0 +1,248 @@
+//! The upload body: a file streamed from disk by one blocking reader thread per upload,
+//! hashed on that thread while it reads (once per file: an attempt that already knows
+//! the file's sha256 does not hash again), and handed to the HTTP client through a
+//! small bounded channel of reused buffers. Memory per upload is a few chunks whatever
+//! the file's size. [`Progress`] counts the bytes the client has taken, for the stall
+//! watchdog and the progress lines.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+/// The size of one read and one chunk handed to the client.
+const CHUNK: usize = 256 * 1024;
+/// Chunks read ahead of what the client has sent.
+const AHEAD: usize = 4;
+
+/// Upload progress shared between the request body, the stall watchdog and the
+/// progress log.
+#[derive(Debug)]
+pub struct Progress {
+    start: Instant,
+    stall: Duration,
+    sent: AtomicU64,
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    /// A fresh counter for an upload that is aborted after `stall` without progress.
+    #[must_use]
+    pub fn new(stall: Duration) -> Arc<Self> {
+        Arc::new(Progress {
+            start: Instant::now(),
+            stall,
+            sent: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn advance(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+        self.touch();
+    }
+
+    /// Starts a new attempt: nothing sent, and the stall clock restarts.
+    pub fn reset(&self) {
+        self.sent.store(0, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(elapsed_ms(self.start), Ordering::Relaxed);
+    }
+
+    /// Bytes of the current attempt sent so far.
+    #[must_use]
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// How long the stall watchdog waits.
+    #[must_use]
+    pub fn stall(&self) -> Duration {
+        self.stall
+    }
+
+    /// Time since the last progress.
+    #[must_use]
+    pub fn idle(&self) -> Duration {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        Duration::from_millis(elapsed_ms(self.start).saturating_sub(last))
+    }
+}
+
+fn elapsed_ms(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The sha256 the reader computed, once it has read the whole file.
+#[derive(Debug, Clone, Default)]
+pub struct DigestSlot(Arc<Mutex<Option<String>>>);
+
+impl DigestSlot {
+    /// The file's sha256 (lower-case hex), if an upload read all of it.
+    #[must_use]
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().expect("digest lock").clone()
+    }
+
+    fn set(&self, digest: String) {
+        *self.0.lock().expect("digest lock") = Some(digest);
+    }
+}
+
+/// A buffer that goes back to its pool when the client has sent it.
+struct Pooled {
+    buf: Vec<u8>,
+    len: usize,
+    pool: mpsc::Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let _ = self.pool.send(std::mem::take(&mut self.buf));
+    }
+}
+
+/// Opens `path` and returns a body streaming exactly `size` bytes of it. With
+/// `digest`, the reader hashes what it reads and fills the slot once it read the whole
+/// file. Opening happens here, so a file that cannot be opened fails before any request
+/// is made. A file whose length changes while it is read fails the request.
+pub fn file_body(
+    path: &Path,
+    size: u64,
+    progress: &Arc<Progress>,
+    digest: Option<DigestSlot>,
+) -> std::io::Result<reqwest::Body> {
+    let file = std::fs::File::open(path)?;
+    progress.reset();
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(AHEAD);
+    tokio::task::spawn_blocking(move || read_into(file, size, &tx, digest));
+    let counter = Arc::clone(progress);
+    let stream = tokio_stream_from(rx).map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            counter.advance(bytes.len());
+        }
+        chunk
+    });
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The reader thread: reads the file in chunks into reused buffers, hashes them when
+/// asked, and sends them on. Stops as soon as the request is gone.
+fn read_into(
+    mut file: std::fs::File,
+    size: u64,
+    tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    digest: Option<DigestSlot>,
+) {
+    let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
+    let mut hasher = digest.as_ref().map(|_| Sha256::new());
+    let mut read = 0u64;
+    loop {
+        let mut buf = pool_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        if read > size {
+            break;
+        }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        let chunk = Bytes::from_owner(Pooled {
+            buf,
+            len: n,
+            pool: pool_tx.clone(),
+        });
+        if tx.blocking_send(Ok(chunk)).is_err() {
+            return;
+        }
+    }
+    if read != size {
+        let _ = tx.blocking_send(Err(std::io::Error::other(format!(
+            "the file changed while it was uploaded (expected {size} bytes, read {read})"
+        ))));
+        return;
+    }
+    if let (Some(h), Some(slot)) = (hasher, digest) {
+        slot.set(format!("{:x}", h.finalize()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn collect(body: reqwest::Body) -> Result<Vec<u8>, String> {
+        let mut stream = http_body_util::BodyDataStream::new(body);
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(|e| format!("{e:?}"))?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn streams_the_whole_file_and_hashes_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let content: Vec<u8> = (0..(CHUNK * 3 + 17)).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let progress = Progress::new(Duration::from_secs(5));
+        let slot = DigestSlot::default();
+        let body = file_body(&path, content.len() as u64, &progress, Some(slot.clone())).unwrap();
+        assert_eq!(collect(body).await.unwrap(), content);
+        assert_eq!(progress.sent(), content.len() as u64);
+        assert_eq!(slot.get().unwrap(), format!("{:x}", Sha256::digest(&content)));
+
+        // Without a slot, nothing is hashed.
+        let body = file_body(&path, content.len() as u64, &progress, None).unwrap();
+        assert_eq!(collect(body).await.unwrap().len(), content.len());
+    }
+
+    #[tokio::test]
+    async fn a_file_that_changed_size_fails_the_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        std::fs::write(&path, b"grown since it was planned").unwrap();
+        let progress = Progress::new(Duration::from_secs(5));
+        let slot = DigestSlot::default();
+        let body = file_body(&path, 5, &progress, Some(slot.clone())).unwrap();
+        assert!(collect(body).await.unwrap_err().contains("changed"));
+        assert!(slot.get().is_none());
+    }
+
+    #[test]
+    fn a_missing_file_fails_before_any_request() {
+        let progress = Progress::new(Duration::from_secs(5));
+        assert!(file_body(Path::new("/nonexistent/x.deb"), 1, &progress, None).is_err());
+    }
+}

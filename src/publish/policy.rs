@@ -1,0 +1,266 @@
+//! The `if-exists` policy as one pure function: what the registry holds for a file,
+//! the configured policy, and whether an earlier attempt of this run may have landed,
+//! decide the next step. A package with the file's sha256 after a possibly-landed
+//! attempt is this run's own upload, whatever the policy. A registry that says
+//! "already exists" but whose listing does not show the package yet (a lagging index)
+//! is asked again a few times before anything is concluded.
+
+use crate::api::model::Package;
+use crate::config::IfExists;
+use crate::lookup::Found;
+use crate::report::Status;
+
+/// Why the registry is being looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// Before the first upload of a large file: nothing was sent yet.
+    Precheck,
+    /// An attempt failed in a way that may have published the package.
+    AfterAmbiguous,
+    /// The registry refused the upload as a duplicate (409, or an "already exists" 422).
+    Conflict,
+}
+
+/// Everything besides the lookup's result that the decision depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    pub trigger: Trigger,
+    pub policy: IfExists,
+    /// An earlier attempt of this run may have landed (its answer was lost).
+    pub maybe_ours: bool,
+    /// This run already deleted the registry's package for replacement.
+    pub replaced: bool,
+    /// More lookups may be made to wait for a lagging index.
+    pub can_look_again: bool,
+}
+
+/// Why a file is not published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// `if-exists: fail` and the package is there.
+    Exists(Option<Package>),
+    /// `skip-identical`: one package with the name and version and other content.
+    Different(Package),
+    /// `skip-identical`: several such packages, none with this content.
+    Several(Vec<Package>),
+    /// `replace`: several candidates; deleting one would be a guess.
+    WhichToReplace(Vec<Package>),
+    /// `replace`: the registry still refuses after the deletion.
+    StillThere(Option<Package>),
+    /// The registry says the package exists but no lookup finds it.
+    NotFound,
+    /// The file name follows no known convention, so the duplicate cannot be checked.
+    CannotLookUp,
+}
+
+/// The next step for the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Finished with this status (and the registry's package, when there is one).
+    Done(Status, Option<Package>),
+    /// Upload (again).
+    Send,
+    /// Delete this package, then upload.
+    Replace(Package),
+    /// Wait, then look again (the registry's listing may lag behind its uploads).
+    LookAgain,
+    /// Not published.
+    Fail(Refusal),
+}
+
+/// Decides the next step from what the registry holds.
+#[must_use]
+pub fn decide(found: Found, c: Context) -> Action {
+    let ours = |pkg| {
+        Action::Done(
+            if c.replaced {
+                Status::Replaced
+            } else {
+                Status::Published
+            },
+            Some(pkg),
+        )
+    };
+    match (c.trigger, found) {
+        (Trigger::AfterAmbiguous, Found::Exact(pkg)) => ours(pkg),
+        (Trigger::Conflict, Found::Exact(pkg)) if c.maybe_ours => ours(pkg),
+        (Trigger::Precheck | Trigger::Conflict, Found::Exact(pkg)) => match c.policy {
+            IfExists::SkipIdentical | IfExists::Replace => Action::Done(Status::Identical, Some(pkg)),
+            IfExists::Skip => Action::Done(Status::Skipped, Some(pkg)),
+            IfExists::Fail => Action::Fail(Refusal::Exists(Some(pkg))),
+        },
+        // Nothing with this content: the registry decides on the upload (another
+        // architecture under the same name and version is not a conflict).
+        (Trigger::Precheck | Trigger::AfterAmbiguous, _) => Action::Send,
+        // A name that cannot be looked up: `skip` needs no comparison, unless the
+        // duplicate may be this run's own upload.
+        (Trigger::Conflict, Found::Unknown) if c.policy == IfExists::Skip && !c.maybe_ours => {
+            Action::Done(Status::Skipped, None)
+        }
+        (Trigger::Conflict, Found::Unknown) => Action::Fail(Refusal::CannotLookUp),
+        (Trigger::Conflict, found) if c.can_look_again && (c.maybe_ours || found == Found::Absent) => Action::LookAgain,
+        (Trigger::Conflict, Found::Absent) => Action::Fail(Refusal::NotFound),
+        (Trigger::Conflict, Found::Other(pkg)) => match c.policy {
+            IfExists::Skip => Action::Done(Status::Skipped, Some(pkg)),
+            IfExists::Fail => Action::Fail(Refusal::Exists(Some(pkg))),
+            IfExists::SkipIdentical => Action::Fail(Refusal::Different(pkg)),
+            IfExists::Replace if c.replaced => Action::Fail(Refusal::StillThere(Some(pkg))),
+            IfExists::Replace => Action::Replace(pkg),
+        },
+        (Trigger::Conflict, Found::Many(pkgs)) => match c.policy {
+            IfExists::Skip => Action::Done(Status::Skipped, pkgs.into_iter().next()),
+            IfExists::Fail => Action::Fail(Refusal::Exists(pkgs.into_iter().next())),
+            IfExists::SkipIdentical => Action::Fail(Refusal::Several(pkgs)),
+            IfExists::Replace => Action::Fail(Refusal::WhichToReplace(pkgs)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(id: &str) -> Package {
+        Package {
+            id: id.into(),
+            ..Package::default()
+        }
+    }
+
+    fn ctx(trigger: Trigger, policy: IfExists, maybe_ours: bool) -> Context {
+        Context {
+            trigger,
+            policy,
+            maybe_ours,
+            replaced: false,
+            can_look_again: true,
+        }
+    }
+
+    const ALL: [IfExists; 4] = [
+        IfExists::SkipIdentical,
+        IfExists::Skip,
+        IfExists::Fail,
+        IfExists::Replace,
+    ];
+
+    #[test]
+    fn our_own_landed_upload_is_published_under_every_policy() {
+        for policy in ALL {
+            for trigger in [Trigger::AfterAmbiguous, Trigger::Conflict] {
+                assert_eq!(
+                    decide(Found::Exact(pkg("a")), ctx(trigger, policy, true)),
+                    Action::Done(Status::Published, Some(pkg("a"))),
+                    "{policy:?} {trigger:?}"
+                );
+            }
+            let replaced = Context {
+                replaced: true,
+                ..ctx(Trigger::Conflict, policy, true)
+            };
+            assert_eq!(
+                decide(Found::Exact(pkg("a")), replaced),
+                Action::Done(Status::Replaced, Some(pkg("a")))
+            );
+        }
+    }
+
+    #[test]
+    fn an_existing_identical_package_follows_the_policy() {
+        let table = [
+            (IfExists::SkipIdentical, Action::Done(Status::Identical, Some(pkg("a")))),
+            (IfExists::Replace, Action::Done(Status::Identical, Some(pkg("a")))),
+            (IfExists::Skip, Action::Done(Status::Skipped, Some(pkg("a")))),
+            (IfExists::Fail, Action::Fail(Refusal::Exists(Some(pkg("a"))))),
+        ];
+        for (policy, want) in table {
+            for trigger in [Trigger::Precheck, Trigger::Conflict] {
+                assert_eq!(
+                    decide(Found::Exact(pkg("a")), ctx(trigger, policy, false)),
+                    want,
+                    "{policy:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn without_this_content_in_the_registry_the_file_is_sent() {
+        for policy in ALL {
+            for found in [
+                Found::Absent,
+                Found::Unknown,
+                Found::Other(pkg("b")),
+                Found::Many(vec![]),
+            ] {
+                for trigger in [Trigger::Precheck, Trigger::AfterAmbiguous] {
+                    assert_eq!(decide(found.clone(), ctx(trigger, policy, true)), Action::Send);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_conflict_not_found_yet_is_looked_up_again_then_refused() {
+        for policy in ALL {
+            assert_eq!(
+                decide(Found::Absent, ctx(Trigger::Conflict, policy, false)),
+                Action::LookAgain
+            );
+            assert_eq!(
+                decide(Found::Other(pkg("b")), ctx(Trigger::Conflict, policy, true)),
+                Action::LookAgain,
+                "our upload may not be listed yet"
+            );
+            let exhausted = Context {
+                can_look_again: false,
+                ..ctx(Trigger::Conflict, policy, true)
+            };
+            assert_eq!(decide(Found::Absent, exhausted), Action::Fail(Refusal::NotFound));
+            assert_eq!(
+                decide(Found::Unknown, ctx(Trigger::Conflict, policy, true)),
+                Action::Fail(Refusal::CannotLookUp)
+            );
+        }
+        assert_eq!(
+            decide(Found::Unknown, ctx(Trigger::Conflict, IfExists::Skip, false)),
+            Action::Done(Status::Skipped, None)
+        );
+    }
+
+    #[test]
+    fn a_conflict_with_other_content_follows_the_policy() {
+        let c = |policy| ctx(Trigger::Conflict, policy, false);
+        let other = || Found::Other(pkg("b"));
+        assert_eq!(
+            decide(other(), c(IfExists::SkipIdentical)),
+            Action::Fail(Refusal::Different(pkg("b")))
+        );
+        assert_eq!(
+            decide(other(), c(IfExists::Skip)),
+            Action::Done(Status::Skipped, Some(pkg("b")))
+        );
+        assert_eq!(
+            decide(other(), c(IfExists::Fail)),
+            Action::Fail(Refusal::Exists(Some(pkg("b"))))
+        );
+        assert_eq!(decide(other(), c(IfExists::Replace)), Action::Replace(pkg("b")));
+        let after_delete = Context {
+            replaced: true,
+            ..c(IfExists::Replace)
+        };
+        assert_eq!(
+            decide(other(), after_delete),
+            Action::Fail(Refusal::StillThere(Some(pkg("b"))))
+        );
+        let many = || Found::Many(vec![pkg("b"), pkg("c")]);
+        assert_eq!(
+            decide(many(), c(IfExists::Replace)),
+            Action::Fail(Refusal::WhichToReplace(vec![pkg("b"), pkg("c")]))
+        );
+        assert_eq!(
+            decide(many(), c(IfExists::SkipIdentical)),
+            Action::Fail(Refusal::Several(vec![pkg("b"), pkg("c")]))
+        );
+    }
+}
