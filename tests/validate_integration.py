@@ -128,8 +128,9 @@ def check_readme(config_schema, inputs):
                         for ref, conf in (plugin.items() if isinstance(plugin, dict) else []):
                             if "package-publisher" in ref:
                                 buildkite += 1
-                                if not re.search(r"#v\d+\.\d+\.\d+$", ref):
-                                    fail(f"README plugin reference {ref} is not pinned to a vX.Y.Z tag")
+                                # A release tag, or (before the first release) a full commit SHA.
+                                if not re.search(r"#(v\d+\.\d+\.\d+|[0-9a-f]{40})$", ref):
+                                    fail(f"README plugin reference {ref} is not pinned to a vX.Y.Z tag or a commit SHA")
                                 for error in validator.iter_errors(conf or {}):
                                     fail(f"README plugin config {conf} is invalid: {error.message}")
     if buildkite == 0:
