@@ -105,7 +105,10 @@ served() {
 
 # The `run:` script of the action step with this id.
 step() {
-  python3 -c 'import sys, yaml; a = yaml.safe_load(open(sys.argv[1])); print(next(s["run"] for s in a["runs"]["steps"] if s.get("id") == sys.argv[2]))' "$PLUGIN/action.yml" "$1"
+  local python=python3
+  # The test tools' venv has PyYAML; a system python3 may not.
+  [ -x "$REPO/.ci-cache/venv/bin/python3" ] && python="$REPO/.ci-cache/venv/bin/python3"
+  "$python" -c 'import sys, yaml; a = yaml.safe_load(open(sys.argv[1])); print(next(s["run"] for s in a["runs"]["steps"] if s.get("id") == sys.argv[2]))' "$PLUGIN/action.yml" "$1"
 }
 
 # The value of a step output written as NAME<<DELIMITER ... DELIMITER.
