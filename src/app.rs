@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Client;
 use crate::artifact::Artifact;
 use crate::auth::{Auth, AuthError};
-use crate::ci::{Ci, Platform, buildkite, outputs};
+use crate::ci::{Ci, Platform, outputs};
 use crate::cli::{self, Command};
 use crate::commands;
 use crate::config::sources::RawMap;
@@ -85,6 +85,7 @@ async fn run_job(vars: &BTreeMap<String, String>, config_platform: Option<Platfo
             ));
         })
     };
+    ci.set_agent_timeout(config.stall_timeout());
     match job(&ci, &config, &cancel).await {
         Ok(status) => status,
         Err(Abort(status, err)) => {
@@ -136,7 +137,8 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     // Fetch artifacts from the build (Buildkite `download`).
     for query in config.download() {
         ci.line(&format!("downloading artifacts matching {query:?}"));
-        buildkite::artifact_download(query, ".", config.download_build())
+        ci.agent()
+            .artifact_download(query, ".", config.download_build())
             .await
             .with_context(|| format!("download {query:?} failed"))?;
     }
@@ -364,7 +366,9 @@ async fn promote_sources(
         let build = config.download_build();
         let mut keys = Vec::new();
         if ci.platform == Platform::Buildkite {
-            keys = buildkite::meta_data_keys(build)
+            keys = ci
+                .agent()
+                .meta_data_keys(build)
                 .await?
                 .into_iter()
                 .filter(|k| *k == key || k.starts_with(&format!("{key}.")))
@@ -381,7 +385,7 @@ async fn promote_sources(
         // Every publishing job's report, merged; a package listed twice counts once.
         let mut entries: Vec<Entry> = Vec::new();
         for k in &keys {
-            let stored = buildkite::meta_data_get(k, build).await?.unwrap_or_default();
+            let stored = ci.agent().meta_data_get(k, build).await?.unwrap_or_default();
             let earlier: Report = serde_json::from_str(&stored)
                 .with_context(|| format!("build meta-data {k:?} is not a package-publisher report"))?;
             for mut e in earlier

@@ -13,7 +13,7 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 
 use crate::api::Client;
-use crate::ci::{Ci, Platform, buildkite};
+use crate::ci::{Ci, Platform};
 use crate::config::OidcMode;
 use crate::secret::Secret;
 
@@ -70,12 +70,17 @@ enum Kind {
     GitHubOidc { url: String, request_token: Secret },
 }
 
-/// Hands out a token per registry.
+/// One audience's cached token and until when it is fresh.
+type Slot = Arc<Mutex<Option<(Secret, Instant)>>>;
+
+/// Hands out a token per registry. Each audience has its own lock, so concurrent
+/// uploads share one token request, and a slow provider for one registry does not
+/// hold up another; every provider call has a time limit.
 pub struct Auth {
     kind: Kind,
     ci: Arc<Ci>,
     client: Client,
-    cache: Mutex<HashMap<String, (Secret, Instant)>>,
+    cache: std::sync::Mutex<HashMap<String, Slot>>,
 }
 
 impl Auth {
@@ -128,7 +133,7 @@ impl Auth {
             kind,
             ci,
             client,
-            cache: Mutex::new(HashMap::new()),
+            cache: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -144,14 +149,26 @@ impl Auth {
             Kind::Static(token) => return Ok(token.clone()),
             _ => audience(org, registry),
         };
-        let mut cache = self.cache.lock().await;
-        if let Some((token, fresh_until)) = cache.get(&audience) {
+        let slot = Arc::clone(
+            self.cache
+                .lock()
+                .expect("token cache lock")
+                .entry(audience.clone())
+                .or_default(),
+        );
+        let mut cached = slot.lock().await;
+        if let Some((token, fresh_until)) = cached.as_ref() {
             if Instant::now() < *fresh_until {
                 return Ok(token.clone());
             }
         }
         let token = match &self.kind {
-            Kind::BuildkiteOidc => buildkite::oidc_token(&audience).await.map_err(AuthError::Provider)?,
+            Kind::BuildkiteOidc => self
+                .ci
+                .agent()
+                .oidc_token(&audience)
+                .await
+                .map_err(AuthError::Provider)?,
             Kind::GitHubOidc { url, request_token } => self
                 .client
                 .github_id_token(url, request_token, &audience)
@@ -163,10 +180,7 @@ impl Auth {
         };
         self.ci.protect(&token).await;
         let left = remaining_lifetime(&token).unwrap_or(OIDC_LIFETIME);
-        cache.insert(
-            audience,
-            (token.clone(), Instant::now() + left.saturating_sub(OIDC_MARGIN)),
-        );
+        *cached = Some((token.clone(), Instant::now() + left.saturating_sub(OIDC_MARGIN)));
         Ok(token)
     }
 }

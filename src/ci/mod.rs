@@ -67,6 +67,8 @@ pub struct Ci {
     vars: BTreeMap<String, String>,
     secrets: Mutex<Vec<Secret>>,
     in_group: Mutex<bool>,
+    /// The time limit of each `buildkite-agent` call.
+    agent_timeout: Mutex<std::time::Duration>,
 }
 
 impl Ci {
@@ -80,6 +82,20 @@ impl Ci {
             vars,
             secrets: Mutex::new(Vec::new()),
             in_group: Mutex::new(false),
+            agent_timeout: Mutex::new(std::time::Duration::from_secs(60)),
+        }
+    }
+
+    /// Sets the time limit of agent calls (`stall-timeout`, once it is known).
+    pub fn set_agent_timeout(&self, timeout: std::time::Duration) {
+        *self.agent_timeout.lock().expect("agent timeout lock") = timeout;
+    }
+
+    /// The Buildkite agent, with its calls' time limit.
+    #[must_use]
+    pub fn agent(&self) -> buildkite::Agent {
+        buildkite::Agent {
+            timeout: *self.agent_timeout.lock().expect("agent timeout lock"),
         }
     }
 
@@ -105,7 +121,7 @@ impl Ci {
         }
         match self.platform {
             Platform::GitHub => github::add_mask(secret),
-            Platform::Buildkite => buildkite::redactor_add(secret).await,
+            Platform::Buildkite => self.agent().redactor_add(secret).await,
             Platform::Local => {}
         }
     }

@@ -53,7 +53,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
                 } else {
                     3
                 };
-                if let Err(err) = buildkite::annotate(&body, style.as_str(), &context, priority).await {
+                if let Err(err) = ci.agent().annotate(&body, style.as_str(), &context, priority).await {
                     ci.warning(&format!("cannot write the annotation: {err:#}"));
                 }
             }
@@ -63,7 +63,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
                 if let Some(job) = ci.var("BUILDKITE_JOB_ID") {
                     key = format!("{key}.{job}");
                 }
-                if let Err(err) = store_meta_data(&key, report).await {
+                if let Err(err) = store_meta_data(ci.agent(), &key, report).await {
                     errors.push(err.context(format!("cannot store the report in build meta-data {key:?}")));
                 }
             }
@@ -128,7 +128,7 @@ fn packages_output(ci: &Ci, report: &Report) -> String {
 
 /// Stores the report as meta-data, dropping links, errors and promotions when the
 /// whole report would pass the 100 KB value limit.
-async fn store_meta_data(key: &str, report: &Report) -> anyhow::Result<()> {
+async fn store_meta_data(agent: buildkite::Agent, key: &str, report: &Report) -> anyhow::Result<()> {
     let mut stored = report.clone();
     let mut value = serde_json::to_string(&stored)?;
     if value.len() > buildkite::META_DATA_LIMIT {
@@ -139,7 +139,7 @@ async fn store_meta_data(key: &str, report: &Report) -> anyhow::Result<()> {
         }
         value = serde_json::to_string(&stored)?;
     }
-    buildkite::meta_data_set(key, &value).await
+    agent.meta_data_set(key, &value).await
 }
 
 /// The annotation context: the option, or one derived from the registry and the step
