@@ -33,6 +33,9 @@ struct Args {
     /// Answer 413 to direct uploads larger than this many bytes (0: no limit)
     #[arg(long, default_value_t = 0)]
     max_direct_bytes: u64,
+    /// Read published files without hashing them (for benchmarks of the client's CPU)
+    #[arg(long)]
+    sink: bool,
 }
 
 #[tokio::main]
@@ -42,6 +45,7 @@ async fn main() {
         org: args.org,
         latency_ms: args.latency_ms,
         max_direct_bytes: args.max_direct_bytes,
+        sink: args.sink,
         ..server::Config::default()
     };
     if !args.registry.is_empty() {

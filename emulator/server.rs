@@ -5,7 +5,10 @@
 //! JWTs (audience and lifetime checked), implements the presigned flow with its own
 //! storage endpoint, records every request, and can be scripted to fail: status codes
 //! with `Retry-After`/`RateLimit-Reset`, delays, dropped connections, failures after
-//! the request was committed, and seeded random chaos.
+//! the request was committed, a think-time after a committed request, answers that
+//! trickle or never end, and seeded random chaos. It can also lag: a listing that
+//! does not show fresh packages yet, and a listing whose `links.next` never ends.
+//! Python registries store names in their PEP 503 normal form, as real indexes do.
 
 // Handlers answer early with a ready `Response`; boxing it would only add noise to test code.
 #![allow(clippy::result_large_err)]
@@ -75,6 +78,20 @@ pub struct Fault {
     /// Carry out the request first, then fail as scripted (the ambiguous case).
     #[serde(default)]
     pub after_commit: bool,
+    /// Carry out the request, then wait this long before answering with its real
+    /// answer (a server that thinks after the body arrived).
+    #[serde(default)]
+    pub think_ms: u64,
+    /// Send the answer (scripted or real) one byte every this many milliseconds.
+    #[serde(default)]
+    pub trickle_ms: u64,
+    /// With `status`: an answer body of this many filler bytes, streamed (`u64::MAX`
+    /// never ends).
+    #[serde(default)]
+    pub body_bytes: u64,
+    /// Let this many matching requests through before the fault applies.
+    #[serde(default)]
+    pub skip: u32,
 }
 
 /// Seeded random faults on publish requests.
@@ -130,6 +147,17 @@ pub struct Config {
     /// to hand out in upload slots instead of the emulator's own storage endpoint.
     #[serde(default)]
     pub storage_url: Option<String>,
+    /// Fresh packages stay out of listings for this long (a lagging index); GET by id
+    /// and duplicate checks see them at once.
+    #[serde(default)]
+    pub list_lag_ms: u64,
+    /// Every listing page links to a next page, forever.
+    #[serde(default)]
+    pub endless_pages: bool,
+    /// Answer publishes by reading and discarding the file without hashing it (a sink
+    /// for benchmarks that measure the client): digests are left out.
+    #[serde(default)]
+    pub sink: bool,
 }
 
 impl Default for Config {
@@ -149,6 +177,9 @@ impl Default for Config {
             max_direct_bytes: 0,
             chaos: None,
             storage_url: None,
+            list_lag_ms: 0,
+            endless_pages: false,
+            sink: false,
         }
     }
 }
@@ -169,6 +200,9 @@ pub struct EmuState {
     pub publishes_in_flight: u32,
     #[serde(skip)]
     pub rng: Option<fastrand::Rng>,
+    /// Package id → when it starts to show in listings.
+    #[serde(skip)]
+    pub listed_from: BTreeMap<String, std::time::Instant>,
 }
 
 impl EmuState {
@@ -357,7 +391,11 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
             if f.delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
             }
-            if f.after_commit {
+            if f.think_ms > 0 {
+                let answer = next.run(req).await;
+                tokio::time::sleep(Duration::from_millis(f.think_ms)).await;
+                trickle(answer, f.trickle_ms)
+            } else if f.after_commit {
                 let committed = next.run(req).await;
                 if f.drop {
                     log(0, None);
@@ -376,9 +414,9 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
                 // Read the whole request first, as a server does, so the client gets
                 // the answer rather than a broken pipe.
                 drain(req.into_body()).await;
-                fault_response(&f)
+                trickle(fault_response(&f), f.trickle_ms)
             } else {
-                next.run(req).await
+                trickle(next.run(req).await, f.trickle_ms)
             }
         }
         None => next.run(req).await,
@@ -416,6 +454,10 @@ fn pick_fault(s: &mut EmuState, method: &str, path: &str) -> Option<Fault> {
             && f.path_suffix.as_deref().is_none_or(|p| path.ends_with(p))
             && f.file_contains.is_none()
     })?;
+    if s.faults[idx].skip > 0 {
+        s.faults[idx].skip -= 1;
+        return None;
+    }
     let fault = s.faults[idx].clone();
     if fault.times > 0 {
         s.faults[idx].times -= 1;
@@ -476,11 +518,51 @@ fn roll_chaos(s: &mut EmuState) -> Option<Fault> {
     None
 }
 
+/// Re-sends an answer's body one byte every `every_ms` milliseconds (0: as it is).
+fn trickle(resp: Response, every_ms: u64) -> Response {
+    if every_ms == 0 {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let stream = futures_util::stream::unfold(
+        (body.into_data_stream(), Vec::<u8>::new()),
+        move |(mut body, mut buf)| async move {
+            use futures_util::StreamExt;
+            if buf.is_empty() {
+                match body.next().await {
+                    Some(Ok(chunk)) => buf = chunk.to_vec(),
+                    _ => return None,
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(every_ms)).await;
+            let byte = buf.remove(0);
+            Some((
+                Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![byte])),
+                (body, buf),
+            ))
+        },
+    );
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
 fn fault_response(f: &Fault) -> Response {
     let status = StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = Response::builder().status(status);
     for (k, v) in &f.headers {
         resp = resp.header(k, v);
+    }
+    if f.body_bytes > 0 {
+        let mut left = f.body_bytes;
+        let filler = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+        let stream = futures_util::stream::poll_fn(move |_| {
+            if left == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            let n = left.min(filler.len() as u64);
+            left = left.saturating_sub(n);
+            std::task::Poll::Ready(Some(Ok::<_, std::io::Error>(filler.slice(..n as usize))))
+        });
+        return resp.body(Body::from_stream(stream)).unwrap();
     }
     let body = f
         .body
@@ -628,7 +710,10 @@ async fn publish(
         drain_multipart(&mut multipart).await;
         return r;
     }
-    let max = state.lock().unwrap().cfg().max_direct_bytes;
+    let (max, sink) = {
+        let s = state.lock().unwrap();
+        (s.cfg().max_direct_bytes, s.cfg().sink)
+    };
     let mut upload = None;
     let mut package_url = None;
     let mut bundle = None;
@@ -639,7 +724,7 @@ async fn publish(
             Err(e) => return err(StatusCode::BAD_REQUEST, &format!("Malformed multipart body: {e}")),
         };
         match field.name().unwrap_or_default() {
-            "file" => match hash_field(field, max).await {
+            "file" => match hash_field(field, max, !sink).await {
                 Ok(u) => upload = Some(u),
                 Err(r) => return r,
             },
@@ -666,13 +751,16 @@ async fn publish(
     if let Some(f) = poisoned {
         return fault_response(&f);
     }
-    let Some((name, version)) = package_publisher::artifact::predict(&upload.file_name) else {
+    let Some((mut name, version)) = package_publisher::artifact::predict(&upload.file_name) else {
         return err(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Invalid filename format. Expected: {BASENAME}-{SEMVER}.{EXT}",
         );
     };
     let mut s = state.lock().unwrap();
+    if s.registries[&registry].ecosystem == "python" {
+        name = package_publisher::lookup::pep503(&name);
+    }
     if s.registries[&registry]
         .packages
         .iter()
@@ -694,7 +782,12 @@ async fn publish(
         created_at: format!("2026-11-27T00:00:{:02}Z", s.counter % 60),
         attestation_bundle: bundle,
     };
-    let body = package_json(&s, &base_url(&headers), &org, &registry, &pkg);
+    let mut body = package_json(&s, &base_url(&headers), &org, &registry, &pkg);
+    if s.cfg().sink {
+        body.as_object_mut().unwrap().remove("digests");
+    }
+    let lag = Duration::from_millis(s.cfg().list_lag_ms);
+    s.listed_from.insert(pkg.id.clone(), std::time::Instant::now() + lag);
     s.registries.get_mut(&registry).unwrap().packages.push(pkg);
     let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
     resp.extensions_mut().insert(FileName(upload.file_name));
@@ -751,7 +844,7 @@ async fn fetch_object(state: &Shared, url: &str) -> Result<Upload, Response> {
     }
 }
 
-async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64) -> Result<Upload, Response> {
+async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64, hash: bool) -> Result<Upload, Response> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
     let mut sha256 = Sha256::new();
     let mut sha512 = Sha512::new();
@@ -760,7 +853,7 @@ async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64) ->
         match field.chunk().await {
             Ok(Some(chunk)) => {
                 size += chunk.len() as u64;
-                if max > 0 && size > max {
+                if (max > 0 && size > max) || !hash {
                     // Keep reading so the client receives the 413 rather than a reset.
                     continue;
                 }
@@ -884,7 +977,7 @@ async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart:
         };
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
-            match hash_field(field, 0).await {
+            match hash_field(field, 0, true).await {
                 Ok(u) => upload = Some(u),
                 Err(r) => return r,
             }
@@ -945,12 +1038,17 @@ async fn list(
     }
     let per_page = q.per_page.unwrap_or(30).clamp(1, 100);
     // Newest first.
+    let now = std::time::Instant::now();
     let all: Vec<&Pkg> = s.registries[&registry]
         .packages
         .iter()
         .rev()
         .filter(|p| q.name.as_deref().is_none_or(|n| p.name == n))
+        .filter(|p| s.listed_from.get(&p.id).is_none_or(|from| *from <= now))
         .collect();
+    if s.cfg().endless_pages {
+        return endless_page(&headers, &org, &registry, q.after.as_deref());
+    }
     let start = match &q.after {
         Some(cursor) => match all.iter().position(|p| &p.id == cursor) {
             Some(i) => i + 1,
@@ -984,6 +1082,17 @@ async fn list(
         })
         .collect();
     axum::Json(json!({ "items": items, "links": { "self": path, "next": next } })).into_response()
+}
+
+/// A listing page that always links to one more.
+fn endless_page(headers: &HeaderMap, org: &str, registry: &str, after: Option<&str>) -> Response {
+    let page: u64 = after.and_then(|a| a.strip_prefix("page-")?.parse().ok()).unwrap_or(0) + 1;
+    let path = format!(
+        "{}/v2/packages/organizations/{org}/registries/{registry}/packages",
+        base_url(headers)
+    );
+    let next = format!("{path}?per_page=100&after=page-{page}");
+    axum::Json(json!({ "items": [], "links": { "self": path, "next": next } })).into_response()
 }
 
 async fn get_package(

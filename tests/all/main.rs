@@ -9,6 +9,8 @@ mod config_errors;
 mod publish;
 // Retries, rate limits, dropped connections and stalls.
 mod resilience;
+// The publish engine at its edges: scheduling, lost answers, replace, cancellation, bounds.
+mod engine;
 // The subcommands for people: list, get, copy, delete, help.
 mod cli;
 // Buildkite: plugin configuration, annotation, meta-data, OIDC, log groups.

@@ -152,6 +152,27 @@ impl Job {
         self
     }
 
+    /// Starts the binary without waiting for it (stdin closed, output captured).
+    pub fn spawn(&self) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_package-publisher"))
+            .env_clear()
+            .envs(&self.env)
+            .args(&self.args)
+            .current_dir(self.work())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs the binary, killing it (and failing the test) if it is still running
+    /// after `limit`: for the cases where the old behaviour was to hang.
+    pub fn run_within(&self, limit: std::time::Duration) -> Output {
+        let child = self.spawn();
+        finish_within(child, limit)
+    }
+
     /// Runs the binary.
     pub fn run(&self) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_package-publisher"));
@@ -247,11 +268,44 @@ impl Job {
     }
 }
 
+/// Waits for a started binary; kills it and panics if it outlives `limit`.
+pub fn finish_within(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {limit:?}; killed\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Sends a signal to a started binary.
+pub fn signal(child: &std::process::Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name} failed");
+}
+
 /// A `buildkite-agent` stand-in: records every call (arguments and stdin) under
 /// `$SHIM_STATE/calls`, answers `oidc request-token` with an unsigned JWT for the
 /// requested audience and lifetime (`SHIM_TOKEN_LIFETIME` overrides it), keeps meta-data in files, serves `artifact
-/// download` from `$SHIM_STATE/artifacts/<build|default>`, and fails any command named
-/// in `SHIM_FAIL`.
+/// download` from `$SHIM_STATE/artifacts/<build|default>`, fails any command named
+/// in `SHIM_FAIL`, and hangs on any command named in `SHIM_HANG`.
 pub const AGENT_SHIM: &str = r#"#!/usr/bin/env bash
 set -euo pipefail
 state="${SHIM_STATE:?}"
@@ -260,6 +314,7 @@ n=$(ls "$state/calls" | wc -l)
 printf '%s\x1f' "$@" > "$state/calls/$n.args"
 if [ ! -t 0 ]; then cat > "$state/calls/$n.stdin" || true; fi
 if [ -n "${SHIM_FAIL:-}" ] && [ "$1 ${2:-}" = "$SHIM_FAIL" ]; then echo "shim: $SHIM_FAIL failed" >&2; exit 1; fi
+if [ -n "${SHIM_HANG:-}" ] && [ "$1 ${2:-}" = "$SHIM_HANG" ]; then exec sleep 600; fi
 b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 case "$1 ${2:-}" in
   "oidc request-token")

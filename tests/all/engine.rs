@@ -1,0 +1,524 @@
+//! The publish engine at its edges: scheduling without head-of-line blocking, slots
+//! that come back after a rate limit, a lost answer under every `if-exists` policy
+//! with a lagging index, normalised Python names, `replace` that never loses both
+//! versions, cancellation, and every wait and read bounded.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::support::{EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, signal};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn publish_fault(registry: &str, f: Fault) -> Fault {
+    Fault {
+        method: Some("POST".into()),
+        path_suffix: Some(format!("/registries/{registry}/packages")),
+        ..f
+    }
+}
+
+fn posts(emu: &Handle) -> Vec<crate::support::server::Record> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/packages"))
+        .collect()
+}
+
+fn job_with_files(emu: &Handle, n: usize) -> Job {
+    let mut job = Job::local(emu, "debs", "dist/*.deb");
+    for i in 0..n {
+        job = job.file(&format!("dist/p{i:02}_1.0_amd64.deb"), &format!("content {i}"));
+    }
+    job
+}
+
+#[test]
+fn a_slow_first_file_does_not_hold_up_the_files_after_it() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            delay_ms: 3000,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    let job = job_with_files(&emu, 8)
+        .env("PACKAGE_PUBLISHER_CONCURRENCY", "2")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    job.run_within(LIMIT).code(0);
+    // Requests are recorded as they finish: the slow one finishes last although it
+    // started first, because the other slot kept working through the other 7 files.
+    let done = posts(&emu);
+    assert_eq!(done.len(), 8);
+    let slow = done.iter().min_by_key(|r| r.arrival).unwrap();
+    assert_eq!(done.last().unwrap().arrival, slow.arrival, "{done:#?}");
+    // The report keeps input order anyway.
+    let report = job.json("r.json");
+    let paths: Vec<_> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap().to_owned())
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted);
+}
+
+#[test]
+fn a_file_waiting_out_a_backoff_does_not_hold_its_slot() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            status: Some(503),
+            headers: BTreeMap::from([("Retry-After".to_owned(), "2".to_owned())]),
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    job_with_files(&emu, 4)
+        .env("PACKAGE_PUBLISHER_CONCURRENCY", "1")
+        .run_within(LIMIT)
+        .code(0)
+        .has("retrying in 2");
+    // With one slot, the three other files went while the first waited.
+    let done = posts(&emu);
+    assert_eq!(done.len(), 5);
+    assert_eq!(done[0].status, 503);
+    assert_eq!(
+        done.last().unwrap().file_name.as_deref(),
+        Some("p00_1.0_amd64.deb"),
+        "{done:#?}"
+    );
+}
+
+#[test]
+fn slots_given_up_after_a_rate_limit_come_back_once_it_calms() {
+    let emu = emulator_with(EmuConfig {
+        latency_ms: 250,
+        ..EmuConfig::default()
+    });
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            status: Some(429),
+            headers: BTreeMap::from([("RateLimit-Reset".to_owned(), "1".to_owned())]),
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    job_with_files(&emu, 48)
+        .env("PACKAGE_PUBLISHER_CONCURRENCY", "4")
+        .run_within(LIMIT)
+        .code(0)
+        .has("lowering uploads in flight to 3")
+        .has("raising uploads in flight to 4");
+    let mut by_arrival = posts(&emu);
+    by_arrival.sort_by_key(|r| r.arrival);
+    let late = &by_arrival[by_arrival.len() - 12..];
+    assert_eq!(late.iter().map(|r| r.in_flight).max(), Some(4), "{late:#?}");
+}
+
+/// An upload that lands but whose answer is lost, while the listing lags 2 s behind.
+fn lost_answer(policy: &str) -> (Handle, Job) {
+    let emu = emulator_with(EmuConfig {
+        list_lag_ms: 2000,
+        ..EmuConfig::default()
+    });
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            drop: true,
+            after_commit: true,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", policy)
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
+    (emu, job)
+}
+
+#[test]
+fn a_lost_answer_is_our_own_upload_under_every_policy() {
+    for policy in ["fail", "skip", "replace", "skip-identical"] {
+        let (emu, job) = lost_answer(policy);
+        job.run_within(LIMIT).code(0).has("does not list it yet");
+        let entry = &job.json("r.json")["packages"][0];
+        assert_eq!(entry["status"], "published", "{policy}: {entry}");
+        assert!(entry.get("deleted_id").is_none(), "{policy}: {entry}");
+        assert_eq!(emu.packages("debs").len(), 1, "{policy}");
+        assert!(
+            !emu.requests().iter().any(|r| r.method == "DELETE"),
+            "{policy}: our own upload was deleted"
+        );
+    }
+}
+
+#[test]
+fn python_names_are_found_in_their_normal_form() {
+    let emu = emulator(&[("pypi", "python")]);
+    let job = Job::local(&emu, "pypi", "dist/*")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/My_Pkg-1.0-py3-none-any.whl", "wheel")
+        .file("dist/Django-4.2-py3-none-any.whl", "django");
+    job.run().code(0);
+    let names: Vec<String> = emu.packages("pypi").into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["django", "my-pkg"]);
+    // A re-run finds both by their normal form.
+    job.run().code(0);
+    let report = job.json("r.json");
+    for p in report["packages"].as_array().unwrap() {
+        assert_eq!(p["status"], "identical", "{p}");
+    }
+    // And a lost answer on such a file is recognised too.
+    emu.fault(publish_fault(
+        "pypi",
+        Fault {
+            drop: true,
+            after_commit: true,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    let job = Job::local(&emu, "pypi", "dist/*")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/My_Pkg-2.0-py3-none-any.whl", "wheel 2");
+    job.run().code(0).has("had landed");
+    assert_eq!(job.json("r.json")["packages"][0]["status"], "published");
+    assert_eq!(emu.packages("pypi").len(), 3);
+}
+
+/// A registry holding `a 1.0` with other content, and a job replacing it.
+fn replace_job(emu: &Handle, method: &str) -> Job {
+    Job::local(emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "old")
+        .run()
+        .code(0);
+    Job::local(emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", method)
+        .env("PACKAGE_PUBLISHER_RETRIES", "1")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "new content")
+}
+
+#[test]
+fn replace_leaves_the_old_version_when_the_new_one_cannot_be_uploaded() {
+    let emu = emulator(&[]);
+    let job = replace_job(&emu, "auto");
+    let old = emu.packages("debs");
+    // Storage refuses everything, and so does any further direct publish.
+    emu.fault(Fault {
+        path_contains: Some("/_storage/".into()),
+        status: Some(500),
+        ..Fault::default()
+    });
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            status: Some(500),
+            skip: 1,
+            ..Fault::default()
+        },
+    ));
+    job.run_within(LIMIT).code(1);
+    assert_eq!(emu.packages("debs"), old, "the old version must still be there");
+    let entry = &job.json("r.json")["packages"][0];
+    assert_eq!(entry["status"], "failed");
+    assert!(entry.get("deleted_id").is_none(), "{entry}");
+}
+
+#[test]
+fn a_deletion_for_replacement_is_reported_even_when_the_new_upload_fails() {
+    let emu = emulator(&[]);
+    let job = replace_job(&emu, "direct");
+    let old_id = emu.packages("debs")[0].id.clone();
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            status: Some(500),
+            skip: 1,
+            ..Fault::default()
+        },
+    ));
+    let out = job.run_within(LIMIT);
+    out.code(1)
+        .has(&format!("deleted the existing a 1.0 ({old_id}) for replacement"));
+    let entry = &job.json("r.json")["packages"][0];
+    assert_eq!(entry["status"], "failed");
+    assert_eq!(entry["deleted_id"], old_id.as_str());
+    assert!(
+        entry["error"].as_str().unwrap().contains("deleted the existing a 1.0"),
+        "{entry}"
+    );
+}
+
+#[test]
+fn replace_stages_the_new_file_before_deleting_the_old_one() {
+    let emu = emulator(&[]);
+    let job = replace_job(&emu, "auto");
+    job.run_within(LIMIT).code(0);
+    let entry = &job.json("r.json")["packages"][0];
+    assert_eq!(entry["status"], "replaced");
+    let pkgs = emu.packages("debs");
+    assert_eq!(pkgs.len(), 1);
+    assert!(entry["deleted_id"].as_str().is_some(), "{entry}");
+    let order: Vec<String> = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path.rsplit('/').next().unwrap()))
+        .collect();
+    let storage = order.iter().rposition(|r| r == "POST bucket").unwrap();
+    let delete = order.iter().position(|r| r.starts_with("DELETE")).unwrap();
+    assert!(storage < delete, "{order:?}");
+}
+
+fn buildkite_job(emu: &Handle, config: &str) -> Job {
+    Job::new()
+        .env("BUILDKITE", "true")
+        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
+        .env("BUILDKITE_STEP_KEY", "publish")
+        .env("BUILDKITE_JOB_ID", "job-1")
+        .env("BUILDKITE_PLUGIN_NAME", "PACKAGE_PUBLISHER")
+        .env("BUILDKITE_PLUGIN_CONFIGURATION", &config.replace("EMU", &emu.url))
+}
+
+#[test]
+fn sigterm_reports_every_files_true_state() {
+    let emu = emulator(&[]);
+    // The second upload lands at once but its answer takes 60 s; the third never starts.
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            think_ms: 60_000,
+            skip: 1,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    let job = buildkite_job(
+        &emu,
+        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","concurrency":1,"report-file":"r.json"}"#,
+    )
+    .env("BUILDKITE_API_TOKEN", TOKEN)
+    .file("dist/a_1.0_amd64.deb", "a")
+    .file("dist/b_1.0_amd64.deb", "b")
+    .file("dist/c_1.0_amd64.deb", "c");
+    let child = job.spawn();
+    let started = std::time::Instant::now();
+    while emu.packages("debs").len() < 2 {
+        assert!(started.elapsed() < LIMIT, "the uploads never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, "TERM");
+    let out = finish_within(child, Duration::from_secs(15));
+    out.code(1).has("SIGTERM received");
+    let report = job.json("r.json");
+    let status: Vec<&str> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["published", "published", "failed"], "{report}");
+    assert!(
+        report["packages"][2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled before it was uploaded")
+    );
+    // The annotation and the meta-data a promote step reads were written too.
+    assert_eq!(job.agent_calls_of(&["annotate"]).len(), 1);
+    let stored = job.stored_meta_data("package-publisher.acme.debs.job-1").unwrap();
+    assert!(stored.contains("b_1.0_amd64.deb"), "{stored}");
+}
+
+#[test]
+fn sigint_during_an_upload_that_never_lands_reports_it_failed() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            delay_ms: 60_000,
+            ..Fault::default()
+        },
+    ));
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
+    let child = job.spawn();
+    let started = std::time::Instant::now();
+    while emu.state.lock().unwrap().publishes_in_flight == 0 {
+        assert!(started.elapsed() < LIMIT, "the upload never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, "INT");
+    let out = finish_within(child, Duration::from_secs(15));
+    out.code(1).has("SIGINT received");
+    let entry = &job.json("r.json")["packages"][0];
+    assert_eq!(entry["status"], "failed");
+    assert!(entry["error"].as_str().unwrap().contains("cancelled while uploading"));
+}
+
+#[test]
+fn a_silent_or_trickling_lookup_is_abandoned_after_the_stall_timeout() {
+    for fault in [
+        Fault {
+            delay_ms: 600_000,
+            ..Fault::default()
+        },
+        Fault {
+            trickle_ms: 1000,
+            ..Fault::default()
+        },
+    ] {
+        let emu = emulator(&[]);
+        emu.fault(publish_fault(
+            "debs",
+            Fault {
+                drop: true,
+                after_commit: true,
+                times: 1,
+                ..Fault::default()
+            },
+        ));
+        emu.fault(Fault {
+            method: Some("GET".into()),
+            path_suffix: Some("/packages".into()),
+            ..fault
+        });
+        Job::local(&emu, "debs", "dist/*.deb")
+            .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "2")
+            .env("PACKAGE_PUBLISHER_RETRIES", "1")
+            .file("dist/a_1.0_amd64.deb", "a")
+            .run_within(LIMIT)
+            .code(1)
+            .has("could not be checked")
+            .has("timed out");
+    }
+}
+
+#[test]
+fn an_endless_error_body_is_read_only_up_to_a_cap() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            status: Some(500),
+            body_bytes: u64::MAX,
+            ..Fault::default()
+        },
+    ));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_RETRIES", "1")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run_within(LIMIT)
+        .code(1)
+        .has("answered 500: xxxx");
+}
+
+#[test]
+fn endless_pagination_stops_at_the_page_cap() {
+    let emu = emulator_with(EmuConfig {
+        endless_pages: true,
+        ..EmuConfig::default()
+    });
+    Job::new()
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .args(&["list", "--org", "acme", "--registry", "debs", "--api-url", &emu.url])
+        .run_within(LIMIT)
+        .code(1)
+        .has("past 1000 pages");
+}
+
+#[test]
+fn a_hung_agent_token_request_times_out() {
+    let emu = emulator(&[]);
+    buildkite_job(
+        &emu,
+        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","stall-timeout":2,"retries":1,"report-file":"r.json"}"#,
+    )
+    .env("SHIM_HANG", "oidc request-token")
+    .file("dist/a_1.0_amd64.deb", "a")
+    .run_within(LIMIT)
+    .code(4)
+    .has("did not finish within 2 s");
+    assert!(emu.packages("debs").is_empty());
+}
+
+#[test]
+fn a_file_that_vanished_is_not_retried() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            delay_ms: 1500,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    let job = job_with_files(&emu, 2).env("PACKAGE_PUBLISHER_CONCURRENCY", "1");
+    let child = job.spawn();
+    let started = std::time::Instant::now();
+    while emu.state.lock().unwrap().publishes_in_flight == 0 {
+        assert!(started.elapsed() < LIMIT, "the upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::remove_file(job.work().join("dist/p01_1.0_amd64.deb")).unwrap();
+    let out = finish_within(child, LIMIT);
+    out.code(1).has("cannot read dist/p01_1.0_amd64.deb");
+    assert!(!out.all().contains("retrying"), "{}", out.all());
+    assert_eq!(posts(&emu).len(), 1);
+}
+
+#[test]
+fn one_lookup_before_a_large_upload_and_never_a_whole_registry_listing() {
+    let emu = emulator(&[]);
+    // Another architecture of the same release is already there.
+    let big = "x".repeat(2 * 1024 * 1024);
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_arm64.deb", &big[1..])
+        .run()
+        .code(0);
+    let before = emu.requests().len();
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", &big)
+        .run()
+        .code(0);
+    let lists = emu.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/packages"))
+        .count();
+    assert_eq!(lists, 1);
+    assert_eq!(emu.packages("debs").len(), 2);
+
+    // A file whose name predicts nothing cannot be looked up by name: after a lost
+    // answer it is not looked for in the whole registry.
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            drop: true,
+            after_commit: true,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    Job::local(&emu, "debs", "dist/*")
+        .env("PACKAGE_PUBLISHER_RETRIES", "1")
+        .file("dist/notes.bin", "n")
+        .run_within(LIMIT)
+        .code(1);
+    assert!(
+        !emu.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/packages") && !r.query.contains("name=")),
+        "a whole-registry listing was made"
+    );
+}
