@@ -81,19 +81,43 @@ fn elapsed_ms(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The sha256 the reader computed, once it has read the whole file.
+/// What the reader found out: the file's sha256 once it read the whole file (when
+/// asked to hash), or the local error that stopped it. A body that failed because of
+/// the local file never reached the server whole, and retrying will not help.
 #[derive(Debug, Clone, Default)]
-pub struct DigestSlot(Arc<Mutex<Option<String>>>);
+pub struct ReadState {
+    hash: bool,
+    inner: Arc<Mutex<(Option<String>, Option<String>)>>,
+}
 
-impl DigestSlot {
-    /// The file's sha256 (lower-case hex), if an upload read all of it.
+impl ReadState {
+    /// A state for one upload; `hash` asks the reader to compute the sha256.
     #[must_use]
-    pub fn get(&self) -> Option<String> {
-        self.0.lock().expect("digest lock").clone()
+    pub fn new(hash: bool) -> ReadState {
+        ReadState {
+            hash,
+            inner: Arc::default(),
+        }
     }
 
-    fn set(&self, digest: String) {
-        *self.0.lock().expect("digest lock") = Some(digest);
+    /// The file's sha256 (lower-case hex), if the reader hashed all of it.
+    #[must_use]
+    pub fn digest(&self) -> Option<String> {
+        self.inner.lock().expect("read state lock").0.clone()
+    }
+
+    /// The local error that stopped the reader, if any.
+    #[must_use]
+    pub fn error(&self) -> Option<String> {
+        self.inner.lock().expect("read state lock").1.clone()
+    }
+
+    fn set_digest(&self, digest: String) {
+        self.inner.lock().expect("read state lock").0 = Some(digest);
+    }
+
+    fn set_error(&self, error: &std::io::Error) {
+        self.inner.lock().expect("read state lock").1 = Some(error.to_string());
     }
 }
 
@@ -116,20 +140,26 @@ impl Drop for Pooled {
     }
 }
 
-/// Opens `path` and returns a body streaming exactly `size` bytes of it. With
-/// `digest`, the reader hashes what it reads and fills the slot once it read the whole
-/// file. Opening happens here, so a file that cannot be opened fails before any request
-/// is made. A file whose length changes while it is read fails the request.
+/// Opens `path` and returns a body streaming exactly `size` bytes of it; the reader
+/// reports its digest or its error in `state`. Opening happens here, so a file that
+/// cannot be opened fails before any request is made. A file whose length changes
+/// while it is read fails the request.
 pub fn file_body(
     path: &Path,
     size: u64,
     progress: &Arc<Progress>,
-    digest: Option<DigestSlot>,
+    state: &ReadState,
 ) -> std::io::Result<reqwest::Body> {
     let file = std::fs::File::open(path)?;
     progress.reset();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(AHEAD);
-    tokio::task::spawn_blocking(move || read_into(file, size, &tx, digest));
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(err) = read_into(file, size, &tx, &state) {
+            state.set_error(&err);
+            let _ = tx.blocking_send(Err(err));
+        }
+    });
     let counter = Arc::clone(progress);
     let stream = tokio_stream_from(rx).map(move |chunk| {
         if let Ok(bytes) = &chunk {
@@ -152,20 +182,17 @@ fn read_into(
     mut file: std::fs::File,
     size: u64,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-    digest: Option<DigestSlot>,
-) {
+    state: &ReadState,
+) -> std::io::Result<()> {
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
-    let mut hasher = digest.as_ref().map(|_| Sha256::new());
+    let mut hasher = state.hash.then(Sha256::new);
     let mut read = 0u64;
     loop {
         let mut buf = pool_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
         let n = match file.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-                return;
-            }
+            Err(e) => return Err(e),
         };
         if n == 0 {
             break;
@@ -183,18 +210,18 @@ fn read_into(
             pool: pool_tx.clone(),
         });
         if tx.blocking_send(Ok(chunk)).is_err() {
-            return;
+            return Ok(());
         }
     }
     if read != size {
-        let _ = tx.blocking_send(Err(std::io::Error::other(format!(
+        return Err(std::io::Error::other(format!(
             "the file changed while it was uploaded (expected {size} bytes, read {read})"
-        ))));
-        return;
+        )));
     }
-    if let (Some(h), Some(slot)) = (hasher, digest) {
-        slot.set(format!("{:x}", h.finalize()));
+    if let Some(h) = hasher {
+        state.set_digest(format!("{:x}", h.finalize()));
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -217,15 +244,17 @@ mod tests {
         let content: Vec<u8> = (0..(CHUNK * 3 + 17)).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &content).unwrap();
         let progress = Progress::new(Duration::from_secs(5));
-        let slot = DigestSlot::default();
-        let body = file_body(&path, content.len() as u64, &progress, Some(slot.clone())).unwrap();
+        let state = ReadState::new(true);
+        let body = file_body(&path, content.len() as u64, &progress, &state).unwrap();
         assert_eq!(collect(body).await.unwrap(), content);
         assert_eq!(progress.sent(), content.len() as u64);
-        assert_eq!(slot.get().unwrap(), format!("{:x}", Sha256::digest(&content)));
+        assert_eq!(state.digest().unwrap(), format!("{:x}", Sha256::digest(&content)));
 
-        // Without a slot, nothing is hashed.
-        let body = file_body(&path, content.len() as u64, &progress, None).unwrap();
+        // When the digest is known, nothing is hashed.
+        let state = ReadState::new(false);
+        let body = file_body(&path, content.len() as u64, &progress, &state).unwrap();
         assert_eq!(collect(body).await.unwrap().len(), content.len());
+        assert!(state.digest().is_none() && state.error().is_none());
     }
 
     #[tokio::test]
@@ -234,15 +263,21 @@ mod tests {
         let path = dir.path().join("f.bin");
         std::fs::write(&path, b"grown since it was planned").unwrap();
         let progress = Progress::new(Duration::from_secs(5));
-        let slot = DigestSlot::default();
-        let body = file_body(&path, 5, &progress, Some(slot.clone())).unwrap();
+        let state = ReadState::new(true);
+        let body = file_body(&path, 5, &progress, &state).unwrap();
         assert!(collect(body).await.unwrap_err().contains("changed"));
-        assert!(slot.get().is_none());
+        assert!(state.digest().is_none());
+        assert!(state.error().unwrap().contains("changed"));
     }
 
-    #[test]
-    fn a_missing_file_fails_before_any_request() {
+    #[tokio::test]
+    async fn a_missing_file_fails_before_any_request_and_a_directory_while_reading() {
         let progress = Progress::new(Duration::from_secs(5));
-        assert!(file_body(Path::new("/nonexistent/x.deb"), 1, &progress, None).is_err());
+        let state = ReadState::new(true);
+        assert!(file_body(Path::new("/nonexistent/x.deb"), 1, &progress, &state).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let body = file_body(dir.path(), 1, &progress, &state).unwrap();
+        assert!(collect(body).await.is_err());
+        assert!(state.error().is_some());
     }
 }

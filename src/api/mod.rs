@@ -23,7 +23,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
-pub use body::{DigestSlot, Progress};
+pub use body::{Progress, ReadState};
 pub use error::ApiError;
 use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
 
@@ -127,7 +127,9 @@ impl Client {
         }
         let form = form.part("file", file_part(upload)?);
         let req = self.request(Method::POST, url.clone(), token).multipart(form);
-        let resp = watch("POST", &url, req.send(), upload.progress).await?;
+        let resp = watch("POST", &url, req.send(), upload.progress)
+            .await
+            .map_err(|e| upload.blame(e))?;
         self.decode_within("POST", &url, resp).await
     }
 
@@ -173,7 +175,9 @@ impl Client {
         body = body.part(form.file_input.clone(), file_part(upload)?);
         let method = Method::from_bytes(form.method.as_bytes()).unwrap_or(Method::POST);
         let req = self.0.http.request(method, url.clone()).multipart(body);
-        let resp = watch("POST", &url, req.send(), upload.progress).await?;
+        let resp = watch("POST", &url, req.send(), upload.progress)
+            .await
+            .map_err(|e| upload.blame(e))?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
             let body = error_text(resp, self.0.timeout).await;
@@ -355,13 +359,27 @@ impl Client {
     }
 }
 
-/// One file upload: the file, its attestations, the progress counters, and where to
-/// put the sha256 computed while streaming (`None` when it is already known).
+/// One file upload: the file, its attestations, the progress counters, and what the
+/// reader found (the sha256 computed while streaming, when asked; a local error).
 pub struct Upload<'a> {
     pub artifact: &'a Artifact,
     pub attestation_bundle: Option<&'a str>,
     pub progress: &'a Arc<Progress>,
-    pub digest: Option<DigestSlot>,
+    pub read: ReadState,
+}
+
+impl Upload<'_> {
+    /// A failed upload whose cause was the local file is a local error: the server
+    /// never got the whole body, and another attempt would fail the same way.
+    fn blame(&self, err: ApiError) -> ApiError {
+        match self.read.error() {
+            Some(detail) => ApiError::Local {
+                path: self.artifact.rel.clone(),
+                detail,
+            },
+            None => err,
+        }
+    }
 }
 
 /// The `file` part: streamed from disk by a reader thread with its exact length, so
@@ -372,8 +390,7 @@ fn file_part(upload: &Upload<'_>) -> Result<Part, ApiError> {
         path: artifact.rel.clone(),
         detail: e.to_string(),
     };
-    let body = body::file_body(&artifact.path, artifact.size, upload.progress, upload.digest.clone())
-        .map_err(|e| local(&e))?;
+    let body = body::file_body(&artifact.path, artifact.size, upload.progress, &upload.read).map_err(|e| local(&e))?;
     Part::stream_with_length(body, artifact.size)
         .file_name(artifact.file_name.clone())
         .mime_str("application/octet-stream")

@@ -17,7 +17,7 @@ use super::{
     fill_from_package, new_entry,
 };
 use crate::api::model::{Package, UploadForm};
-use crate::api::{ApiError, DigestSlot, Progress, Upload};
+use crate::api::{ApiError, Progress, ReadState, Upload};
 use crate::artifact::Artifact;
 use crate::auth::AuthError;
 use crate::config::UploadMethod;
@@ -405,19 +405,19 @@ impl Publisher {
         }
         self.delete_replaced(a, st).await?;
         let token = self.token().await.map_err(Stop::Token)?;
-        let digest = a.sha256.is_empty().then(DigestSlot::default);
+        let read = ReadState::new(a.sha256.is_empty());
         let result = {
             let upload = Upload {
                 artifact: a,
                 attestation_bundle: self.bundle(),
                 progress,
-                digest: digest.clone(),
+                read: read.clone(),
             };
             self.client
                 .publish_direct(&self.org, &self.registry, &token, &upload)
                 .await
         };
-        keep_digest(a, digest);
+        keep_digest(a, &read);
         result.map_err(Stop::Api)
     }
 
@@ -446,17 +446,17 @@ impl Publisher {
                         form
                     }
                 };
-                let digest = a.sha256.is_empty().then(DigestSlot::default);
+                let read = ReadState::new(a.sha256.is_empty());
                 let result = {
                     let upload = Upload {
                         artifact: a,
                         attestation_bundle: None,
                         progress,
-                        digest: digest.clone(),
+                        read: read.clone(),
                     };
                     self.client.upload_to_storage(&form, &upload).await
                 };
-                keep_digest(a, digest);
+                keep_digest(a, &read);
                 let url = result.map_err(Stop::Api)?;
                 st.staged = Some(url.clone());
                 url
@@ -658,8 +658,8 @@ impl Publisher {
 }
 
 /// Keeps the sha256 an upload computed while streaming the whole file.
-fn keep_digest(a: &mut Artifact, digest: Option<DigestSlot>) {
-    if let Some(sha256) = digest.and_then(|d| d.get()) {
+fn keep_digest(a: &mut Artifact, read: &ReadState) {
+    if let Some(sha256) = read.digest() {
         a.sha256 = sha256;
     }
 }

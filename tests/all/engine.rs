@@ -454,7 +454,7 @@ fn a_hung_agent_token_request_times_out() {
 }
 
 #[test]
-fn a_file_that_vanished_is_not_retried() {
+fn a_file_that_cannot_be_read_is_not_retried() {
     let emu = emulator(&[]);
     emu.fault(publish_fault(
         "debs",
@@ -471,7 +471,10 @@ fn a_file_that_vanished_is_not_retried() {
         assert!(started.elapsed() < LIMIT, "the upload never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::fs::remove_file(job.work().join("dist/p01_1.0_amd64.deb")).unwrap();
+    // Replaced by a directory after planning: it opens, but cannot be read.
+    let gone = job.work().join("dist/p01_1.0_amd64.deb");
+    std::fs::remove_file(&gone).unwrap();
+    std::fs::create_dir(&gone).unwrap();
     let out = finish_within(child, LIMIT);
     out.code(1).has("cannot read dist/p01_1.0_amd64.deb");
     assert!(!out.all().contains("retrying"), "{}", out.all());
