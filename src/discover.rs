@@ -1,8 +1,10 @@
 //! Turns glob patterns into the list of files to publish: patterns are expanded
 //! relative to the working directory, `!` patterns exclude, results are sorted and
-//! de-duplicated, directories and hidden files are skipped unless a pattern names them,
-//! and a symlink that resolves outside the working directory is refused. What each
-//! pattern matched is kept so the log can say it.
+//! de-duplicated, directories and hidden files are skipped unless a pattern names them.
+//! One rule holds for every matched path, glob or literal: it must resolve inside the
+//! working directory (through symlinked files or directories alike), be a regular file
+//! (a FIFO or device is refused without being opened), and have a name without control
+//! characters. What each pattern matched is kept so the log can say it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,13 @@ pub enum DiscoverError {
     /// A matched path is a symlink that leads outside the working directory.
     #[error("{rel:?} is a symlink to {target}, which is outside the working directory {root}; refusing to publish it")]
     OutsideRoot { rel: String, target: String, root: String },
+    /// A matched path is not a regular file (a FIFO, socket or device).
+    #[error("{rel:?} is a {kind}, not a regular file; refusing to read it (narrow the pattern or remove it)")]
+    NotRegular { rel: String, kind: &'static str },
+    /// A matched file name holds a control character (a line feed, an escape), which
+    /// no registry accepts and no log can show safely.
+    #[error("{rel:?} has a control character in its name; rename the file")]
+    BadName { rel: String },
     /// The file system refused a read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -105,22 +114,7 @@ pub fn discover(
                 excluded += 1;
                 continue;
             }
-            let mut is_dir = kind.is_dir();
-            if kind.is_symlink() {
-                let target = path.canonicalize().map_err(|source| DiscoverError::Io {
-                    path: rel.clone(),
-                    source,
-                })?;
-                if !target.starts_with(&root_real) {
-                    return Err(DiscoverError::OutsideRoot {
-                        rel,
-                        target: target.display().to_string(),
-                        root: root_real.display().to_string(),
-                    });
-                }
-                is_dir = target.is_dir();
-            }
-            if is_dir {
+            if is_dir(&path, &rel, kind, &root_real, literal(pattern))? {
                 matched.skipped_dirs.push(rel);
                 continue;
             }
@@ -159,6 +153,69 @@ pub fn discover(
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// Whether a pattern names one path (no glob characters).
+fn literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '['])
+}
+
+/// Applies the rule every matched path must pass, and says whether it is a directory
+/// (skipped) rather than a file. Walked entries come from real directories below a
+/// checked base, so only a symlink needs resolving; a literal path may pass through
+/// symlinked directories anywhere, so it is resolved whole.
+fn is_dir(
+    path: &Path,
+    rel: &str,
+    kind: std::fs::FileType,
+    root_real: &Path,
+    literal: bool,
+) -> Result<bool, DiscoverError> {
+    if rel.chars().any(char::is_control) {
+        return Err(DiscoverError::BadName { rel: rel.to_owned() });
+    }
+    let kind = if kind.is_symlink() || literal {
+        let target = path.canonicalize().map_err(|source| DiscoverError::Io {
+            path: rel.to_owned(),
+            source,
+        })?;
+        if !target.starts_with(root_real) {
+            return Err(DiscoverError::OutsideRoot {
+                rel: rel.to_owned(),
+                target: target.display().to_string(),
+                root: root_real.display().to_string(),
+            });
+        }
+        // stat, not open: opening a FIFO would block.
+        std::fs::metadata(&target)
+            .map_err(|source| DiscoverError::Io {
+                path: rel.to_owned(),
+                source,
+            })?
+            .file_type()
+    } else {
+        kind
+    };
+    if kind.is_dir() {
+        return Ok(true);
+    }
+    if !kind.is_file() {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_fifo() {
+            "FIFO (named pipe)"
+        } else if kind.is_socket() {
+            "socket"
+        } else if kind.is_block_device() || kind.is_char_device() {
+            "device"
+        } else {
+            "special file"
+        };
+        return Err(DiscoverError::NotRegular {
+            rel: rel.to_owned(),
+            kind: what,
+        });
+    }
+    Ok(false)
 }
 
 /// The paths under `root` that `pattern` could match, found by walking only the
@@ -332,6 +389,37 @@ mod tests {
         // Below the walk's start, symlinked directories are not followed at all.
         let err = run(d.path(), &["**/id_rsa"]).unwrap_err();
         assert!(matches!(err, DiscoverError::NoMatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_literal_path_through_a_symlinked_directory_is_held_to_the_same_rule() {
+        let outside = tree(&["secret.deb"]);
+        let d = tree(&["ok.deb"]);
+        std::os::unix::fs::symlink(outside.path(), d.path().join("dist")).unwrap();
+        let err = run(d.path(), &["dist/secret.deb"]).unwrap_err();
+        assert!(
+            matches!(err, DiscoverError::OutsideRoot { ref rel, .. } if rel == "dist/secret.deb"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fifos_and_control_characters_are_refused_by_name() {
+        let d = tree(&["dist/ok.deb"]);
+        let fifo = d.path().join("dist/pipe.deb");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let err = run(d.path(), &["dist/*.deb"]).unwrap_err();
+        assert!(
+            matches!(err, DiscoverError::NotRegular { ref rel, .. } if rel == "dist/pipe.deb"),
+            "{err}"
+        );
+        let err = run(d.path(), &["dist/pipe.deb"]).unwrap_err();
+        assert!(matches!(err, DiscoverError::NotRegular { .. }), "{err}");
+        std::fs::remove_file(&fifo).unwrap();
+        std::fs::write(d.path().join("dist/evil\nname_1.0_all.deb"), "x").unwrap();
+        let err = run(d.path(), &["dist/*.deb"]).unwrap_err();
+        assert!(matches!(err, DiscoverError::BadName { .. }), "{err}");
     }
 
     #[test]

@@ -5,9 +5,17 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let vars: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    // Values that are not UTF-8 are passed on by name, so the run can say what is
+    // wrong with them instead of treating them as unset.
+    let mut vars = Vec::new();
+    let mut not_utf8 = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let Ok(k) = k.into_string() else { continue };
+        match v.into_string() {
+            Ok(v) => vars.push((k, v)),
+            Err(_) => not_utf8.push(k),
+        }
+    }
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -16,6 +24,6 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let status = runtime.block_on(package_publisher::app::main(args, vars));
+    let status = runtime.block_on(package_publisher::app::main(args, vars, not_utf8));
     ExitCode::from(status.code())
 }

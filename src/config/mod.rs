@@ -532,7 +532,19 @@ impl Validator<'_> {
     /// Glob patterns: each must compile, stay relative, and not climb out of the
     /// working directory.
     fn patterns(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
-        let items: Vec<String> = self.list(name).iter().map(|p| normalize_pattern(p)).collect();
+        let raw = self.list(name);
+        // An absolute path is refused before normalising, which would drop its `/`.
+        if let Some(abs) = raw
+            .iter()
+            .find(|p| p.strip_prefix('!').unwrap_or(p).starts_with(['/', '\\']))
+        {
+            return Err(self.invalid(
+                name,
+                abs,
+                "patterns are relative to the working directory (the checkout): write `dist/*.deb`, not an absolute path".to_owned(),
+            ));
+        }
+        let items: Vec<String> = raw.iter().map(|p| normalize_pattern(p)).collect();
         for item in &items {
             let body = item.strip_prefix('!').unwrap_or(item);
             if body.is_empty() {
