@@ -19,7 +19,7 @@ use crate::ci::{Ci, Platform, outputs};
 use crate::cli::{self, Command};
 use crate::commands;
 use crate::config::sources::RawMap;
-use crate::config::{self, Config};
+use crate::config::{self, Config, IfNoFilesFound};
 use crate::discover::{self, DiscoverError};
 use crate::exit::ExitStatus;
 use crate::lookup::{self, Found, Wanted};
@@ -29,9 +29,16 @@ use crate::report::text::{duration, rate, size};
 use crate::report::{Entry, PromotionStatus, Report, Status};
 use crate::retry::RetryPolicy;
 
-/// Runs the program with its arguments and environment; returns the exit status.
-pub async fn main(args: Vec<OsString>, vars: Vec<(String, String)>) -> ExitStatus {
+/// Runs the program with its arguments and environment (`not_utf8` names the
+/// variables whose values are not UTF-8); returns the exit status.
+pub async fn main(args: Vec<OsString>, vars: Vec<(String, String)>, not_utf8: Vec<String>) -> ExitStatus {
     let vars: BTreeMap<String, String> = vars.into_iter().collect();
+    if let Some(name) = not_utf8.iter().find(|n| crate::ci::reads_variable(n)) {
+        eprintln!(
+            "error: the environment variable {name} is set, but its value is not valid UTF-8; set it to plain text (tokens and options are ASCII)"
+        );
+        return ExitStatus::Usage;
+    }
     let parsed = match cli::parse(args) {
         Ok(parsed) => parsed,
         Err(err) => {
@@ -135,13 +142,7 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     let root = std::env::current_dir().context("cannot determine the working directory")?;
 
     // Fetch artifacts from the build (Buildkite `download`).
-    for query in config.download() {
-        ci.line(&format!("downloading artifacts matching {query:?}"));
-        ci.agent()
-            .artifact_download(query, ".", config.download_build())
-            .await
-            .with_context(|| format!("download {query:?} failed"))?;
-    }
+    download(ci, config).await?;
 
     // Discover and plan.
     let promote_only = config.promote_from().is_some();
@@ -294,6 +295,34 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     Ok(finish(ci, config, report, &timings).await)
 }
 
+/// Fetches the `download` queries' artifacts (Buildkite). A query that matches no
+/// artifact follows `if-no-files-found`, like a pattern that matches no file.
+async fn download(ci: &Ci, config: &Config) -> Result<(), Abort> {
+    for query in config.download() {
+        ci.line(&format!("downloading artifacts matching {query:?}"));
+        let found = ci
+            .agent()
+            .artifact_download(query, ".", config.download_build())
+            .await
+            .with_context(|| format!("download {query:?} failed"))?;
+        if found {
+            continue;
+        }
+        let message = format!("download query {query:?} matched no artifacts in the build");
+        match config.if_no_files_found() {
+            IfNoFilesFound::Error => {
+                return Err(Abort(
+                    ExitStatus::NoFiles,
+                    anyhow::anyhow!("{message} (if-no-files-found: error; set it to `warn` or `ignore` to allow this)"),
+                ));
+            }
+            IfNoFilesFound::Warn => ci.warning(&message),
+            IfNoFilesFound::Ignore => ci.line(&message),
+        }
+    }
+    Ok(())
+}
+
 fn skipped_dirs(dirs: &[String]) -> String {
     if dirs.is_empty() {
         String::new()
@@ -364,17 +393,13 @@ async fn promote_sources(
     if artifacts.is_empty() {
         let key = outputs::meta_data_key(org, source);
         let build = config.download_build();
-        let mut keys = Vec::new();
+        let mut reports = Vec::new();
         if ci.platform == Platform::Buildkite {
-            keys = ci
-                .agent()
-                .meta_data_keys(build)
-                .await?
-                .into_iter()
-                .filter(|k| *k == key || k.starts_with(&format!("{key}.")))
-                .collect();
+            reports = crate::ci::meta_data::read_all(ci.agent(), &key, build)
+                .await
+                .context("cannot read the reports in build meta-data")?;
         }
-        if keys.is_empty() {
+        if reports.is_empty() {
             return Err(Abort(
                 ExitStatus::Usage,
                 anyhow::anyhow!(
@@ -384,24 +409,20 @@ async fn promote_sources(
         }
         // Every publishing job's report, merged; a package listed twice counts once.
         let mut entries: Vec<Entry> = Vec::new();
-        for k in &keys {
-            let stored = ci.agent().meta_data_get(k, build).await?.unwrap_or_default();
-            let earlier: Report = serde_json::from_str(&stored)
-                .with_context(|| format!("build meta-data {k:?} is not a package-publisher report"))?;
-            for mut e in earlier
-                .packages
-                .into_iter()
-                .filter(|e| e.status.is_ok() && e.id.is_some())
-            {
-                if entries.iter().any(|x| x.id == e.id) {
-                    continue;
+        let mut ids = std::collections::HashSet::new();
+        for (_, earlier) in &reports {
+            for e in earlier.packages.iter().filter(|e| e.status.is_ok()) {
+                let Some(id) = e.id.clone() else { continue };
+                if ids.insert(id) {
+                    let mut e = e.clone();
+                    e.status = Status::Identical;
+                    e.promotions.clear();
+                    e.error = None;
+                    entries.push(e);
                 }
-                e.status = Status::Identical;
-                e.promotions.clear();
-                e.error = None;
-                entries.push(e);
             }
         }
+        let keys: Vec<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
         ci.line(&format!(
             "{} package(s) from the reports in build meta-data {}",
             entries.len(),
@@ -486,16 +507,16 @@ async fn finish(ci: &Arc<Ci>, config: &Config, mut report: Report, timings: &[st
             (Some(n), Some(v)) => format!(" → {n} {v}"),
             _ => String::new(),
         };
-        let link = e
-            .web_url
-            .as_deref()
-            .map_or_else(String::new, |u| format!(" {}", ci.link(u, "view package")));
-        ci.line(&format!(
-            "{:<10} {} ({}{timing}){what}{link}",
+        let text = format!(
+            "{:<10} {} ({}{timing}){what}",
             status_word(e.status),
             e.path,
             size(e.size)
-        ));
+        );
+        match e.web_url.as_deref() {
+            Some(url) => ci.line_with_link(&text, url, "view package"),
+            None => ci.line(&text),
+        }
         if let Some(err) = &e.error {
             ci.line(&format!("           {err}"));
         }
@@ -507,15 +528,15 @@ async fn finish(ci: &Arc<Ci>, config: &Config, mut report: Report, timings: &[st
                 PromotionStatus::Skipped => "not copied to",
                 PromotionStatus::Failed => "FAILED copy to",
             };
-            let link = p
-                .web_url
-                .as_deref()
-                .map_or_else(String::new, |u| format!(" {}", ci.link(u, "view")));
-            ci.line(&format!(
-                "           {word} {}{link}{}",
+            let text = format!(
+                "           {word} {}{}",
                 p.registry,
                 p.error.as_deref().map_or_else(String::new, |e| format!(": {e}"))
-            ));
+            );
+            match p.web_url.as_deref() {
+                Some(url) => ci.line_with_link(&text, url, "view"),
+                None => ci.line(&text),
+            }
         }
     }
     for e in report.packages.iter().filter(|e| e.status == Status::Failed) {

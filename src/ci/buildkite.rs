@@ -8,14 +8,15 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use thiserror::Error;
 use tokio::io::AsyncWriteExt;
 
 use crate::secret::Secret;
 
 /// The annotation size limit (after redaction), in bytes.
 pub const ANNOTATION_LIMIT: usize = 1024 * 1024;
-/// The meta-data value limit, in bytes.
-pub const META_DATA_LIMIT: usize = 100 * 1024;
+/// The largest meta-data value written, in bytes (the agent's limit is 100 KB).
+pub const META_DATA_LIMIT: usize = 100_000;
 
 /// The longest an `artifact download` may take.
 pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -26,21 +27,70 @@ pub struct Agent {
     pub timeout: Duration,
 }
 
+/// Why an agent call failed, in the kinds callers decide on.
+#[derive(Debug, Error)]
+pub enum AgentError {
+    /// The agent could not be started.
+    #[error("cannot run `buildkite-agent {command}` (is the agent on PATH?): {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The call outlived its time limit and was killed.
+    #[error(
+        "`buildkite-agent {command}` did not finish within {secs} s and was stopped (the agent may be hung or unable to reach Buildkite)"
+    )]
+    TimedOut { command: String, secs: u64 },
+    /// The agent exited unsuccessfully.
+    #[error("`buildkite-agent {command}` failed ({status}): {stderr}")]
+    Failed {
+        command: String,
+        code: Option<i32>,
+        status: String,
+        stderr: String,
+    },
+}
+
+impl AgentError {
+    /// The exit code of a call that ran and failed.
+    #[must_use]
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            AgentError::Failed { code, .. } => *code,
+            _ => None,
+        }
+    }
+
+    /// Whether the agent said something like `text` (case-insensitive) on stderr.
+    #[must_use]
+    pub fn says(&self, text: &str) -> bool {
+        match self {
+            AgentError::Failed { stderr, .. } => stderr.to_ascii_lowercase().contains(&text.to_ascii_lowercase()),
+            _ => false,
+        }
+    }
+}
+
 /// Runs `buildkite-agent ARGS` with `stdin` piped in and returns its stdout; kills it
 /// after `limit`.
-async fn agent_within(limit: Duration, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
-    let name = args.iter().take(2).copied().collect::<Vec<_>>().join(" ");
-    match tokio::time::timeout(limit, agent(args, stdin)).await {
+async fn agent_within(limit: Duration, args: &[&str], stdin: Option<&str>) -> Result<String, AgentError> {
+    let command = args.iter().take(2).copied().collect::<Vec<_>>().join(" ");
+    match tokio::time::timeout(limit, agent(&command, args, stdin)).await {
         Ok(result) => result,
-        Err(_) => bail!(
-            "`buildkite-agent {name}` did not finish within {} s and was stopped (the agent may be hung or unable to reach Buildkite)",
-            limit.as_secs()
-        ),
+        Err(_) => Err(AgentError::TimedOut {
+            command,
+            secs: limit.as_secs(),
+        }),
     }
 }
 
 /// Runs `buildkite-agent ARGS` with `stdin` piped in and returns its stdout.
-async fn agent(args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+async fn agent(command: &str, args: &[&str], stdin: Option<&str>) -> Result<String, AgentError> {
+    let spawn = |source| AgentError::Spawn {
+        command: command.to_owned(),
+        source,
+    };
     let mut child = tokio::process::Command::new("buildkite-agent")
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -48,29 +98,20 @@ async fn agent(args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| {
-            format!(
-                "cannot run `buildkite-agent {}` (is the agent on PATH?)",
-                args.first().unwrap_or(&"")
-            )
-        })?;
+        .map_err(spawn)?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes())
-            .await
-            .context("cannot write to buildkite-agent")?;
+        // An agent that exits without reading its input is judged by its exit status.
+        let _ = pipe.write_all(input.as_bytes()).await;
         drop(pipe);
     }
-    let out = child
-        .wait_with_output()
-        .await
-        .context("buildkite-agent did not finish")?;
+    let out = child.wait_with_output().await.map_err(spawn)?;
     if !out.status.success() {
-        bail!(
-            "`buildkite-agent {}` failed ({}): {}",
-            args.iter().take(2).copied().collect::<Vec<_>>().join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return Err(AgentError::Failed {
+            command: command.to_owned(),
+            code: out.status.code(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -102,47 +143,56 @@ impl Agent {
     }
 
     /// Creates or replaces the annotation `context` with `body` (piped on stdin).
-    pub async fn annotate(&self, body: &str, style: &str, context: &str, priority: u8) -> anyhow::Result<()> {
+    /// Agents before 3.65 know no `--priority`: the annotation is then written
+    /// without it, and the returned note says so.
+    pub async fn annotate(
+        &self,
+        body: &str,
+        style: &str,
+        context: &str,
+        priority: u8,
+    ) -> Result<Option<String>, AgentError> {
         let priority = priority.to_string();
-        agent_within(
-            self.timeout,
-            &[
-                "annotate",
-                "--style",
-                style,
-                "--context",
-                context,
-                "--priority",
-                &priority,
-            ],
-            Some(body),
-        )
-        .await
-        .map(drop)
+        let mut args = vec!["annotate", "--style", style, "--context", context];
+        let with_priority = [args.as_slice(), &["--priority", &priority]].concat();
+        match agent_within(self.timeout, &with_priority, Some(body)).await {
+            Ok(_) => Ok(None),
+            Err(err) if err.says("priority") => {
+                args.truncate(5);
+                agent_within(self.timeout, &args, Some(body)).await?;
+                Ok(Some(
+                    "this agent does not know `annotate --priority` (agent 3.65+): the annotation was written without a priority".to_owned(),
+                ))
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Sets build meta-data `key` to `value` (piped on stdin).
-    pub async fn meta_data_set(&self, key: &str, value: &str) -> anyhow::Result<()> {
+    pub async fn meta_data_set(&self, key: &str, value: &str) -> Result<(), AgentError> {
         agent_within(self.timeout, &["meta-data", "set", key], Some(value))
             .await
             .map(drop)
     }
 
-    /// Reads build meta-data `key`; `None` when it does not exist.
-    pub async fn meta_data_get(&self, key: &str, build: Option<&str>) -> anyhow::Result<Option<String>> {
+    /// Reads build meta-data `key`; `None` when it does not exist (`meta-data exists`
+    /// exits 100). Any other failure is an error, not a missing key.
+    pub async fn meta_data_get(&self, key: &str, build: Option<&str>) -> Result<Option<String>, AgentError> {
         let mut args = vec!["meta-data", "exists", key];
         if let Some(build) = build {
             args.extend(["--build", build]);
         }
-        if agent_within(self.timeout, &args, None).await.is_err() {
-            return Ok(None);
+        match agent_within(self.timeout, &args, None).await {
+            Ok(_) => {}
+            Err(err) if err.code() == Some(100) => return Ok(None),
+            Err(err) => return Err(err),
         }
         args[1] = "get";
         agent_within(self.timeout, &args, None).await.map(Some)
     }
 
     /// The build's meta-data keys (of `build`, or this build).
-    pub async fn meta_data_keys(&self, build: Option<&str>) -> anyhow::Result<Vec<String>> {
+    pub async fn meta_data_keys(&self, build: Option<&str>) -> Result<Vec<String>, AgentError> {
         let mut args = vec!["meta-data", "keys"];
         if let Some(build) = build {
             args.extend(["--build", build]);
@@ -156,13 +206,19 @@ impl Agent {
             .collect())
     }
 
-    /// Downloads the artifacts matching `query` into `dest`, from `build` or this build.
-    pub async fn artifact_download(&self, query: &str, dest: &str, build: Option<&str>) -> anyhow::Result<()> {
+    /// Downloads the artifacts matching `query` into `dest`, from `build` or this
+    /// build. `Ok(false)` when nothing matched (the agent's "No artifacts found for
+    /// downloading").
+    pub async fn artifact_download(&self, query: &str, dest: &str, build: Option<&str>) -> Result<bool, AgentError> {
         let mut args = vec!["artifact", "download", query, dest];
         if let Some(build) = build {
             args.extend(["--build", build]);
         }
-        agent_within(DOWNLOAD_TIMEOUT, &args, None).await.map(drop)
+        match agent_within(DOWNLOAD_TIMEOUT, &args, None).await {
+            Ok(_) => Ok(true),
+            Err(err) if err.says("no artifacts found") => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 }
 

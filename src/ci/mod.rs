@@ -7,6 +7,7 @@
 
 pub mod buildkite;
 pub mod github;
+pub mod meta_data;
 pub mod outputs;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,19 @@ impl Platform {
             Platform::Local
         }
     }
+}
+
+/// Whether the run reads variable `name` for its configuration or credentials (the
+/// token variable named by `api-token-env` is checked when it is read).
+#[must_use]
+pub fn reads_variable(name: &str) -> bool {
+    ["PACKAGE_PUBLISHER_", "INPUT_", "BUILDKITE_PLUGIN_"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || matches!(
+            name,
+            "BUILDKITE_API_TOKEN" | "ACTIONS_ID_TOKEN_REQUEST_URL" | "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+        )
 }
 
 /// Annotation style, from the outcome.
@@ -132,18 +146,31 @@ impl Ci {
         redact(text, &self.secrets.lock().expect("secrets lock"))
     }
 
-    /// Prints a log line, scrubbed of secrets and kept on one line: text from file
-    /// names or servers cannot start a workflow command or a log group of its own.
+    /// Prints a log line, scrubbed of secrets, kept on one line and free of control
+    /// characters: text from file names or servers cannot start a workflow command or
+    /// a log group of its own, nor drive the terminal (escape sequences, inline links).
     pub fn line(&self, text: &str) {
-        let text: String = self
-            .scrub(text)
-            .chars()
-            .map(|c| if c == '\n' || c == '\r' { '⏎' } else { c })
-            .collect();
+        self.print(&printable(&self.scrub(text)), "");
+    }
+
+    /// [`Ci::line`] followed by a link to `url` labelled `label`: an inline link on
+    /// Buildkite (only for `http(s)` URLs), the bare URL elsewhere.
+    pub fn line_with_link(&self, text: &str, url: &str, label: &str) {
+        let url = printable(&self.scrub(url));
+        let link = match self.platform {
+            Platform::Buildkite if url.starts_with("https://") || url.starts_with("http://") => {
+                buildkite::log_link(&url, label)
+            }
+            _ => url,
+        };
+        self.print(&printable(&self.scrub(text)), &format!(" {link}"));
+    }
+
+    fn print(&self, text: &str, tail: &str) {
         let mut out = std::io::stdout().lock();
         // On a terminal a progress bar may own the current line: clear it first.
         let clear = if self.terminal { "\r\x1b[2K" } else { "" };
-        let _ = writeln!(out, "{clear}{text}");
+        let _ = writeln!(out, "{clear}{text}{tail}");
     }
 
     /// Whether live progress can be drawn in place (a local run on a terminal).
@@ -218,14 +245,33 @@ impl Ci {
             _ => self.line(&format!("warning: {message}")),
         }
     }
+}
 
-    /// A link: an OSC 1339 link on Buildkite (rendered as a hyperlink in the log),
-    /// the bare URL elsewhere.
-    #[must_use]
-    pub fn link(&self, url: &str, text: &str) -> String {
-        match self.platform {
-            Platform::Buildkite => buildkite::log_link(url, text),
-            _ => url.to_owned(),
-        }
+/// Text made safe to print on one log line: line breaks become `⏎`, other control
+/// characters (escape, bell, C1 controls) their visible pictures or `�`.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' => '⏎',
+            '\t' => ' ',
+            c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('�'),
+            '\u{7f}' => '␡',
+            c if c.is_control() => '�',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(
+            printable("a\nb\x1b]1339;url='javascript:x'\x07\u{9b}c"),
+            "a⏎b␛]1339;url='javascript:x'␇�c"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::{Ci, Platform, Style, buildkite, github};
+use super::{Ci, Platform, Style, buildkite, github, meta_data};
 use crate::config::Config;
 use crate::report::{Report, markdown};
 
@@ -53,8 +53,10 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
                 } else {
                     3
                 };
-                if let Err(err) = ci.agent().annotate(&body, style.as_str(), &context, priority).await {
-                    ci.warning(&format!("cannot write the annotation: {err:#}"));
+                match ci.agent().annotate(&body, style.as_str(), &context, priority).await {
+                    Ok(None) => {}
+                    Ok(Some(note)) => ci.line(&note),
+                    Err(err) => ci.warning(&format!("cannot write the annotation: {err:#}")),
                 }
             }
             // Promote-only steps read reports; they do not write one of their own.
@@ -63,7 +65,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
                 if let Some(job) = ci.var("BUILDKITE_JOB_ID") {
                     key = format!("{key}.{job}");
                 }
-                if let Err(err) = store_meta_data(ci.agent(), &key, report).await {
+                if let Err(err) = meta_data::store(ci.agent(), &key, report).await {
                     errors.push(err.context(format!("cannot store the report in build meta-data {key:?}")));
                 }
             }
@@ -79,9 +81,7 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
             }
             if let Some(path) = ci.var("GITHUB_OUTPUT") {
                 let t = &report.totals;
-                let packages = packages_output(ci, report);
-                let outputs = [
-                    ("packages", ci.scrub(&packages)),
+                let mut outputs = vec![
                     ("published-count", report.written().to_string()),
                     ("skipped-count", (t.skipped + t.identical).to_string()),
                     ("failed-count", t.failed.to_string()),
@@ -94,6 +94,11 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
                             .unwrap_or_default(),
                     ),
                 ];
+                // The small outputs first; `packages` gets what is left of the budget
+                // (names, delimiters and line breaks included).
+                let used: usize = outputs.iter().map(|(k, v)| utf16_bytes(k) + utf16_bytes(v) + 200).sum();
+                let packages = ci.scrub(&packages_output(ci, report, OUTPUTS_BUDGET.saturating_sub(used + 200)));
+                outputs.insert(0, ("packages", packages));
                 if let Err(err) = github::write_outputs(Path::new(path), &outputs) {
                     errors.push(err);
                 }
@@ -104,13 +109,22 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
     errors
 }
 
-/// The `packages` output: every entry, or, when that would not fit GitHub's 1 MB
-/// limit on a job's outputs, only each entry's identity and status (the report file
-/// keeps everything).
-fn packages_output(ci: &Ci, report: &Report) -> String {
-    const LIMIT: usize = 900 * 1024;
+/// How much of GitHub's 1 MB per job (counted as UTF-16) this step's outputs may
+/// take, leaving room for the outputs of the job's other steps.
+pub const OUTPUTS_BUDGET: usize = 768 * 1024;
+
+/// Bytes a text takes as UTF-16, the way GitHub counts output sizes.
+#[must_use]
+pub fn utf16_bytes(text: &str) -> usize {
+    text.encode_utf16().count() * 2
+}
+
+/// The `packages` output within `budget` UTF-16 bytes: every entry; or, when that
+/// does not fit, each entry's identity and status; or, when even that does not fit, an
+/// empty list. A warning says which (the report file always has everything).
+fn packages_output(ci: &Ci, report: &Report, budget: usize) -> String {
     let full = serde_json::to_string(&report.packages).unwrap_or_else(|_| "[]".to_owned());
-    if full.len() <= LIMIT {
+    if utf16_bytes(&full) <= budget {
         return full;
     }
     let short: Vec<serde_json::Value> = report
@@ -119,27 +133,17 @@ fn packages_output(ci: &Ci, report: &Report) -> String {
         .map(|e| serde_json::json!({"path": e.path, "name": e.name, "version": e.version, "id": e.id, "status": e.status}))
         .collect();
     let short = serde_json::to_string(&short).unwrap_or_else(|_| "[]".to_owned());
-    ci.warning(&format!(
-        "the `packages` output holds only path, name, version, id and status for each of the {} packages: the full list is over GitHub's output limit (see report-file)",
-        report.packages.len()
-    ));
-    if short.len() <= LIMIT { short } else { "[]".to_owned() }
-}
-
-/// Stores the report as meta-data, dropping links, errors and promotions when the
-/// whole report would pass the 100 KB value limit.
-async fn store_meta_data(agent: buildkite::Agent, key: &str, report: &Report) -> anyhow::Result<()> {
-    let mut stored = report.clone();
-    let mut value = serde_json::to_string(&stored)?;
-    if value.len() > buildkite::META_DATA_LIMIT {
-        for e in &mut stored.packages {
-            e.web_url = None;
-            e.error = None;
-            e.promotions.clear();
-        }
-        value = serde_json::to_string(&stored)?;
+    let n = report.packages.len();
+    if utf16_bytes(&short) <= budget {
+        ci.warning(&format!(
+            "the `packages` output holds only path, name, version, id and status for each of the {n} packages: the full list is over GitHub's 1 MB output limit (the report file has everything)"
+        ));
+        return short;
     }
-    agent.meta_data_set(key, &value).await
+    ci.warning(&format!(
+        "the `packages` output is an empty list: even the short form of the {n} packages is over GitHub's 1 MB output limit; use `report-file` (its path is the `report-file` output)"
+    ));
+    "[]".to_owned()
 }
 
 /// The annotation context: the option, or one derived from the registry and the step
@@ -161,7 +165,26 @@ fn annotation_context(ci: &Ci, config: &Config) -> String {
         context.push('-');
         context.push_str(n);
     }
-    context.chars().take(100).collect()
+    fit_context(&context)
+}
+
+/// The longest annotation context used. A longer one keeps its start and its end (the
+/// parallel job's index) and puts a digest of the whole in between, so two jobs never
+/// share a context.
+const CONTEXT_LIMIT: usize = 100;
+
+fn fit_context(context: &str) -> String {
+    if context.chars().count() <= CONTEXT_LIMIT {
+        return context.to_owned();
+    }
+    use sha2::Digest;
+    let digest = format!("{:x}", sha2::Sha256::digest(context.as_bytes()));
+    let tail: String = {
+        let rev: Vec<char> = context.chars().rev().take(20).collect();
+        rev.into_iter().rev().collect()
+    };
+    let head: String = context.chars().take(CONTEXT_LIMIT - 20 - 12 - 2).collect();
+    format!("{head}-{}-{tail}", &digest[..12])
 }
 
 fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -169,4 +192,26 @@ fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write the report to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_contexts_stay_unique_and_keep_their_end() {
+        let base = format!("package-publisher-acme-debs-{}", "k".repeat(120));
+        let a = fit_context(&format!("{base}-0"));
+        let b = fit_context(&format!("{base}-1"));
+        assert_ne!(a, b);
+        assert!(a.chars().count() <= CONTEXT_LIMIT && a.ends_with("-0"), "{a}");
+        assert_eq!(fit_context("short-1"), "short-1");
+    }
+
+    #[test]
+    fn utf16_counts_the_way_github_does() {
+        assert_eq!(utf16_bytes("ab"), 4);
+        assert_eq!(utf16_bytes("😀"), 4);
+        assert_eq!(utf16_bytes("é"), 2);
+    }
 }

@@ -11,6 +11,8 @@ mod publish;
 mod resilience;
 // The publish engine at its edges: scheduling, lost answers, replace, cancellation, bounds.
 mod engine;
+// Platform limits, old and hung agents, hostile file names, answers and environments.
+mod limits;
 // The subcommands for people: list, get, copy, delete, help.
 mod cli;
 // Buildkite: plugin configuration, annotation, meta-data, OIDC, log groups.

@@ -86,6 +86,8 @@ pub struct Job {
     pub env: BTreeMap<String, String>,
     pub args: Vec<String>,
     pub stdin: Option<String>,
+    /// Variables whose values are raw bytes (not necessarily UTF-8).
+    pub raw_env: Vec<(String, std::ffi::OsString)>,
 }
 
 impl Job {
@@ -109,6 +111,7 @@ impl Job {
             env,
             args: Vec::new(),
             stdin: None,
+            raw_env: Vec::new(),
         }
     }
 
@@ -129,6 +132,14 @@ impl Job {
     /// Sets a variable.
     pub fn env(mut self, k: &str, v: &str) -> Job {
         self.env.insert(k.to_owned(), v.to_owned());
+        self
+    }
+
+    /// Sets a variable to raw bytes.
+    pub fn env_bytes(mut self, k: &str, v: &[u8]) -> Job {
+        use std::os::unix::ffi::OsStringExt;
+        self.raw_env
+            .push((k.to_owned(), std::ffi::OsString::from_vec(v.to_vec())));
         self
     }
 
@@ -157,6 +168,7 @@ impl Job {
         Command::new(env!("CARGO_BIN_EXE_package-publisher"))
             .env_clear()
             .envs(&self.env)
+            .envs(self.raw_env.iter().map(|(k, v)| (k, v)))
             .args(&self.args)
             .current_dir(self.work())
             .stdin(Stdio::null())
@@ -178,6 +190,7 @@ impl Job {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_package-publisher"));
         cmd.env_clear()
             .envs(&self.env)
+            .envs(self.raw_env.iter().map(|(k, v)| (k, v)))
             .args(&self.args)
             .current_dir(self.work());
         cmd.stdin(if self.stdin.is_some() {
@@ -268,26 +281,41 @@ impl Job {
     }
 }
 
-/// Waits for a started binary; kills it and panics if it outlives `limit`.
+/// Waits for a started binary; kills it and panics if it outlives `limit`. Output is
+/// read while it runs, so a chatty run never blocks on a full pipe.
 pub fn finish_within(mut child: std::process::Child, limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
         if started.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
+            let _ = child.wait();
             panic!(
                 "still running after {limit:?}; killed\n--- stdout\n{}\n--- stderr\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                stdout.join().unwrap(),
+                stderr.join().unwrap()
             );
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    };
     Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
 }
 
@@ -305,7 +333,10 @@ pub fn signal(child: &std::process::Child, name: &str) {
 /// `$SHIM_STATE/calls`, answers `oidc request-token` with an unsigned JWT for the
 /// requested audience and lifetime (`SHIM_TOKEN_LIFETIME` overrides it), keeps meta-data in files, serves `artifact
 /// download` from `$SHIM_STATE/artifacts/<build|default>`, fails any command named
-/// in `SHIM_FAIL`, and hangs on any command named in `SHIM_HANG`.
+/// in `SHIM_FAIL`, and hangs on any command named in `SHIM_HANG`. It enforces the
+/// platform's limits as the real agent and service do: meta-data values of at most
+/// 100 KB, annotation bodies of at most 1 MiB; with `SHIM_OLD_AGENT` it behaves like
+/// an agent before 3.65 (no `annotate --priority`).
 pub const AGENT_SHIM: &str = r#"#!/usr/bin/env bash
 set -euo pipefail
 state="${SHIM_STATE:?}"
@@ -315,6 +346,7 @@ printf '%s\x1f' "$@" > "$state/calls/$n.args"
 if [ ! -t 0 ]; then cat > "$state/calls/$n.stdin" || true; fi
 if [ -n "${SHIM_FAIL:-}" ] && [ "$1 ${2:-}" = "$SHIM_FAIL" ]; then echo "shim: $SHIM_FAIL failed" >&2; exit 1; fi
 if [ -n "${SHIM_HANG:-}" ] && [ "$1 ${2:-}" = "$SHIM_HANG" ]; then exec sleep 600; fi
+size() { if [ -f "$state/calls/$n.stdin" ]; then wc -c < "$state/calls/$n.stdin"; else echo 0; fi; }
 b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 case "$1 ${2:-}" in
   "oidc request-token")
@@ -328,7 +360,12 @@ case "$1 ${2:-}" in
     printf '%s.%s.c2lnbmF0dXJl\n' "$header" "$payload"
     ;;
   "meta-data set")
+    if [ "$(size)" -gt 102400 ]; then echo "fatal: Failed to set meta-data: value is larger than 100 KB" >&2; exit 1; fi
     cp "$state/calls/$n.stdin" "$state/meta/$3"
+    ;;
+  "annotate "*)
+    if [ -n "${SHIM_OLD_AGENT:-}" ]; then for a in "$@"; do [ "$a" = "--priority" ] && { echo "flag provided but not defined: -priority" >&2; exit 1; }; done; fi
+    if [ "$(size)" -gt 1048576 ]; then echo "fatal: Failed to annotate: body is larger than 1 MiB" >&2; exit 1; fi
     ;;
   "meta-data get")
     cat "$state/meta/$3"
@@ -347,7 +384,7 @@ case "$1 ${2:-}" in
     out=$(pwd)/$dest
     found=0
     (cd "$src" && shopt -s globstar nullglob && for f in $query; do mkdir -p "$out/$(dirname "$f")"; cp "$f" "$out/$f"; echo "$f"; done) > "$state/downloaded" 
-    [ -s "$state/downloaded" ] || { echo "fatal: no artifacts found for $query" >&2; exit 1; }
+    [ -s "$state/downloaded" ] || { echo "fatal: Failed to download artifacts: No artifacts found for downloading" >&2; exit 1; }
     ;;
   *) ;;
 esac
