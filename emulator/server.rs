@@ -126,6 +126,9 @@ pub struct Record {
     pub arrival: u64,
     /// Publish requests in flight when this one arrived, itself included (0 for others).
     pub in_flight: u32,
+    /// When it arrived, in milliseconds since the emulator started.
+    #[serde(default)]
+    pub arrived_ms: u64,
 }
 
 /// Emulator configuration.
@@ -154,6 +157,9 @@ pub struct Config {
     /// Every listing page links to a next page, forever.
     #[serde(default)]
     pub endless_pages: bool,
+    /// Up to this much random latency added to every request, on top of `latency_ms`.
+    #[serde(default)]
+    pub jitter_ms: u64,
     /// Answer publishes by reading and discarding the file without hashing it (a sink
     /// for benchmarks that measure the client): digests are left out.
     #[serde(default)]
@@ -179,6 +185,7 @@ impl Default for Config {
             storage_url: None,
             list_lag_ms: 0,
             endless_pages: false,
+            jitter_ms: 0,
             sink: false,
         }
     }
@@ -203,6 +210,9 @@ pub struct EmuState {
     /// Package id → when it starts to show in listings.
     #[serde(skip)]
     pub listed_from: BTreeMap<String, std::time::Instant>,
+    /// When the emulator started.
+    #[serde(skip)]
+    pub started: Option<std::time::Instant>,
 }
 
 impl EmuState {
@@ -262,6 +272,7 @@ pub fn new_state(config: Config) -> Shared {
         );
     }
     state.rng = config.chaos.as_ref().map(|c| fastrand::Rng::with_seed(c.seed));
+    state.started = Some(std::time::Instant::now());
     state.config = Some(config);
     Arc::new(Mutex::new(state))
 }
@@ -342,24 +353,28 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
         .unwrap_or_default()
         .to_owned();
     let is_publish = method == "POST" && path.ends_with("/packages") && !path.starts_with("/_");
-    let (latency, fault, chaos, arrival, in_flight) = {
+    let (latency, fault, chaos, arrival, in_flight, arrived_ms) = {
         let mut s = state.lock().unwrap();
         s.arrivals += 1;
         let arrival = s.arrivals;
+        let arrived_ms = s
+            .started
+            .map_or(0, |t| u64::try_from(t.elapsed().as_millis()).unwrap_or(0));
         let in_flight = if is_publish {
             s.publishes_in_flight += 1;
             s.publishes_in_flight
         } else {
             0
         };
-        let latency = s.cfg().latency_ms;
+        let jitter = s.cfg().jitter_ms;
+        let latency = s.cfg().latency_ms + if jitter > 0 { fastrand::u64(0..=jitter) } else { 0 };
         let fault = pick_fault(&mut s, &method, &path);
         let chaos = if is_publish && fault.is_none() {
             roll_chaos(&mut s)
         } else {
             None
         };
-        (latency, fault, chaos, arrival, in_flight)
+        (latency, fault, chaos, arrival, in_flight, arrived_ms)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -383,6 +398,7 @@ async fn middleware(State(state): State<Shared>, req: Request, next: axum::middl
                 file_name: file,
                 arrival,
                 in_flight,
+                arrived_ms,
             },
         );
     };

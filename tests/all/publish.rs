@@ -173,7 +173,12 @@ fn dry_run_needs_no_token() {
 
 #[test]
 fn excludes_hidden_files_and_order_with_many_concurrent_uploads() {
-    let emu = emulator(&[]);
+    // Random latency per request makes uploads finish out of input order.
+    let emu = crate::support::emulator_with(crate::support::EmuConfig {
+        latency_ms: 5,
+        jitter_ms: 60,
+        ..crate::support::EmuConfig::default()
+    });
     let mut job = Job::local(&emu, "debs", "dist/**/*.deb\n!dist/**/*-dbg_*")
         .env("PACKAGE_PUBLISHER_CONCURRENCY", "8")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
@@ -197,6 +202,19 @@ fn excludes_hidden_files_and_order_with_many_concurrent_uploads() {
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted, "report is in input (sorted) order");
+    // The registry saw them finish in another order, so the report really re-ordered.
+    let finished: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .filter_map(|r| r.file_name)
+        .collect();
+    let input: Vec<&str> = paths.iter().map(|p| p.rsplit('/').next().unwrap()).collect();
+    assert_eq!(finished.len(), input.len());
+    assert_ne!(
+        finished, input,
+        "uploads finished in input order; the test proves nothing"
+    );
     assert_eq!(paths.len(), 40);
     assert_eq!(emu.packages("debs").len(), 40);
     assert!(!paths.iter().any(|p| p.contains("dbg") || p.contains(".hidden")));

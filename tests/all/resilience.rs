@@ -52,6 +52,14 @@ fn rate_limit_is_honoured_and_retried() {
         .has("429")
         .has("Too many requests");
     assert_eq!(emu.packages("debs").len(), 1);
+    // The retry waited at least the second the server asked for.
+    let posts: Vec<_> = emu.requests().into_iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(posts.len(), 2);
+    assert!(
+        posts[1].arrived_ms >= posts[0].arrived_ms + 1000,
+        "retried after {} ms",
+        posts[1].arrived_ms - posts[0].arrived_ms
+    );
 }
 
 #[test]
