@@ -168,7 +168,8 @@ fn python_names_are_found_in_their_normal_form() {
         .file("dist/My_Pkg-1.0-py3-none-any.whl", "wheel")
         .file("dist/Django-4.2-py3-none-any.whl", "django");
     job.run().code(0);
-    let names: Vec<String> = emu.packages("pypi").into_iter().map(|p| p.name).collect();
+    let mut names: Vec<String> = emu.packages("pypi").into_iter().map(|p| p.name).collect();
+    names.sort();
     assert_eq!(names, ["django", "my-pkg"]);
     // A re-run finds both by their normal form.
     job.run().code(0);
