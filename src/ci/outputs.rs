@@ -34,7 +34,17 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
             Err(err) => errors.push(err),
         }
     }
-    let style = if report.dry_run && report.is_success() {
+    let result = match ci.platform {
+        Platform::Buildkite => write_buildkite(ci, config, report).await,
+        Platform::GitHub => write_github(ci, config, report),
+        Platform::Local => Ok(()),
+    };
+    errors.extend(result.err());
+    errors
+}
+
+fn style(report: &Report) -> Style {
+    if report.dry_run && report.is_success() {
         Style::Info
     } else if report.is_success() {
         Style::Success
@@ -42,71 +52,68 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
         Style::Warning
     } else {
         Style::Error
-    };
-    match ci.platform {
-        Platform::Buildkite => {
-            if config.annotate() {
-                let body = ci.scrub(&markdown::render(report, buildkite::ANNOTATION_LIMIT - 4096));
-                let context = annotation_context(ci, config);
-                let priority = if style == Style::Error || style == Style::Warning {
-                    8
-                } else {
-                    3
-                };
-                match ci.agent().annotate(&body, style.as_str(), &context, priority).await {
-                    Ok(None) => {}
-                    Ok(Some(note)) => ci.line(&note),
-                    Err(err) => ci.warning(&format!("cannot write the annotation: {err:#}")),
-                }
-            }
-            // Promote-only steps read reports; they do not write one of their own.
-            if !report.dry_run && !report.packages.is_empty() && config.promote_from().is_none() {
-                let mut key = meta_data_key(&report.organization, &report.registry);
-                if let Some(job) = ci.var("BUILDKITE_JOB_ID") {
-                    key = format!("{key}.{job}");
-                }
-                if let Err(err) = meta_data::store(ci.agent(), &key, report).await {
-                    errors.push(err.context(format!("cannot store the report in build meta-data {key:?}")));
-                }
-            }
-        }
-        Platform::GitHub => {
-            if config.annotate() {
-                if let Some(path) = ci.var("GITHUB_STEP_SUMMARY") {
-                    let body = ci.scrub(&markdown::render(report, github::SUMMARY_LIMIT - 4096));
-                    if let Err(err) = github::append_summary(Path::new(path), &body) {
-                        ci.warning(&format!("{err:#}"));
-                    }
-                }
-            }
-            if let Some(path) = ci.var("GITHUB_OUTPUT") {
-                let t = &report.totals;
-                let mut outputs = vec![
-                    ("published-count", report.written().to_string()),
-                    ("skipped-count", (t.skipped + t.identical).to_string()),
-                    ("failed-count", t.failed.to_string()),
-                    ("promoted-count", t.promoted.to_string()),
-                    (
-                        "report-file",
-                        config
-                            .report_file()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default(),
-                    ),
-                ];
-                // The small outputs first; `packages` gets what is left of the budget
-                // (names, delimiters and line breaks included).
-                let used: usize = outputs.iter().map(|(k, v)| utf16_bytes(k) + utf16_bytes(v) + 200).sum();
-                let packages = ci.scrub(&packages_output(ci, report, OUTPUTS_BUDGET.saturating_sub(used + 200)));
-                outputs.insert(0, ("packages", packages));
-                if let Err(err) = github::write_outputs(Path::new(path), &outputs) {
-                    errors.push(err);
-                }
-            }
-        }
-        Platform::Local => {}
     }
-    errors
+}
+
+/// The annotation (a failure is only a warning) and the meta-data a promote step reads.
+async fn write_buildkite(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()> {
+    if config.annotate() {
+        let style = style(report);
+        let body = ci.scrub(&markdown::render(report, buildkite::ANNOTATION_LIMIT - 4096));
+        let context = annotation_context(ci, config);
+        let priority = if matches!(style, Style::Error | Style::Warning) {
+            8
+        } else {
+            3
+        };
+        match ci.agent().annotate(&body, style.as_str(), &context, priority).await {
+            Ok(None) => {}
+            Ok(Some(note)) => ci.line(&note),
+            Err(err) => ci.warning(&format!("cannot write the annotation: {err:#}")),
+        }
+    }
+    // Promote-only steps read reports; they do not write one of their own.
+    if report.dry_run || report.packages.is_empty() || config.promote_from().is_some() {
+        return Ok(());
+    }
+    let mut key = meta_data_key(&report.organization, &report.registry);
+    if let Some(job) = ci.var("BUILDKITE_JOB_ID") {
+        key = format!("{key}.{job}");
+    }
+    meta_data::store(ci.agent(), &key, report)
+        .await
+        .with_context(|| format!("cannot store the report in build meta-data {key:?}"))
+}
+
+/// The step summary (a failure is only a warning) and the step outputs.
+fn write_github(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()> {
+    if let Some(path) = ci.var("GITHUB_STEP_SUMMARY").filter(|_| config.annotate()) {
+        let body = ci.scrub(&markdown::render(report, github::SUMMARY_LIMIT - 4096));
+        if let Err(err) = github::append_summary(Path::new(path), &body) {
+            ci.warning(&format!("{err:#}"));
+        }
+    }
+    let Some(path) = ci.var("GITHUB_OUTPUT") else {
+        return Ok(());
+    };
+    let t = &report.totals;
+    let report_file = config
+        .report_file()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut outputs = vec![
+        ("published-count", report.written().to_string()),
+        ("skipped-count", (t.skipped + t.identical).to_string()),
+        ("failed-count", t.failed.to_string()),
+        ("promoted-count", t.promoted.to_string()),
+        ("report-file", report_file),
+    ];
+    // The small outputs first; `packages` gets what is left of the budget (names,
+    // delimiters and line breaks included).
+    let used: usize = outputs.iter().map(|(k, v)| utf16_bytes(k) + utf16_bytes(v) + 200).sum();
+    let packages = ci.scrub(&packages_output(ci, report, OUTPUTS_BUDGET.saturating_sub(used + 200)));
+    outputs.insert(0, ("packages", packages));
+    github::write_outputs(Path::new(path), &outputs)
 }
 
 /// How much of GitHub's 1 MB per job (counted as UTF-16) this step's outputs may

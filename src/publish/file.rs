@@ -158,7 +158,7 @@ impl Publisher {
         if self.cancel.is_cancelled() {
             return Err(Failure::new("cancelled before it was uploaded"));
         }
-        if let Some(done) = self.precheck(a, st).await? {
+        if let Some(done) = self.precheck(a, st, slots).await? {
             return Ok(done);
         }
         loop {
@@ -249,13 +249,22 @@ impl Publisher {
     }
 
     /// Large files are looked up first, so a re-run does not send them again. A
-    /// lookup that fails here is no reason to stop: the upload decides.
-    async fn precheck(&self, a: &mut Artifact, st: &State) -> Result<Option<Done>, Failure> {
+    /// lookup that fails here is no reason to stop: the upload decides. Hashing and the
+    /// lookup hold a slot, so a release of many large files hashes and asks no more
+    /// at once than it uploads.
+    async fn precheck(&self, a: &mut Artifact, st: &State, slots: &Slots) -> Result<Option<Done>, Failure> {
         if a.size < PRECHECK_THRESHOLD || a.predicted.is_none() {
             return Ok(None);
         }
-        self.hash(a).await?;
-        let Ok(found) = self.lookup(a).await else {
+        let found = {
+            let _permit = tokio::select! {
+                permit = slots.acquire() => permit,
+                () = self.cancel.cancelled() => return Err(Failure::new("cancelled before it was uploaded")),
+            };
+            self.hash(a).await?;
+            self.lookup(a).await
+        };
+        let Ok(found) = found else {
             return Ok(None);
         };
         match policy::decide(found, self.context(st, Trigger::Precheck)) {
@@ -285,7 +294,7 @@ impl Publisher {
     ) -> Result<Next, Failure> {
         self.hash(a).await?;
         loop {
-            let found = self.lookup(a).await.map_err(|e| Failure::from_api(&e))?;
+            let found = self.lookup(a).await?;
             match policy::decide(found, self.context(st, trigger)) {
                 Action::Done(status, package) => {
                     if matches!(status, Status::Published | Status::Replaced) {
@@ -318,19 +327,21 @@ impl Publisher {
         }
     }
 
-    async fn lookup(&self, a: &Artifact) -> Result<Found, ApiError> {
-        let token = self.token().await.map_err(|e| ApiError::Transport {
-            method: "GET",
-            url: "the token provider".to_owned(),
-            detail: e.to_string(),
-            ambiguous: false,
+    /// What the registry holds for the file. A token that cannot be had is an
+    /// authentication failure, not an API one.
+    async fn lookup(&self, a: &Artifact) -> Result<Found, Failure> {
+        let token = self.token().await.map_err(|e| Failure {
+            kind: Kind::Auth,
+            ..Failure::new(format!("cannot get a token to look the package up: {e}"))
         })?;
         let wanted = Wanted {
             file_name: &a.file_name,
             identity: a.predicted.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
             sha256: &a.sha256,
         };
-        lookup::find(&self.client, &token, &self.org, &self.registry, wanted).await
+        lookup::find(&self.client, &token, &self.org, &self.registry, wanted)
+            .await
+            .map_err(|e| Failure::from_api(&e))
     }
 
     /// Makes sure the file's sha256 is known (an upload that streamed the whole file
