@@ -111,6 +111,34 @@ pub enum Found {
     Unknown,
 }
 
+impl Found {
+    /// The same candidates judged against `sha256` (for a lookup made before the
+    /// file's digest was known): the one with this content becomes `Exact`.
+    #[must_use]
+    pub fn against(self, sha256: &str) -> Found {
+        let candidates = match self {
+            Found::Other(pkg) => vec![pkg],
+            Found::Many(pkgs) => pkgs,
+            found => return found,
+        };
+        classify(candidates, sha256)
+    }
+}
+
+fn classify(mut candidates: Vec<Package>, sha256: &str) -> Found {
+    if let Some(at) = candidates
+        .iter()
+        .position(|p| !sha256.is_empty() && p.sha256().is_some_and(|s| s.eq_ignore_ascii_case(sha256)))
+    {
+        return Found::Exact(candidates.swap_remove(at));
+    }
+    match candidates.len() {
+        0 => Found::Absent,
+        1 => Found::Other(candidates.remove(0)),
+        _ => Found::Many(candidates),
+    }
+}
+
 /// The package a lookup is for.
 #[derive(Debug, Clone, Copy)]
 pub struct Wanted<'a> {
@@ -144,21 +172,14 @@ pub async fn find(
             break;
         }
     }
-    let mut others = Vec::new();
+    let mut fetched = Vec::new();
     for mut pkg in candidates.into_iter().take(MAX_CANDIDATES) {
         if pkg.sha256().is_none() {
             pkg = client.get(org, registry, token, &pkg.id).await?;
         }
-        if !wanted.sha256.is_empty() && pkg.sha256().is_some_and(|s| s.eq_ignore_ascii_case(wanted.sha256)) {
-            return Ok(Found::Exact(pkg));
-        }
-        others.push(pkg);
+        fetched.push(pkg);
     }
-    Ok(match others.len() {
-        0 => Found::Absent,
-        1 => Found::Other(others.remove(0)),
-        _ => Found::Many(others),
-    })
+    Ok(classify(fetched, wanted.sha256))
 }
 
 #[cfg(test)]
@@ -181,6 +202,23 @@ mod tests {
         assert_eq!(rule.query_names("django"), ["django"]);
         assert!(rule.same_name("my-pkg", "My_Pkg"));
         assert!(rule.same_version("1.0RC1", "1.0rc1"));
+    }
+
+    #[test]
+    fn candidates_found_before_hashing_are_judged_by_the_digest_later() {
+        let pkg = |id: &str, sha: &str| Package {
+            id: id.into(),
+            digests: Some(crate::api::model::Digests {
+                sha256: Some(sha.into()),
+                sha512: None,
+            }),
+            ..Package::default()
+        };
+        let found = Found::Many(vec![pkg("a", "aa"), pkg("b", "bb")]);
+        assert_eq!(found.clone().against("BB"), Found::Exact(pkg("b", "bb")));
+        assert_eq!(found.against("cc"), Found::Many(vec![pkg("a", "aa"), pkg("b", "bb")]));
+        assert_eq!(Found::Other(pkg("a", "aa")).against(""), Found::Other(pkg("a", "aa")));
+        assert_eq!(Found::Absent.against("aa"), Found::Absent);
     }
 
     #[test]

@@ -201,16 +201,18 @@ fn read_into(
         if read > size {
             break;
         }
-        if let Some(h) = hasher.as_mut() {
-            h.update(&buf[..n]);
-        }
         let chunk = Bytes::from_owner(Pooled {
             buf,
             len: n,
             pool: pool_tx.clone(),
         });
-        if tx.blocking_send(Ok(chunk)).is_err() {
+        // Hand the chunk on first, then hash it: the socket is fed while this thread
+        // hashes (the buffer returns to the pool once both are done with it).
+        if tx.blocking_send(Ok(chunk.clone())).is_err() {
             return Ok(());
+        }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&chunk);
         }
     }
     if read != size {

@@ -248,10 +248,12 @@ impl Publisher {
         }
     }
 
-    /// Large files are looked up first, so a re-run does not send them again. A
-    /// lookup that fails here is no reason to stop: the upload decides. Hashing and the
-    /// lookup hold a slot, so a release of many large files hashes and asks no more
-    /// at once than it uploads.
+    /// Large files are looked up by name and version first, so a re-run does not send
+    /// them again. The file is hashed only when the registry has candidates to compare
+    /// with (on a first publish the upload hashes it while streaming). A lookup that
+    /// fails here is no reason to stop: the upload decides. The lookup and the hashing
+    /// hold a slot, so a release of many large files does no more at once than it
+    /// uploads.
     async fn precheck(&self, a: &mut Artifact, st: &State, slots: &Slots) -> Result<Option<Done>, Failure> {
         if a.size < PRECHECK_THRESHOLD || a.predicted.is_none() {
             return Ok(None);
@@ -261,11 +263,13 @@ impl Publisher {
                 permit = slots.acquire() => permit,
                 () = self.cancel.cancelled() => return Err(Failure::new("cancelled before it was uploaded")),
             };
-            self.hash(a).await?;
-            self.lookup(a).await
-        };
-        let Ok(found) = found else {
-            return Ok(None);
+            match self.lookup(a).await {
+                Ok(found @ (Found::Other(_) | Found::Many(_))) => {
+                    self.hash(a).await?;
+                    found.against(&a.sha256)
+                }
+                _ => return Ok(None),
+            }
         };
         match policy::decide(found, self.context(st, Trigger::Precheck)) {
             Action::Done(status, package) => Ok(Some(Done { status, package })),
