@@ -57,15 +57,26 @@ impl Promoter {
     }
 
     /// Promotes every entry into every destination, recording results on the entries.
-    /// After a cancellation the copy in flight finishes (copies are short, bounded
-    /// calls) and the rest are recorded as not attempted.
+    /// After a cancellation the copy in flight gets the same grace as uploads and the
+    /// rest are recorded as not attempted.
     pub async fn promote_all(&self, entries: &mut [Entry], cancel: &tokio_util::sync::CancellationToken) {
         for entry in entries.iter_mut() {
             for dest in &self.destinations {
                 let promotion = if cancel.is_cancelled() {
                     skipped(entry, dest, "not copied: the run was cancelled")
                 } else {
-                    self.promote_one(entry, dest).await
+                    let grace = async {
+                        cancel.cancelled().await;
+                        tokio::time::sleep(crate::publish::CANCEL_GRACE).await;
+                    };
+                    tokio::select! {
+                        promotion = self.promote_one(entry, dest) => promotion,
+                        () = grace => Promotion {
+                            status: PromotionStatus::Failed,
+                            error: Some("cancelled while copying: the copy may or may not have been made; check the destination".to_owned()),
+                            ..skipped(entry, dest, "")
+                        },
+                    }
                 };
                 entry.promotions.push(promotion);
             }

@@ -47,7 +47,7 @@ enum Kind {
 struct Failure {
     message: String,
     kind: Kind,
-    package: Option<Package>,
+    package: Option<Box<Package>>,
 }
 
 impl Failure {
@@ -67,7 +67,7 @@ impl Failure {
     }
 
     fn with_package(mut self, package: Option<Package>) -> Failure {
-        self.package = package;
+        self.package = package.map(Box::new);
         self
     }
 
@@ -263,12 +263,16 @@ impl Publisher {
                 permit = slots.acquire() => permit,
                 () = self.cancel.cancelled() => return Err(Failure::new("cancelled before it was uploaded")),
             };
-            match self.lookup(a).await {
-                Ok(found @ (Found::Other(_) | Found::Many(_))) => {
-                    self.hash(a).await?;
+            let found = self.within_grace(self.lookup(a)).await;
+            match found {
+                Some(Ok(found @ (Found::Other(_) | Found::Many(_)))) => {
+                    self.within_grace(self.hash(a))
+                        .await
+                        .unwrap_or_else(|| Err(Failure::new("cancelled before it was uploaded")))?;
                     found.against(&a.sha256)
                 }
-                _ => return Ok(None),
+                Some(_) => return Ok(None),
+                None => return Err(Failure::new("cancelled before it was uploaded")),
             }
         };
         match policy::decide(found, self.context(st, Trigger::Precheck)) {
@@ -296,9 +300,15 @@ impl Publisher {
         trigger: Trigger,
         err: Option<&ApiError>,
     ) -> Result<Next, Failure> {
-        self.hash(a).await?;
+        let cancelled = || Failure::new("cancelled while the registry was being checked");
+        self.within_grace(self.hash(a))
+            .await
+            .unwrap_or_else(|| Err(cancelled()))?;
         loop {
-            let found = self.lookup(a).await?;
+            let found = self
+                .within_grace(self.lookup(a))
+                .await
+                .unwrap_or_else(|| Err(cancelled()))?;
             match policy::decide(found, self.context(st, trigger)) {
                 Action::Done(status, package) => {
                     if matches!(status, Status::Published | Status::Replaced) {
@@ -374,14 +384,9 @@ impl Publisher {
             // On a terminal the aggregate bar shows progress; in CI logs, a line every
             // few seconds per long upload.
             let _ticker = (!self.ci.is_terminal()).then(|| AbortOnDrop(self.progress_ticker(a, &progress)));
-            let grace = async {
-                self.cancel.cancelled().await;
-                tokio::time::sleep(CANCEL_GRACE).await;
-            };
-            tokio::select! {
-                result = self.send(a, st, &progress) => result,
-                () = grace => Err(Stop::Interrupted),
-            }
+            self.within_grace(self.send(a, st, &progress))
+                .await
+                .unwrap_or(Err(Stop::Interrupted))
         };
         overall.untrack(&progress);
         match &result {
@@ -562,6 +567,19 @@ impl Publisher {
                     Err(WaitEnd::Cancelled)
                 }
             }
+        }
+    }
+
+    /// Runs `work` to its end, or until [`CANCEL_GRACE`] after a cancellation
+    /// (`None`).
+    async fn within_grace<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let grace = async {
+            self.cancel.cancelled().await;
+            tokio::time::sleep(CANCEL_GRACE).await;
+        };
+        tokio::select! {
+            result = work => Some(result),
+            () = grace => None,
         }
     }
 

@@ -527,3 +527,66 @@ fn one_lookup_before_a_large_upload_and_never_a_whole_registry_listing() {
         "a whole-registry listing was made"
     );
 }
+
+/// Starts `job`, waits until `ready` says the run reached the slow step, sends
+/// SIGTERM, and returns the output (the run must end within Buildkite's grace).
+fn terminate_when(job: &Job, ready: impl Fn() -> bool) -> crate::support::Output {
+    let child = job.spawn();
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < LIMIT, "the run never reached the slow step");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, "TERM");
+    finish_within(child, Duration::from_secs(12))
+}
+
+#[test]
+fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
+    // A lost answer, then a registry that takes a minute to list.
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            drop: true,
+            after_commit: true,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    emu.fault(Fault {
+        method: Some("GET".into()),
+        path_suffix: Some("/packages".into()),
+        delay_ms: 60_000,
+        ..Fault::default()
+    });
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
+    let lookups = || emu.requests().iter().any(|r| r.method == "POST") && emu.state.lock().unwrap().arrivals >= 2;
+    terminate_when(&job, lookups).code(1);
+    let entry = &job.json("r.json")["packages"][0];
+    assert!(entry["error"].as_str().unwrap().contains("cancelled"), "{entry}");
+
+    // A copy that takes a minute.
+    let emu = emulator(&[("production", "debian")]);
+    emu.fault(Fault {
+        path_suffix: Some("/copy".into()),
+        delay_ms: 60_000,
+        ..Fault::default()
+    });
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
+    let copying = || {
+        let s = emu.state.lock().unwrap();
+        s.arrivals > 0 && !s.registries["debs"].packages.is_empty() && s.requests.iter().any(|r| r.method == "GET")
+    };
+    terminate_when(&job, copying).code(1);
+    let report = job.json("r.json");
+    assert_eq!(report["packages"][0]["status"], "published");
+    let promotion = &report["packages"][0]["promotions"][0];
+    assert_eq!(promotion["status"], "failed", "{promotion}");
+    assert!(promotion["error"].as_str().unwrap().contains("cancelled while copying"));
+}
