@@ -1,0 +1,254 @@
+//! Promotion: copying published packages from one registry into others with the copy
+//! endpoint. It is idempotent: a package already in the destination with the same
+//! sha256 counts as promoted, a different sha256 is a failure naming both digests, and
+//! after an ambiguous failure the destination is checked before copying again.
+//! Ecosystems the API cannot copy are refused before anything is uploaded, when the
+//! token may read the registry. A promote-only step finds what to copy with
+//! [`sources`].
+
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use crate::api::Client;
+use crate::api::model::{Package, is_copyable};
+use crate::auth::Auth;
+use crate::ci::Ci;
+use crate::config::Spelling;
+use crate::lookup::{self, Found, Wanted};
+use crate::report::{Entry, Promotion, PromotionStatus};
+use crate::retry::{self, Decision};
+
+pub mod sources;
+
+/// Copies packages from `source` into each destination.
+pub struct Promoter {
+    pub client: Client,
+    pub auth: Arc<Auth>,
+    pub ci: Arc<Ci>,
+    pub org: String,
+    pub source: String,
+    pub destinations: Vec<String>,
+    /// How the user names options, for messages.
+    pub spelling: Spelling,
+    /// A promote-only step: the source came from `promote-from`, not `registry`.
+    pub promote_only: bool,
+}
+
+impl Promoter {
+    /// Checks, before any upload, that every registry involved can take copies. A
+    /// token that may not read registries (OIDC tokens cover packages only) skips the
+    /// check; the copy's own refusal is then reported.
+    pub async fn preflight(&self) -> anyhow::Result<()> {
+        for slug in std::iter::once(&self.source).chain(&self.destinations) {
+            let token = self.auth.token(&self.org, slug).await?;
+            match self.client.registry(&self.org, slug, &token).await {
+                Ok(reg) if !reg.ecosystem.is_empty() && !is_copyable(&reg.ecosystem) => bail!(
+                    "registry {slug:?} is a {} registry, and the Packages API copies only Alpine, Debian, Files, JavaScript, Python, Red Hat and Ruby packages: promotion cannot work. Publish to each registry directly instead (one step per registry), or ask Buildkite support to enable copying",
+                    reg.ecosystem
+                ),
+                Ok(_) => {}
+                Err(err) if err.is_auth() => {
+                    self.ci.line(&format!(
+                        "  cannot read registry {slug:?} to check that it supports copies ({}); going ahead",
+                        err.status().unwrap_or_default()
+                    ));
+                }
+                Err(err) if err.status() == Some(404) => {
+                    let option = match (slug == &self.source, self.promote_only) {
+                        (false, _) => "promote-to",
+                        (true, false) => "registry",
+                        (true, true) => "promote-from",
+                    };
+                    bail!(
+                        "registry {slug:?} was not found in organization {:?}: check {} ({err})",
+                        self.org,
+                        self.spelling.name(option)
+                    )
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Promotes every entry into every destination, recording results on the entries.
+    /// After a cancellation the copy in flight finishes (copies are short, bounded
+    /// calls) and the rest are recorded as not attempted.
+    pub async fn promote_all(&self, entries: &mut [Entry], cancel: &tokio_util::sync::CancellationToken) {
+        for entry in entries.iter_mut() {
+            for dest in &self.destinations {
+                let promotion = if cancel.is_cancelled() {
+                    skipped(entry, dest, "not copied: the run was cancelled")
+                } else {
+                    self.promote_one(entry, dest).await
+                };
+                entry.promotions.push(promotion);
+            }
+        }
+    }
+
+    async fn promote_one(&self, entry: &Entry, dest: &str) -> Promotion {
+        let mut promotion = Promotion {
+            registry: dest.to_owned(),
+            name: entry.name.clone(),
+            version: entry.version.clone(),
+            id: None,
+            web_url: None,
+            status: PromotionStatus::Failed,
+            error: None,
+        };
+        match self.copy_with_retries(entry, dest).await {
+            Ok((status, pkg)) => {
+                promotion.status = status;
+                if let Some(pkg) = pkg {
+                    promotion.id = Some(pkg.id.clone());
+                    promotion.web_url = pkg.web_url.clone();
+                    if !pkg.name.is_empty() {
+                        promotion.name = Some(pkg.name.clone());
+                    }
+                    if pkg.version.is_some() {
+                        promotion.version = pkg.version.clone();
+                    }
+                }
+            }
+            Err(message) => promotion.error = Some(self.ci.scrub(&message)),
+        }
+        promotion
+    }
+
+    async fn copy_with_retries(&self, entry: &Entry, dest: &str) -> Result<(PromotionStatus, Option<Package>), String> {
+        let Some(id) = entry.id.as_deref() else {
+            return Err("no package id to copy from".to_owned());
+        };
+        // Already there? (A re-run, or an earlier promotion.) A package with the same
+        // name and version but other content may be another architecture: the copy
+        // itself decides about it.
+        if let Destination::Identical(pkg) = self.check_destination(entry, dest).await? {
+            return Ok((PromotionStatus::Identical, Some(pkg)));
+        }
+        let mut backoff = self.client.policy().backoff();
+        loop {
+            let token = self
+                .auth
+                .token(&self.org, &self.source)
+                .await
+                .map_err(|e| e.to_string())?;
+            let err = match self.client.copy(&self.org, &self.source, &token, id, dest).await {
+                Ok(pkg) => {
+                    if let Some(remote) = pkg.sha256() {
+                        if !remote.eq_ignore_ascii_case(&entry.sha256) {
+                            return Err(format!(
+                                "the copy in {dest:?} reports sha256 {remote}, but the package's sha256 is {}",
+                                entry.sha256
+                            ));
+                        }
+                    }
+                    return Ok((PromotionStatus::Promoted, Some(pkg)));
+                }
+                Err(err) => err,
+            };
+            if err.is_already_exists() || err.is_ambiguous() {
+                match self.check_destination(entry, dest).await? {
+                    Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(pkg))),
+                    Destination::Others(digests) if err.is_already_exists() => {
+                        return Err(format!(
+                            "{} {} is already in {dest:?} with different content (destination sha256 {}, source sha256 {})",
+                            entry.name.as_deref().unwrap_or(""),
+                            entry.version.as_deref().unwrap_or(""),
+                            digests.join(", "),
+                            entry.sha256
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            if err.status() == Some(404) {
+                return Err(format!(
+                    "{err} (is {dest:?} a registry of organization {:?}, and does package {id} still exist in {:?}?)",
+                    self.org, self.source
+                ));
+            }
+            match retry::decide(err.retry_class(), backoff.next_delay()) {
+                Decision::Retry(wait) => tokio::time::sleep(wait).await,
+                Decision::GiveUp => return Err(err.to_string()),
+            }
+        }
+    }
+
+    /// Looks for the package in the destination by name and version.
+    async fn check_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, String> {
+        let (Some(name), Some(version)) = (entry.name.as_deref(), entry.version.as_deref()) else {
+            return Ok(Destination::Absent);
+        };
+        let token = self.auth.token(&self.org, dest).await.map_err(|e| e.to_string())?;
+        let wanted = Wanted {
+            file_name: entry.path.rsplit('/').next().unwrap_or(&entry.path),
+            identity: Some((name, version)),
+            sha256: &entry.sha256,
+        };
+        let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
+        match lookup::find(&self.client, &token, &self.org, dest, wanted).await {
+            Ok(Found::Exact(pkg)) => Ok(Destination::Identical(pkg)),
+            Ok(Found::Other(pkg)) => Ok(Destination::Others(vec![digest(&pkg)])),
+            Ok(Found::Many(pkgs)) => Ok(Destination::Others(pkgs.iter().map(digest).collect())),
+            Ok(Found::Absent | Found::Unknown) => Ok(Destination::Absent),
+            // A token that may copy but not list the destination: let the copy decide.
+            Err(err) if err.is_auth() => Ok(Destination::Absent),
+            Err(err) if err.status() == Some(404) => Err(format!(
+                "registry {dest:?} was not found in organization {:?} ({err})",
+                self.org
+            )),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
+/// What a destination registry holds under a package's name and version.
+enum Destination {
+    /// The same content: already promoted.
+    Identical(Package),
+    /// Other content (their sha256s): another architecture, or a conflict.
+    Others(Vec<String>),
+    Absent,
+}
+
+/// Marks every entry's promotions as skipped, with the reason.
+pub fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
+    for entry in entries {
+        for dest in destinations {
+            let promotion = skipped(entry, dest, reason);
+            entry.promotions.push(promotion);
+        }
+    }
+}
+
+/// Adds a planned promotion into every destination to every entry (a dry run).
+pub fn plan_all(entries: &mut [Entry], destinations: &[String]) {
+    for dest in destinations {
+        for entry in entries.iter_mut() {
+            let promotion = Promotion {
+                registry: dest.clone(),
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                id: None,
+                web_url: None,
+                status: PromotionStatus::Planned,
+                error: None,
+            };
+            entry.promotions.push(promotion);
+        }
+    }
+}
+
+fn skipped(entry: &Entry, dest: &str, reason: &str) -> Promotion {
+    Promotion {
+        registry: dest.to_owned(),
+        name: entry.name.clone(),
+        version: entry.version.clone(),
+        id: None,
+        web_url: None,
+        status: PromotionStatus::Skipped,
+        error: Some(reason.to_owned()),
+    }
+}
