@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::api::Client;
 use crate::ci::{Ci, Platform};
-use crate::config::OidcMode;
+use crate::config::{OidcMode, Spelling};
 use crate::secret::Secret;
 
 /// Lifetime asked for (and assumed when a token does not say) for OIDC tokens.
@@ -84,8 +84,15 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// Chooses the credential source. Fails before any network call when there is none.
-    pub async fn new(ci: Arc<Ci>, client: Client, token_var: &str, oidc: OidcMode) -> Result<Auth, AuthError> {
+    /// Chooses the credential source. Fails before any network call when there is none,
+    /// naming the options to change in the user's `spelling`.
+    pub async fn new(
+        ci: Arc<Ci>,
+        client: Client,
+        token_var: &str,
+        oidc: OidcMode,
+        spelling: Spelling,
+    ) -> Result<Auth, AuthError> {
         let token = ci.var(token_var).map(Secret::new).filter(|t| !t.is_empty());
         let kind = match (token, oidc) {
             (Some(token), OidcMode::Auto | OidcMode::Off) => {
@@ -94,7 +101,9 @@ impl Auth {
             }
             (_, OidcMode::Off) => {
                 return Err(AuthError::NoCredentials(format!(
-                    "no API token: set {token_var} (or name another variable with `api-token-env`), or allow OIDC with `oidc: auto`"
+                    "no API token: set {token_var} (or name another variable with {}), or allow OIDC with {}",
+                    spelling.name("api-token-env"),
+                    spelling.setting("oidc", "auto")
                 )));
             }
             (_, mode) => match ci.platform {
@@ -119,9 +128,12 @@ impl Auth {
                 },
                 Platform::Local => {
                     let why = if mode == OidcMode::Required {
-                        "`oidc: true` needs Buildkite or GitHub Actions; "
+                        format!(
+                            "{} needs Buildkite or GitHub Actions; ",
+                            spelling.setting("oidc", "true")
+                        )
                     } else {
-                        ""
+                        String::new()
                     };
                     return Err(AuthError::NoCredentials(format!(
                         "no API token: {why}set {token_var} to an API token with the read_packages and write_packages scopes"

@@ -1,14 +1,21 @@
 //! The command line. With no subcommand the binary runs the CI job from the
 //! environment (how the plugin and the action call it). Subcommands give people every
 //! Packages API operation from a terminal: `publish`, `promote`, `list`, `get`,
-//! `copy`, `delete`. The token is never a flag (it would land in shell history and
-//! process listings): it comes from `BUILDKITE_API_TOKEN`.
+//! `copy`, `delete`. Flags are typed (choices list their values in `--help`) and each
+//! subcommand has a flag table, so configuration errors name options as the flags the
+//! user typed. Flags win over `PACKAGE_PUBLISHER_*` variables. The token is never a
+//! flag (it would land in shell history and process listings).
 
 use std::ffi::OsString;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::{PossibleValue, RangedU64ValueParser, StyledStr};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::sources::{RawMap, RawValue};
+use crate::config::options;
+use crate::config::sources::{RawMap, RawValue, split_items};
+use crate::config::spelling::Flags;
+use crate::config::{Choice, CommandLine, IfExists, IfNoFilesFound, UploadMethod};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -16,10 +23,28 @@ Examples:
   package-publisher
 
   # From a terminal (token in BUILDKITE_API_TOKEN, org in BUILDKITE_ORGANIZATION_SLUG or --org)
-  package-publisher publish --registry debs 'dist/*.deb'
-  package-publisher list --registry debs --name hello
-  package-publisher copy --registry staging --to production 0191e8a2-...
-  package-publisher delete --registry debs 0191e8a2-... --yes";
+  package-publisher publish --registry acme/debs 'dist/*.deb'
+  package-publisher list --registry acme/debs --name hello
+  package-publisher copy --registry acme/staging --to production 0191e8a2-...
+  package-publisher delete --registry acme/debs 0191e8a2-... --yes";
+
+/// Where the token comes from, for every subcommand's help (a macro, so `concat!`
+/// can put it into the help text at compile time).
+macro_rules! token_note {
+    () => {
+        "\n\nThe API token is read from BUILDKITE_API_TOKEN (or from the variable that
+PACKAGE_PUBLISHER_API_TOKEN_ENV names), never from a flag."
+    };
+}
+
+/// How flags and variables combine, for `publish` and `promote`.
+macro_rules! flags_note {
+    () => {
+        "\nEvery option can also be set as a PACKAGE_PUBLISHER_* variable
+(PACKAGE_PUBLISHER_IF_EXISTS for --if-exists); flags win. A list flag takes
+several flags or one comma-separated value."
+    };
+}
 
 /// Publish and promote packages to Buildkite Package Registries.
 #[derive(Debug, Parser)]
@@ -33,40 +58,107 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Publish files matching glob patterns (like the CI job, with flags).
-    #[command(
-        after_help = "Example:\n  package-publisher publish --registry acme/debs 'dist/*.deb' '!dist/*-dbg*.deb' --dry-run"
-    )]
+    #[command(after_help = concat!(
+        "Example:\n  package-publisher publish --registry acme/debs 'dist/*.deb' '!dist/*-dbg*.deb' --dry-run",
+        token_note!(),
+        flags_note!()
+    ))]
     Publish(PublishArgs),
     /// Copy packages from one registry into others (a promote-only step).
-    #[command(
-        after_help = "Examples:\n  package-publisher promote --from staging --to production 'dist/*.deb'\n  package-publisher promote --from staging --to production   # on Buildkite: the packages an earlier step published"
-    )]
+    #[command(after_help = concat!(
+        "Examples:\n  package-publisher promote --from staging --to production 'dist/*.deb'\n",
+        "  package-publisher promote --from staging --to production   # on Buildkite: the packages an earlier step published",
+        token_note!(),
+        flags_note!()
+    ))]
     Promote(PromoteArgs),
     /// List the packages of a registry, following every page.
-    #[command(
-        after_help = "Examples:\n  package-publisher list --registry debs\n  package-publisher list --registry debs --name hello --limit 10 --json"
-    )]
+    #[command(after_help = concat!(
+        "Examples:\n  package-publisher list --registry acme/debs\n",
+        "  package-publisher list --registry debs --name hello --limit 10 --json",
+        token_note!()
+    ))]
     List(ListArgs),
     /// Show one package.
-    #[command(after_help = "Example:\n  package-publisher get --registry debs 0191e8a2-...")]
+    #[command(after_help = concat!(
+        "Example:\n  package-publisher get --registry acme/debs 0191e8a2-...",
+        token_note!()
+    ))]
     Get(IdArgs),
     /// Copy one package into another registry.
-    #[command(after_help = "Example:\n  package-publisher copy --registry staging --to production 0191e8a2-...")]
+    #[command(after_help = concat!(
+        "Example:\n  package-publisher copy --registry acme/staging --to production 0191e8a2-...",
+        token_note!()
+    ))]
     Copy(CopyArgs),
     /// Delete one package (asks first on a terminal; needs --yes otherwise).
-    #[command(after_help = "Example:\n  package-publisher delete --registry debs 0191e8a2-... --yes")]
+    #[command(after_help = concat!(
+        "Example:\n  package-publisher delete --registry acme/debs 0191e8a2-... --yes",
+        token_note!()
+    ))]
     Delete(DeleteArgs),
 }
+
+/// The flags of `publish`, by option.
+pub const PUBLISH_FLAGS: Flags = &[
+    ("organization", "--org"),
+    ("api-url", "--api-url"),
+    ("registry", "--registry"),
+    ("artifacts", "a PATTERN argument"),
+    ("dry-run", "--dry-run"),
+    ("if-exists", "--if-exists"),
+    ("if-no-files-found", "--if-no-files-found"),
+    ("concurrency", "--concurrency"),
+    ("retries", "--retries"),
+    ("stall-timeout", "--stall-timeout"),
+    ("upload-method", "--upload-method"),
+    ("promote-to", "--promote-to"),
+    ("attestations", "--attestations"),
+    ("report-file", "--report-file"),
+];
+
+/// The flags of `promote`, by option.
+pub const PROMOTE_FLAGS: Flags = &[
+    ("organization", "--org"),
+    ("api-url", "--api-url"),
+    ("promote-from", "--from"),
+    ("promote-to", "--to"),
+    ("artifacts", "a PATTERN argument"),
+    ("dry-run", "--dry-run"),
+    ("report-file", "--report-file"),
+];
+
+/// The flags of `list`, `get`, `copy` and `delete`, by option.
+pub const API_FLAGS: Flags = &[
+    ("organization", "--org"),
+    ("api-url", "--api-url"),
+    ("registry", "--registry"),
+    ("stall-timeout", "--timeout"),
+    ("promote-to", "--to"),
+];
 
 /// Where a command talks to.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// Organization slug [default: BUILDKITE_ORGANIZATION_SLUG]
+    /// Organization slug [default: BUILDKITE_ORGANIZATION_SLUG, or the org of --registry org/slug]
     #[arg(long, value_name = "SLUG")]
     pub org: Option<String>,
-    /// Packages API base URL [default: PACKAGE_PUBLISHER_API_URL or https://api.buildkite.com]
+    /// Packages API base URL [default: https://api.buildkite.com]
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
+}
+
+/// What an API subcommand talks to, and its time limit.
+#[derive(Debug, Clone, Args)]
+pub struct ApiTarget {
+    #[command(flatten)]
+    pub target: Target,
+    /// Registry slug, or org/slug
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Time limit of each API request, in seconds (1 to 3600) [default: 60]
+    #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
+    pub timeout: Option<u64>,
 }
 
 /// `publish`.
@@ -83,28 +175,28 @@ pub struct PublishArgs {
     /// Plan and check everything, upload nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// skip-identical, skip, fail or replace
-    #[arg(long, value_name = "POLICY")]
-    pub if_exists: Option<String>,
-    /// error, warn or ignore
-    #[arg(long, value_name = "POLICY")]
-    pub if_no_files_found: Option<String>,
-    /// Parallel uploads
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<String>,
-    /// Retries for transient failures
-    #[arg(long, value_name = "N")]
-    pub retries: Option<String>,
-    /// Seconds without progress before an upload is retried
-    #[arg(long, value_name = "SECONDS")]
-    pub stall_timeout: Option<String>,
-    /// auto, direct or presigned
-    #[arg(long, value_name = "METHOD")]
-    pub upload_method: Option<String>,
-    /// Registries to copy every package into afterwards
+    /// When name and version are already in the registry [default: skip-identical]
+    #[arg(long, value_name = "POLICY", ignore_case = true)]
+    pub if_exists: Option<IfExists>,
+    /// When a pattern matches no file [default: error]
+    #[arg(long, value_name = "POLICY", ignore_case = true)]
+    pub if_no_files_found: Option<IfNoFilesFound>,
+    /// Parallel uploads, 1 to 64 [default: 4]
+    #[arg(long, value_name = "N", value_parser = number("concurrency"))]
+    pub concurrency: Option<u64>,
+    /// Retries for transient failures, 0 to 20 [default: 5]
+    #[arg(long, value_name = "N", value_parser = number("retries"))]
+    pub retries: Option<u64>,
+    /// Seconds without progress before an upload is retried, 1 to 3600 [default: 60]
+    #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
+    pub stall_timeout: Option<u64>,
+    /// How file bytes reach the registry [default: auto]
+    #[arg(long, value_name = "METHOD", ignore_case = true)]
+    pub upload_method: Option<UploadMethod>,
+    /// Registries to copy every package into afterwards (repeat, or comma-separated)
     #[arg(long, value_name = "REGISTRY")]
     pub promote_to: Vec<String>,
-    /// Attestation files (globs) to send with every package
+    /// Attestation files (globs) to send with every package (repeat, or comma-separated)
     #[arg(long, value_name = "PATTERN")]
     pub attestations: Vec<String>,
     /// Write the JSON report here
@@ -117,10 +209,10 @@ pub struct PublishArgs {
 pub struct PromoteArgs {
     #[command(flatten)]
     pub target: Target,
-    /// The registry the packages are in
+    /// The registry the packages are in (slug, or org/slug)
     #[arg(long, value_name = "REGISTRY")]
     pub from: String,
-    /// Destination registries
+    /// Destination registries (repeat, or comma-separated)
     #[arg(long, value_name = "REGISTRY", required = true)]
     pub to: Vec<String>,
     /// Files identifying the packages (by name, version and sha256)
@@ -138,10 +230,7 @@ pub struct PromoteArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
-    pub target: Target,
-    /// Registry slug
-    #[arg(long)]
-    pub registry: String,
+    pub api: ApiTarget,
     /// Only packages with this name
     #[arg(long)]
     pub name: Option<String>,
@@ -157,11 +246,9 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct IdArgs {
     #[command(flatten)]
-    pub target: Target,
-    /// Registry slug
-    #[arg(long)]
-    pub registry: String,
+    pub api: ApiTarget,
     /// Package id
+    #[arg(value_parser = package_id)]
     pub id: String,
     /// Print JSON
     #[arg(long)]
@@ -172,14 +259,12 @@ pub struct IdArgs {
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     #[command(flatten)]
-    pub target: Target,
-    /// Source registry slug
-    #[arg(long)]
-    pub registry: String,
+    pub api: ApiTarget,
     /// Destination registry slug
-    #[arg(long)]
+    #[arg(long, value_name = "REGISTRY")]
     pub to: String,
     /// Package id
+    #[arg(value_parser = package_id)]
     pub id: String,
     /// Print JSON
     #[arg(long)]
@@ -190,11 +275,9 @@ pub struct CopyArgs {
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     #[command(flatten)]
-    pub target: Target,
-    /// Registry slug
-    #[arg(long)]
-    pub registry: String,
+    pub api: ApiTarget,
     /// Package id
+    #[arg(value_parser = package_id)]
     pub id: String,
     /// Do not ask for confirmation
     #[arg(long, short = 'y')]
@@ -204,76 +287,230 @@ pub struct DeleteArgs {
     pub json: bool,
 }
 
-/// Parses the arguments.
+/// clap's view of the choice types: their values, from [`Choice`].
+macro_rules! value_enum {
+    ($($t:ty),*) => {$(
+        impl ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                <$t as Choice>::ALL
+            }
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.name()))
+            }
+        }
+    )*};
+}
+value_enum!(IfExists, IfNoFilesFound, UploadMethod);
+
+/// A numeric flag, in its option's range from the option table.
+fn number(option: &str) -> RangedU64ValueParser<u64> {
+    let (min, max) = options::range(option);
+    RangedU64ValueParser::new().range(min..=max)
+}
+
+/// A package id: not empty (an empty id would address the whole collection).
+fn package_id(value: &str) -> Result<String, String> {
+    let id = value.trim();
+    if id.is_empty() || id == "." || id == ".." {
+        return Err("a package id is required (as `list` or `get` print it)".to_owned());
+    }
+    Ok(id.to_owned())
+}
+
+/// Parses the arguments. A flag given before any subcommand gets a tip naming the
+/// subcommands that take it.
 pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-    Cli::try_parse_from(args)
+    let has_subcommand = args.iter().skip(1).any(|a| {
+        Cli::command()
+            .get_subcommands()
+            .any(|s| a.to_str() == Some(s.get_name()))
+    });
+    Cli::try_parse_from(args).map_err(|mut err| {
+        if err.kind() == ErrorKind::UnknownArgument && !has_subcommand {
+            if let Some(tip) = flag_tip(&err) {
+                let mut tips = match err.get(ContextKind::Suggested) {
+                    Some(ContextValue::StyledStrs(tips)) => tips.clone(),
+                    _ => Vec::new(),
+                };
+                tips.push(StyledStr::from(tip));
+                err.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
+            }
+        }
+        err
+    })
 }
 
-fn put(map: &mut RawMap, name: &'static str, flag: &str, value: Option<&String>) {
-    if let Some(v) = value {
-        map.insert(name, RawValue::scalar(v.clone(), format!("--{flag}")));
+/// "--registry is a flag of publish, list, …": for an unknown argument that is a flag
+/// of some subcommand.
+fn flag_tip(err: &clap::Error) -> Option<String> {
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.strip_prefix("--")?.split('=').next()?;
+    let cli = Cli::command();
+    let takers: Vec<&str> = cli
+        .get_subcommands()
+        .filter(|s| s.get_arguments().any(|a| a.get_long() == Some(long)))
+        .map(clap::Command::get_name)
+        .collect();
+    let first = takers.first()?;
+    Some(format!(
+        "--{long} is a flag of {}: put it after the subcommand, as in `package-publisher {first} --{long} …`",
+        takers.join(", ")
+    ))
+}
+
+/// Builds the raw values of the flags the user gave, each with its flag as origin.
+struct Values {
+    flags: Flags,
+    map: RawMap,
+}
+
+impl Values {
+    fn new(flags: Flags) -> Self {
+        Values {
+            flags,
+            map: RawMap::new(),
+        }
     }
-}
 
-fn put_list(map: &mut RawMap, name: &'static str, origin: &str, values: &[String]) {
-    if !values.is_empty() {
-        map.insert(
-            name,
-            RawValue {
-                items: values.to_vec(),
-                origin: origin.to_owned(),
-            },
-        );
+    fn origin(&self, option: &str) -> String {
+        let flag = self.flags.iter().find(|(o, _)| *o == option).map(|(_, f)| *f);
+        flag.expect("every flag is in its table").to_owned()
     }
-}
 
-fn put_target(map: &mut RawMap, target: &Target) {
-    put(map, "organization", "org", target.org.as_ref());
-    put(map, "api-url", "api-url", target.api_url.as_ref());
+    fn scalar(&mut self, option: &'static str, value: Option<impl ToString>) {
+        if let Some(value) = value {
+            let origin = self.origin(option);
+            self.map.insert(option, RawValue::scalar(value.to_string(), origin));
+        }
+    }
+
+    fn flag(&mut self, option: &'static str, set: bool) {
+        self.scalar(option, set.then_some("true"));
+    }
+
+    /// A list flag: each value split like every other list written as one string.
+    fn list(&mut self, option: &'static str, values: &[String]) {
+        let items: Vec<String> = values.iter().flat_map(|v| split_items(v)).collect();
+        self.items(option, items);
+    }
+
+    /// Positional arguments: one item each.
+    fn items(&mut self, option: &'static str, items: Vec<String>) {
+        if !items.is_empty() {
+            let origin = self.origin(option);
+            self.map.insert(option, RawValue { items, origin });
+        }
+    }
+
+    fn target(&mut self, target: &Target) {
+        self.scalar("organization", target.org.as_ref());
+        self.scalar("api-url", target.api_url.as_ref());
+    }
+
+    fn done(self) -> CommandLine {
+        CommandLine {
+            values: self.map,
+            flags: self.flags,
+        }
+    }
 }
 
 impl PublishArgs {
-    /// The flags as configuration overrides.
+    /// The flags as configuration over the `PACKAGE_PUBLISHER_*` variables.
     #[must_use]
-    pub fn overrides(&self) -> RawMap {
-        let mut m = RawMap::new();
-        put_target(&mut m, &self.target);
-        put(&mut m, "registry", "registry", self.registry.as_ref());
-        put_list(&mut m, "artifacts", "the PATTERN arguments", &self.patterns);
-        if self.dry_run {
-            m.insert("dry-run", RawValue::scalar("true", "--dry-run"));
-        }
-        put(&mut m, "if-exists", "if-exists", self.if_exists.as_ref());
-        put(
-            &mut m,
-            "if-no-files-found",
-            "if-no-files-found",
-            self.if_no_files_found.as_ref(),
-        );
-        put(&mut m, "concurrency", "concurrency", self.concurrency.as_ref());
-        put(&mut m, "retries", "retries", self.retries.as_ref());
-        put(&mut m, "stall-timeout", "stall-timeout", self.stall_timeout.as_ref());
-        put(&mut m, "upload-method", "upload-method", self.upload_method.as_ref());
-        put_list(&mut m, "promote-to", "--promote-to", &self.promote_to);
-        put_list(&mut m, "attestations", "--attestations", &self.attestations);
-        put(&mut m, "report-file", "report-file", self.report_file.as_ref());
-        m
+    pub fn command_line(&self) -> CommandLine {
+        let mut v = Values::new(PUBLISH_FLAGS);
+        v.target(&self.target);
+        v.scalar("registry", self.registry.as_ref());
+        v.items("artifacts", self.patterns.clone());
+        v.flag("dry-run", self.dry_run);
+        v.scalar("if-exists", self.if_exists.map(Choice::name));
+        v.scalar("if-no-files-found", self.if_no_files_found.map(Choice::name));
+        v.scalar("concurrency", self.concurrency);
+        v.scalar("retries", self.retries);
+        v.scalar("stall-timeout", self.stall_timeout);
+        v.scalar("upload-method", self.upload_method.map(Choice::name));
+        v.list("promote-to", &self.promote_to);
+        v.list("attestations", &self.attestations);
+        v.scalar("report-file", self.report_file.as_ref());
+        v.done()
     }
 }
 
 impl PromoteArgs {
-    /// The flags as configuration overrides.
+    /// The flags as configuration over the `PACKAGE_PUBLISHER_*` variables.
     #[must_use]
-    pub fn overrides(&self) -> RawMap {
-        let mut m = RawMap::new();
-        put_target(&mut m, &self.target);
-        m.insert("promote-from", RawValue::scalar(self.from.clone(), "--from"));
-        put_list(&mut m, "promote-to", "--to", &self.to);
-        put_list(&mut m, "artifacts", "the PATTERN arguments", &self.patterns);
-        if self.dry_run {
-            m.insert("dry-run", RawValue::scalar("true", "--dry-run"));
+    pub fn command_line(&self) -> CommandLine {
+        let mut v = Values::new(PROMOTE_FLAGS);
+        v.target(&self.target);
+        v.scalar("promote-from", Some(&self.from));
+        v.list("promote-to", &self.to);
+        v.items("artifacts", self.patterns.clone());
+        v.flag("dry-run", self.dry_run);
+        v.scalar("report-file", self.report_file.as_ref());
+        v.done()
+    }
+}
+
+impl ApiTarget {
+    /// The flags as configuration over the `PACKAGE_PUBLISHER_*` variables; `to` is
+    /// `copy`'s destination.
+    #[must_use]
+    pub fn command_line(&self, to: Option<&String>) -> CommandLine {
+        let mut v = Values::new(API_FLAGS);
+        v.target(&self.target);
+        v.scalar("registry", self.registry.as_ref());
+        v.scalar("stall-timeout", self.timeout);
+        v.scalar("promote-to", to);
+        v.done()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag a table names exists on its subcommands, so a message can never
+    /// name a flag the user cannot type.
+    #[test]
+    fn flag_tables_name_real_flags() {
+        let cli = Cli::command();
+        let tables: [(&[&str], Flags); 3] = [
+            (&["publish"], PUBLISH_FLAGS),
+            (&["promote"], PROMOTE_FLAGS),
+            (&["list", "get", "copy", "delete"], API_FLAGS),
+        ];
+        for (subcommands, table) in tables {
+            for name in subcommands {
+                let sub = cli.find_subcommand(name).expect("subcommand exists");
+                for (option, flag) in table {
+                    assert!(options::find(option).is_some(), "{option}");
+                    let Some(long) = flag.strip_prefix("--") else {
+                        continue;
+                    };
+                    if *option == "promote-to" && *name != "copy" && table == API_FLAGS {
+                        continue;
+                    }
+                    assert!(
+                        sub.get_arguments().any(|a| a.get_long() == Some(long)),
+                        "{name} has no {flag}"
+                    );
+                }
+            }
         }
-        put(&mut m, "report-file", "report-file", self.report_file.as_ref());
-        m
+    }
+
+    #[test]
+    fn choices_list_their_values_in_help() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("publish")
+            .expect("publish")
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("skip-identical"), "{help}");
+        assert!(help.contains("presigned"), "{help}");
     }
 }

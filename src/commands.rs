@@ -1,24 +1,30 @@
 //! The subcommands for people: `list`, `get`, `copy` and `delete` over the Packages
 //! API, with aligned tables by default and the API's objects as JSON with `--json`.
-//! The token comes only from `BUILDKITE_API_TOKEN`, never from a flag.
+//! They are not a CI job: their configuration ([`config::load_api`]) is a registry,
+//! the API URL, a time limit and the token variable, read from flags and
+//! `PACKAGE_PUBLISHER_*` variables by the same rules as `publish`. The token comes only
+//! from the environment, never from a flag. Output stops quietly when its reader goes
+//! away (`list | head`), as other Unix tools do.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
-use crate::api::Client;
-use crate::app::Abort;
-use crate::ci::Platform;
-use crate::cli::{self, Command};
-use crate::config;
-use crate::config::sources::{RawMap, RawValue};
-use crate::exit::ExitStatus;
+use anyhow::anyhow;
+
+use crate::api::model::Package;
+use crate::api::{ApiError, Client};
+use crate::cli::{self, CopyArgs, DeleteArgs, IdArgs, ListArgs};
+use crate::config::{self, ApiConfig};
+use crate::exit::{Abort, ExitStatus};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
-/// Runs `list`, `get`, `copy` or `delete`; errors go to stderr.
-pub async fn run(vars: &BTreeMap<String, String>, command: Command) -> ExitStatus {
-    match api_command(vars, command).await {
+/// Ends a subcommand: its status, or its error on stderr with the error's status. A
+/// closed standard output (the reader went away) ends it quietly and successfully.
+pub fn finish(result: Result<ExitStatus, Abort>) -> ExitStatus {
+    match result {
         Ok(status) => status,
+        Err(Abort(_, err)) if is_broken_pipe(&err) => ExitStatus::Success,
         Err(Abort(status, err)) => {
             eprintln!("error: {err:#}");
             status
@@ -26,185 +32,176 @@ pub async fn run(vars: &BTreeMap<String, String>, command: Command) -> ExitStatu
     }
 }
 
-struct Session {
-    client: Client,
-    token: Secret,
-    org: String,
-}
-
-fn session(vars: &BTreeMap<String, String>, target: &cli::Target) -> Result<Session, Abort> {
-    let mut raw = RawMap::new();
-    let api_url = target
-        .api_url
-        .clone()
-        .or_else(|| vars.get("PACKAGE_PUBLISHER_API_URL").cloned());
-    if let Some(url) = api_url {
-        raw.insert("api-url", RawValue::scalar(url, "--api-url"));
-    }
-    let org = target
-        .org
-        .clone()
-        .or_else(|| vars.get("BUILDKITE_ORGANIZATION_SLUG").cloned())
-        .filter(|o| !o.is_empty());
-    let Some(org) = org else {
-        return Err(Abort(
-            ExitStatus::Usage,
-            anyhow::anyhow!("option --org is required (or set BUILDKITE_ORGANIZATION_SLUG)"),
-        ));
-    };
-    raw.insert("organization", RawValue::scalar(org, "--org"));
-    raw.insert("registry", RawValue::scalar("unused", "--registry"));
-    raw.insert("artifacts", RawValue::scalar("unused", "--registry"));
-    let config =
-        config::load(&BTreeMap::new(), Platform::Local, raw).map_err(|e| Abort(ExitStatus::Usage, e.into()))?;
-    let token = vars.get("BUILDKITE_API_TOKEN").map(Secret::new).filter(|t| !t.is_empty()).ok_or_else(|| {
-        Abort(
-            ExitStatus::Usage,
-            anyhow::anyhow!("no API token: set BUILDKITE_API_TOKEN (a token is never taken as a flag, so it stays out of shell history)"),
-        )
-    })?;
-    let client = Client::new(config.api_url(), RetryPolicy { retries: 3 }, config.stall_timeout())?;
-    Ok(Session {
-        client,
-        token,
-        org: config.organization().to_owned(),
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
-fn check_slug(flag: &str, value: &str) -> Result<(), Abort> {
-    let ok = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Abort(
-            ExitStatus::Usage,
-            anyhow::anyhow!("--{flag} {value:?} is not a registry slug (lower-case letters, digits, `-` and `_`)"),
-        ))
+struct Session {
+    client: Client,
+    token: Secret,
+    config: ApiConfig,
+}
+
+impl Session {
+    /// `org/registry`, for messages.
+    fn registry(&self) -> String {
+        format!("{}/{}", self.config.organization(), self.config.registry())
     }
 }
 
-fn api_status(err: &crate::api::ApiError) -> ExitStatus {
-    if err.is_auth() {
-        ExitStatus::AuthRefused
-    } else {
-        ExitStatus::Failed
+/// Validates the flags (and variables) and finds the token; nothing is sent yet.
+fn session(vars: &BTreeMap<String, String>, api: &cli::ApiTarget, to: Option<&String>) -> Result<Session, Abort> {
+    let config = config::load_api(vars, api.command_line(to)).map_err(Abort::usage)?;
+    let token_var = config.api_token_env();
+    let token = vars
+        .get(token_var)
+        .map(Secret::new)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Abort::usage(anyhow!(
+                "no API token: set {token_var} (a token is never taken as a flag, so it stays out of shell history)"
+            ))
+        })?;
+    let client = Client::new(config.api_url(), RetryPolicy { retries: 3 }, config.timeout())?;
+    Ok(Session { client, token, config })
+}
+
+impl Session {
+    /// A failed API call: exit 4 when the credentials were refused, else 1. A request
+    /// that ran out of time says which limit it hit.
+    fn failure(&self, err: ApiError) -> Abort {
+        let status = if err.is_auth() {
+            ExitStatus::AuthRefused
+        } else {
+            ExitStatus::Failed
+        };
+        let timed_out = matches!(&err, ApiError::Transport { detail, .. } if detail.contains("timed out"));
+        if timed_out {
+            let limit = self.config.timeout().as_secs();
+            return Abort(
+                status,
+                anyhow!("{err} (each request may take at most {limit} s: set --timeout to allow longer)"),
+            );
+        }
+        Abort(status, err.into())
     }
 }
 
-async fn api_command(vars: &BTreeMap<String, String>, command: Command) -> Result<ExitStatus, Abort> {
+/// `list`: every package of the registry (optionally by name), as a table or JSON.
+pub async fn list(vars: &BTreeMap<String, String>, args: ListArgs) -> Result<ExitStatus, Abort> {
+    let s = session(vars, &args.api, None)?;
+    let packages = s
+        .client
+        .list(
+            s.config.organization(),
+            s.config.registry(),
+            &s.token,
+            args.name.as_deref(),
+            args.limit,
+        )
+        .await
+        .map_err(|e| s.failure(e))?;
     let mut out = std::io::stdout().lock();
-    match command {
-        Command::List(args) => {
-            check_slug("registry", &args.registry)?;
-            let s = session(vars, &args.target)?;
-            let packages = s
-                .client
-                .list(&s.org, &args.registry, &s.token, args.name.as_deref(), args.limit)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            if args.json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&packages)?)?;
-            } else {
-                let rows: Vec<[String; 5]> = packages
-                    .iter()
-                    .map(|p| {
-                        [
-                            p.name.clone(),
-                            p.version.clone().unwrap_or_default(),
-                            p.created_at.clone().unwrap_or_default(),
-                            p.id.clone(),
-                            p.web_url.clone().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                write!(out, "{}", table(&["NAME", "VERSION", "CREATED", "ID", "URL"], &rows))?;
-                writeln!(out, "{} package(s) in {}/{}", packages.len(), s.org, args.registry)?;
-            }
-        }
-        Command::Get(args) => {
-            check_slug("registry", &args.registry)?;
-            let s = session(vars, &args.target)?;
-            let p = s
-                .client
-                .get(&s.org, &args.registry, &s.token, &args.id)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            print_package(&mut out, &p, args.json)?;
-        }
-        Command::Copy(args) => {
-            check_slug("registry", &args.registry)?;
-            check_slug("to", &args.to)?;
-            if args.registry == args.to {
-                return Err(Abort(
-                    ExitStatus::Usage,
-                    anyhow::anyhow!("--to {:?} is the source registry; copy into a different one", args.to),
-                ));
-            }
-            let s = session(vars, &args.target)?;
-            let p = s
-                .client
-                .copy(&s.org, &args.registry, &s.token, &args.id, &args.to)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            print_package(&mut out, &p, args.json)?;
-        }
-        Command::Delete(args) => {
-            check_slug("registry", &args.registry)?;
-            let s = session(vars, &args.target)?;
-            if !args.yes {
-                if !std::io::stdin().is_terminal() {
-                    return Err(Abort(
-                        ExitStatus::Usage,
-                        anyhow::anyhow!(
-                            "refusing to delete without confirmation: standard input is not a terminal; pass --yes"
-                        ),
-                    ));
-                }
-                let p = s
-                    .client
-                    .get(&s.org, &args.registry, &s.token, &args.id)
-                    .await
-                    .map_err(|e| Abort(api_status(&e), e.into()))?;
-                write!(
-                    out,
-                    "Delete {} {} ({}) from {}/{}? [y/N] ",
-                    p.name,
-                    p.version.as_deref().unwrap_or(""),
-                    p.id,
-                    s.org,
-                    args.registry
-                )?;
-                out.flush()?;
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer)?;
-                if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES") {
-                    writeln!(out, "not deleted")?;
-                    return Ok(ExitStatus::Failed);
-                }
-            }
-            s.client
-                .delete(&s.org, &args.registry, &s.token, &args.id)
-                .await
-                .map_err(|e| Abort(api_status(&e), e.into()))?;
-            if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"deleted": args.id, "registry": args.registry, "organization": s.org})
-                )?;
-            } else {
-                writeln!(out, "deleted {} from {}/{}", args.id, s.org, args.registry)?;
-            }
-        }
-        Command::Publish(_) | Command::Promote(_) => unreachable!("handled by run_job"),
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&packages)?)?;
+        return Ok(ExitStatus::Success);
+    }
+    let rows: Vec<[String; 5]> = packages
+        .iter()
+        .map(|p| {
+            [
+                p.name.clone(),
+                p.version.clone().unwrap_or_default(),
+                p.created_at.clone().unwrap_or_default(),
+                p.id.clone(),
+                p.web_url.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    write!(out, "{}", table(&["NAME", "VERSION", "CREATED", "ID", "URL"], &rows))?;
+    writeln!(out, "{} package(s) in {}", packages.len(), s.registry())?;
+    Ok(ExitStatus::Success)
+}
+
+/// `get`: one package.
+pub async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result<ExitStatus, Abort> {
+    let s = session(vars, &args.api, None)?;
+    let p = s
+        .client
+        .get(s.config.organization(), s.config.registry(), &s.token, &args.id)
+        .await
+        .map_err(|e| s.failure(e))?;
+    print_package(&mut std::io::stdout().lock(), &p, args.json)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `copy`: one package into another registry of the organization.
+pub async fn copy(vars: &BTreeMap<String, String>, args: CopyArgs) -> Result<ExitStatus, Abort> {
+    let s = session(vars, &args.api, Some(&args.to))?;
+    let to = s.config.destination().expect("copy has a destination");
+    let p = s
+        .client
+        .copy(s.config.organization(), s.config.registry(), &s.token, &args.id, to)
+        .await
+        .map_err(|e| s.failure(e))?;
+    print_package(&mut std::io::stdout().lock(), &p, args.json)?;
+    Ok(ExitStatus::Success)
+}
+
+/// `delete`: one package, after a confirmation on a terminal unless `--yes`.
+pub async fn delete(vars: &BTreeMap<String, String>, args: DeleteArgs) -> Result<ExitStatus, Abort> {
+    let s = session(vars, &args.api, None)?;
+    let (org, registry) = (s.config.organization(), s.config.registry());
+    let mut out = std::io::stdout().lock();
+    if !args.yes && !confirm(&s, &args.id, &mut out).await? {
+        writeln!(out, "not deleted")?;
+        return Ok(ExitStatus::Failed);
+    }
+    s.client
+        .delete(org, registry, &s.token, &args.id)
+        .await
+        .map_err(|e| s.failure(e))?;
+    if args.json {
+        let deleted = serde_json::json!({"deleted": args.id, "registry": registry, "organization": org});
+        writeln!(out, "{deleted}")?;
+    } else {
+        writeln!(out, "deleted {} from {}", args.id, s.registry())?;
     }
     Ok(ExitStatus::Success)
 }
 
-fn print_package(out: &mut impl Write, p: &crate::api::model::Package, json: bool) -> anyhow::Result<()> {
+/// Shows the package and asks; `true` when the answer is yes. Refuses without a
+/// terminal to ask on.
+async fn confirm(s: &Session, id: &str, out: &mut impl Write) -> Result<bool, Abort> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Abort::usage(anyhow!(
+            "refusing to delete without confirmation: standard input is not a terminal; pass --yes"
+        )));
+    }
+    let p = s
+        .client
+        .get(s.config.organization(), s.config.registry(), &s.token, id)
+        .await
+        .map_err(|e| s.failure(e))?;
+    write!(
+        out,
+        "Delete {} {} ({}) from {}? [y/N] ",
+        p.name,
+        p.version.as_deref().unwrap_or(""),
+        p.id,
+        s.registry()
+    )?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
+}
+
+fn print_package(out: &mut impl Write, p: &Package, json: bool) -> anyhow::Result<()> {
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(p)?)?;
         return Ok(());

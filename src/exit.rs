@@ -1,5 +1,6 @@
-//! The process exit codes, in one place. The README's "Exit codes" table mirrors this
-//! enum; change both together.
+//! The process exit codes, in one place, and [`Abort`], a failure that ends a run early
+//! with its exit status. The README's "Exit codes" table mirrors [`ExitStatus`]; change
+//! both together.
 
 /// How a run ended, as the CI system sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -28,4 +29,27 @@ impl ExitStatus {
             ExitStatus::AuthRefused => 4,
         }
     }
+}
+
+/// A failure that ends a run early, with the exit status it ends with. Any error
+/// converts into one with [`ExitStatus::Failed`]; other statuses are given explicitly.
+#[derive(Debug)]
+pub struct Abort(pub ExitStatus, pub anyhow::Error);
+
+impl<E: Into<anyhow::Error>> From<E> for Abort {
+    fn from(err: E) -> Self {
+        Abort(ExitStatus::Failed, err.into())
+    }
+}
+
+impl Abort {
+    /// A configuration or usage error (exit 2).
+    pub fn usage(err: impl Into<anyhow::Error>) -> Abort {
+        Abort(ExitStatus::Usage, err.into())
+    }
+}
+
+/// For `map_err`: ends the run with `status`.
+pub fn abort(status: ExitStatus) -> impl FnOnce(anyhow::Error) -> Abort {
+    move |err| Abort(status, err)
 }

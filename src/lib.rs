@@ -25,3 +25,4 @@ pub mod publish;
 pub mod report;
 pub mod retry;
 pub mod secret;
+pub mod summary;

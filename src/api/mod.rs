@@ -429,7 +429,11 @@ async fn watch(
 }
 
 fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -> ApiError {
-    let mut detail = err.to_string();
+    // The error names the method and URL once; reqwest's own text repeats the URL.
+    let mut detail = match err.url() {
+        Some(u) => err.to_string().replace(&format!(" for url ({u})"), ""),
+        None => err.to_string(),
+    };
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
         detail.push_str(": ");

@@ -2,8 +2,9 @@
 //! log groups and error lines, masking tokens, the annotation or job summary, step
 //! outputs and build meta-data, and OIDC tokens. The platform-specific details live in
 //! [`buildkite`] and [`github`]; this module picks between them so the rest of the
-//! program never asks which CI it is on. Only this module and `config` read the
-//! environment, and they get it as an injected map.
+//! program never asks which CI it is on. Which [`Platform`] a run is on is decided by
+//! `config` (re-exported here). Only this module and `config` read the environment,
+//! and they get it as an injected map.
 
 pub mod buildkite;
 pub mod github;
@@ -14,29 +15,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 
+pub use crate::config::Platform;
 use crate::secret::{Secret, redact};
-
-/// The CI system the binary runs under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
-    Buildkite,
-    GitHub,
-    Local,
-}
-
-impl Platform {
-    /// `BUILDKITE=true` or `GITHUB_ACTIONS=true`; anything else is a local run.
-    #[must_use]
-    pub fn detect(vars: &BTreeMap<String, String>) -> Platform {
-        if vars.get("BUILDKITE").is_some_and(|v| v == "true") {
-            Platform::Buildkite
-        } else if vars.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") {
-            Platform::GitHub
-        } else {
-            Platform::Local
-        }
-    }
-}
 
 /// Whether the run reads variable `name` for its configuration or credentials (the
 /// token variable named by `api-token-env` is checked when it is read).

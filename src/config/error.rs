@@ -5,33 +5,41 @@
 use thiserror::Error;
 
 /// Why the configuration was refused. Every variant leads to exit code 2, before any
-/// network call.
+/// network call. Options are named as the user wrote them (see [`super::spelling`]).
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     /// A required option was not given.
-    #[error("option `{option}` is required: {hint}")]
-    Missing { option: &'static str, hint: String },
+    #[error("{name} is required: {hint}")]
+    Missing {
+        option: &'static str,
+        /// The option as the user would write it (`--registry`, `PACKAGE_PUBLISHER_REGISTRY`).
+        name: String,
+        hint: String,
+    },
 
     /// An option had a value outside what it accepts.
-    #[error("option `{option}` (from {origin}) has the value {value}, but {accepted}")]
+    #[error("{origin} has the value {value}, but {accepted}")]
     Invalid {
         option: &'static str,
+        /// Where the value came from, as the user wrote it (`--concurrency`,
+        /// plugin option `concurrency` (BUILDKITE_PLUGIN_CONFIGURATION)).
         origin: String,
         value: String,
         accepted: String,
     },
 
     /// A key that is not one of ours.
-    #[error("unknown option `{key}` (from {origin}){suggestion}")]
+    #[error("unknown {name}{suggestion}")]
     Unknown {
-        key: String,
-        origin: String,
+        /// The key as given, with where it was found.
+        name: String,
+        /// "; did you mean …?", or the list of options.
         suggestion: String,
     },
 
     /// A null value in the Buildkite plugin configuration.
     #[error(
-        "option `{option}` is null in {origin}: give it a value or remove the key \
+        "plugin option `{option}` is null in {origin}: give it a value or remove the key \
          (a YAML key with nothing after the colon is null)"
     )]
     Null { option: String, origin: String },

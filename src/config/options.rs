@@ -1,7 +1,9 @@
 //! The one table of options. Every option has one kebab-case name, used as is in
 //! `plugin.yml`, `action.yml`, the README and `--help`; the Buildkite, GitHub and local
 //! variable names are derived from it. A test checks `plugin.yml` and `action.yml`
-//! against this table.
+//! against this table. The values of choice options are types in [`super::values`];
+//! numeric options carry their range here, which validation and the command line's
+//! parsers both read.
 
 /// The shape of an option's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,8 +11,13 @@ pub enum Kind {
     Text,
     List,
     Bool,
-    Number,
-    Choice(&'static [&'static str]),
+    /// A whole number in `min..=max`.
+    Number {
+        min: u64,
+        max: u64,
+    },
+    /// One of a fixed set of values; the set is a [`super::values::Choice`] type.
+    Choice,
 }
 
 impl Kind {
@@ -21,8 +28,8 @@ impl Kind {
             Kind::Text => "string",
             Kind::List => "string or list of strings",
             Kind::Bool => "boolean",
-            Kind::Number => "number",
-            Kind::Choice(_) => "string from a fixed set",
+            Kind::Number { .. } => "number",
+            Kind::Choice => "string from a fixed set",
         }
     }
 }
@@ -35,15 +42,6 @@ pub struct OptionSpec {
     pub default: &'static str,
     pub help: &'static str,
 }
-
-/// Accepted values of `if-no-files-found`.
-pub const IF_NO_FILES_FOUND: &[&str] = &["error", "warn", "ignore"];
-/// Accepted values of `if-exists`.
-pub const IF_EXISTS: &[&str] = &["skip-identical", "skip", "fail", "replace"];
-/// Accepted values of `oidc`.
-pub const OIDC: &[&str] = &["auto", "true", "false"];
-/// Accepted values of `upload-method`.
-pub const UPLOAD_METHOD: &[&str] = &["auto", "direct", "presigned"];
 
 /// Every option, in documentation order.
 pub const OPTIONS: &[OptionSpec] = &[
@@ -79,13 +77,13 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "if-no-files-found",
-        kind: Kind::Choice(IF_NO_FILES_FOUND),
+        kind: Kind::Choice,
         default: "error",
         help: "What to do when a pattern matches nothing: `error`, `warn` or `ignore`.",
     },
     OptionSpec {
         name: "if-exists",
-        kind: Kind::Choice(IF_EXISTS),
+        kind: Kind::Choice,
         default: "skip-identical",
         help: "When name and version are already in the registry: `skip-identical`, `skip`, `fail` or `replace`.",
     },
@@ -103,19 +101,19 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "concurrency",
-        kind: Kind::Number,
+        kind: Kind::Number { min: 1, max: 64 },
         default: "4",
         help: "Parallel uploads (1 to 64).",
     },
     OptionSpec {
         name: "retries",
-        kind: Kind::Number,
+        kind: Kind::Number { min: 0, max: 20 },
         default: "5",
         help: "Retry attempts for transient failures (0 to 20).",
     },
     OptionSpec {
         name: "stall-timeout",
-        kind: Kind::Number,
+        kind: Kind::Number { min: 1, max: 3600 },
         default: "60",
         help: "Seconds without upload progress before an attempt is aborted and retried (1 to 3600).",
     },
@@ -127,7 +125,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "oidc",
-        kind: Kind::Choice(OIDC),
+        kind: Kind::Choice,
         default: "auto",
         help: "Use an OIDC token (Buildkite agent or GitHub) when no API token is set: `auto`, `true` or `false`.",
     },
@@ -139,7 +137,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "upload-method",
-        kind: Kind::Choice(UPLOAD_METHOD),
+        kind: Kind::Choice,
         default: "auto",
         help: "`auto`, `direct` (multipart POST) or `presigned` (upload slot, storage, finalize).",
     },
@@ -185,4 +183,17 @@ pub const OPTIONS: &[OptionSpec] = &[
 #[must_use]
 pub fn find(name: &str) -> Option<&'static OptionSpec> {
     OPTIONS.iter().find(|o| o.name == name)
+}
+
+/// The range of a numeric option.
+///
+/// # Panics
+///
+/// When `name` is not a numeric option of the table (a programming error).
+#[must_use]
+pub fn range(name: &str) -> (u64, u64) {
+    match find(name).map(|o| o.kind) {
+        Some(Kind::Number { min, max }) => (min, max),
+        _ => panic!("{name} is not a numeric option"),
+    }
 }

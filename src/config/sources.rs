@@ -2,9 +2,11 @@
 //! Buildkite plugin configuration (typed JSON first, then the flattened
 //! `BUILDKITE_PLUGIN_<NAME>_<KEY>` variables), GitHub Actions `INPUT_*` variables, and
 //! local `PACKAGE_PUBLISHER_*` variables. Every source is turned into the same shape, a
-//! map from option name to a [`RawValue`] that remembers where it came from, so
-//! validation in [`super`] is written once. The environment arrives as an injected map;
-//! nothing here reads the process environment.
+//! map from option name to a [`RawValue`] that remembers where it came from, in the
+//! words of its source, so validation in [`super`] is written once and its messages
+//! still name each value the way the user gave it. A list option written as one string
+//! follows one rule everywhere ([`split_items`]). The environment arrives as an
+//! injected map; nothing here reads the process environment.
 
 use std::collections::BTreeMap;
 
@@ -12,13 +14,16 @@ use serde_json::Value;
 
 use super::error::ConfigError;
 use super::options::{self, Kind, OptionSpec};
+use super::spelling::{ENV_PREFIX, Spelling, env_var};
 
 /// One option's value as given, before validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawValue {
     /// Scalars have one item; list options may have several.
     pub items: Vec<String>,
-    /// The variable or flag it came from, for error messages.
+    /// The variable, key or flag it came from, as the user wrote it, for messages:
+    /// `PACKAGE_PUBLISHER_RETRIES`, `--retries`, plugin option `retries`
+    /// (BUILDKITE_PLUGIN_CONFIGURATION), input `retries` (INPUT_RETRIES).
     pub origin: String,
 }
 
@@ -42,15 +47,6 @@ impl RawValue {
 /// Raw values by option name.
 pub type RawMap = BTreeMap<&'static str, RawValue>;
 
-/// Where the configuration came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    BuildkiteJson,
-    BuildkiteFlat,
-    GitHubInputs,
-    Local,
-}
-
 /// `BUILDKITE_PLUGIN_CONFIGURATION`: the plugin's options as typed JSON.
 pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
     let origin = "BUILDKITE_PLUGIN_CONFIGURATION";
@@ -70,8 +66,8 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
     };
     let mut out = RawMap::new();
     for (key, value) in object {
-        let spec = lookup(&key, origin)?;
-        let key_origin = format!("{origin} key `{key}`");
+        let key_origin = format!("plugin option `{key}` ({origin})");
+        let spec = lookup(&key).ok_or_else(|| unknown(&key, key_origin.clone(), Spelling::Plugin))?;
         let items = match value {
             Value::Null => {
                 return Err(ConfigError::Null {
@@ -97,7 +93,7 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
                         },
                         other => ConfigError::Invalid {
                             option: spec.name,
-                            origin: format!("{key_origin} item {index}"),
+                            origin: format!("plugin option `{key}` item {index} ({origin})"),
                             value: type_name(&other).to_owned(),
                             accepted: "list items must be strings".to_owned(),
                         },
@@ -106,7 +102,7 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
                 items
             }
             other => match scalar_text(&other) {
-                Some(text) => split_list(spec, &text, false),
+                Some(text) => split_list(spec, &text),
                 None => {
                     return Err(ConfigError::Invalid {
                         option: spec.name,
@@ -136,24 +132,29 @@ pub fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: &str) -
     let mut out = RawMap::new();
     for (var, value) in vars.iter().filter(|(k, _)| k.starts_with(&prefix)) {
         let key = &var[prefix.len()..];
-        let (spec, index) = match_flat_key(key).ok_or_else(|| unknown(key, var))?;
+        let unknown_key = || {
+            let name = format!("plugin option `{}` ({var})", key.to_ascii_lowercase());
+            unknown(key, name, Spelling::Plugin)
+        };
+        let (spec, index) = match_flat_key(key).ok_or_else(unknown_key)?;
         match index {
             None => {
                 out.insert(
                     spec.name,
                     RawValue {
-                        items: split_list(spec, value, false),
-                        origin: var.clone(),
+                        items: split_list(spec, value),
+                        origin: format!("plugin option `{}` ({var})", spec.name),
                     },
                 );
             }
             Some(index) => {
                 if spec.kind != Kind::List {
-                    return Err(unknown(key, var));
+                    return Err(unknown_key());
                 }
-                let entry = lists
-                    .entry(spec.name)
-                    .or_insert_with(|| (format!("{prefix}{}_N", upper(spec.name)), BTreeMap::new()));
+                let entry = lists.entry(spec.name).or_insert_with(|| {
+                    let var = format!("{prefix}{}_N", upper(spec.name));
+                    (format!("plugin option `{}` ({var})", spec.name), BTreeMap::new())
+                });
                 entry.1.insert(index, value.clone());
             }
         }
@@ -173,40 +174,59 @@ pub fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: &str) -
 /// GitHub Actions inputs: `INPUT_<NAME>` with either `-` or `_`, trimmed; empty means
 /// unset because a composite action maps every input, given or not.
 pub fn from_github(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
-    from_prefixed(vars, "INPUT_", true)
+    from_prefixed(vars, "INPUT_", Spelling::Action)
 }
 
 /// Local `PACKAGE_PUBLISHER_<KEY>` variables.
 pub fn from_local(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
-    from_prefixed(vars, "PACKAGE_PUBLISHER_", false)
+    from_prefixed(vars, ENV_PREFIX, Spelling::Env)
 }
 
-fn from_prefixed(vars: &BTreeMap<String, String>, prefix: &str, commas: bool) -> Result<RawMap, ConfigError> {
+fn from_prefixed(vars: &BTreeMap<String, String>, prefix: &str, spelling: Spelling) -> Result<RawMap, ConfigError> {
     let mut out = RawMap::new();
     for (var, value) in vars.iter().filter(|(k, _)| k.starts_with(prefix)) {
-        let spec = lookup(&var[prefix.len()..], var)?;
+        let key = &var[prefix.len()..];
+        let Some(spec) = lookup(key) else {
+            let name = match spelling {
+                Spelling::Action => format!("input `{}` ({var})", key.to_ascii_lowercase()),
+                _ => format!("variable {var}"),
+            };
+            return Err(unknown(key, name, spelling));
+        };
         let value = value.trim();
         if value.is_empty() {
             continue;
         }
+        let origin = match spelling {
+            Spelling::Action => format!("input `{}` ({var})", spec.name),
+            _ => var.clone(),
+        };
         out.insert(
             spec.name,
             RawValue {
-                items: split_list(spec, value, commas),
-                origin: var.clone(),
+                items: split_list(spec, value),
+                origin,
             },
         );
     }
     Ok(out)
 }
 
-/// Splits a list option given as one string: on newlines, and on commas too for GitHub
-/// inputs written on one line (`a, b`). Items are trimmed and empty ones dropped.
-fn split_list(spec: &OptionSpec, value: &str, commas: bool) -> Vec<String> {
-    if spec.kind != Kind::List {
-        return vec![value.trim().to_owned()];
+fn split_list(spec: &OptionSpec, value: &str) -> Vec<String> {
+    if spec.kind == Kind::List {
+        split_items(value)
+    } else {
+        vec![value.trim().to_owned()]
     }
-    let by_comma = commas && !value.contains('\n');
+}
+
+/// Splits a list option written as one string, the same way wherever it was written (a
+/// variable, an input, a plugin value that is not a YAML list, a flag's value): on
+/// newlines, or on commas when it is all on one line (`a, b`). Items are trimmed and
+/// empty ones dropped. YAML lists and repeated arguments are taken item by item.
+#[must_use]
+pub fn split_items(value: &str) -> Vec<String> {
+    let by_comma = !value.contains('\n');
     value
         .split(|c| c == '\n' || (by_comma && c == ','))
         .map(str::trim)
@@ -234,29 +254,34 @@ fn upper(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
 }
 
-fn lookup(key: &str, origin: &str) -> Result<&'static OptionSpec, ConfigError> {
-    let normal = key.to_ascii_lowercase().replace('_', "-");
-    options::find(&normal).ok_or_else(|| unknown(key, origin))
+fn lookup(key: &str) -> Option<&'static OptionSpec> {
+    options::find(&key.to_ascii_lowercase().replace('_', "-"))
 }
 
-fn unknown(key: &str, origin: &str) -> ConfigError {
+/// An unknown key `key` (shown to the user as `name`), with the nearest option in the
+/// user's spelling, or the list of options when none is near.
+fn unknown(key: &str, name: String, spelling: Spelling) -> ConfigError {
     let normal = key.to_ascii_lowercase().replace('_', "-");
+    let spell = |option: &str| match spelling {
+        Spelling::Env | Spelling::Flags(_) => env_var(option),
+        Spelling::Plugin | Spelling::Action => format!("`{option}`"),
+    };
     let best = options::OPTIONS
         .iter()
         .map(|o| (strsim::jaro_winkler(&normal, o.name), o.name))
         .max_by(|a, b| a.0.total_cmp(&b.0));
     let suggestion = match best {
-        Some((score, name)) if score > 0.8 => format!("; did you mean `{name}`?"),
+        Some((score, name)) if score > 0.8 => format!("; did you mean {}?", spell(name)),
         _ => format!(
             "; the options are: {}",
-            options::OPTIONS.iter().map(|o| o.name).collect::<Vec<_>>().join(", ")
+            options::OPTIONS
+                .iter()
+                .map(|o| spell(o.name))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
-    ConfigError::Unknown {
-        key: key.to_owned(),
-        origin: origin.to_owned(),
-        suggestion,
-    }
+    ConfigError::Unknown { name, suggestion }
 }
 
 fn scalar_text(value: &Value) -> Option<String> {

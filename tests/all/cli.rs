@@ -1,4 +1,5 @@
-//! The subcommands for people, against the emulator.
+//! The subcommands for people, against the emulator: the API subcommands, `publish`
+//! and `promote` with flags, help, and messages in the words the user typed.
 
 use serde_json::Value;
 
@@ -143,7 +144,7 @@ fn publish_subcommand_takes_flags() {
     .run()
     .code(2)
     .has("--concurrency")
-    .has("\"zero\"");
+    .has("'zero'");
 }
 
 #[test]
@@ -214,4 +215,292 @@ fn delete_asks_for_confirmation_on_a_terminal() {
     let screen = delete_on_a_terminal(&emu, &id("pkg001"), "y");
     assert!(screen.contains("deleted") && screen.contains("EXIT=0"), "{screen}");
     assert_eq!(emu.packages("debs").len(), 1);
+}
+
+// ----- every message names options the way the user gave them
+
+#[test]
+fn publish_with_flags_speaks_in_flags() {
+    let emu = emulator(&[]);
+    let out = cli(&emu, &["publish", "--registry", "debs", "dist/*.deb", "--dry-run"])
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run();
+    out.code(0)
+        .has("configuration from command-line flags")
+        .lacks("PACKAGE_PUBLISHER_* variables");
+    cli(&emu, &["publish", "--registry", "debs", "dist/*.deb"])
+        .unset("BUILDKITE_ORGANIZATION_SLUG")
+        .run()
+        .code(2)
+        .has("--org is required")
+        .has("write --registry as `org/slug`")
+        .lacks("`organization`");
+    cli(&emu, &["publish", "dist/*.deb"])
+        .run()
+        .code(2)
+        .has("--registry is required")
+        .lacks("`registry`");
+    cli(&emu, &["publish", "--registry", "debs"])
+        .run()
+        .code(2)
+        .has("a PATTERN argument is required")
+        .lacks("`artifacts`");
+    cli(&emu, &["publish", "--registry", "Debs", "dist/*.deb"])
+        .run()
+        .code(2)
+        .has("--registry has the value \"Debs\"");
+}
+
+#[test]
+fn a_pattern_that_matches_nothing_names_the_flag_to_change() {
+    let emu = emulator(&[]);
+    cli(&emu, &["publish", "--registry", "debs", "dist/*.rpm"])
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(3)
+        .has("\"dist/*.rpm\" matched no files")
+        .has("`--if-no-files-found warn`")
+        .lacks("if-no-files-found:");
+}
+
+#[test]
+fn promote_with_flags_speaks_in_flags() {
+    let emu = emulator(&[("production", "debian")]);
+    let out = cli(&emu, &["promote", "--from", "debs", "--to", "production"]).run();
+    out.code(2)
+        .has("give a PATTERN argument to identify them")
+        .has("check --from")
+        .lacks("`artifacts`")
+        .lacks("`promote-from`");
+    cli(&emu, &["promote", "--from", "debs", "--to", "nowhere", "dist/*.deb"])
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(1)
+        .has("registry \"nowhere\" was not found")
+        .has("check --to")
+        .lacks("`promote-to`");
+}
+
+#[test]
+fn no_token_with_flags_names_the_variables_to_set() {
+    let emu = emulator(&[]);
+    cli(&emu, &["publish", "--registry", "debs", "dist/*.deb"])
+        .unset("BUILDKITE_API_TOKEN")
+        .env("PACKAGE_PUBLISHER_OIDC", "false")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run()
+        .code(2)
+        .has("PACKAGE_PUBLISHER_API_TOKEN_ENV")
+        .has("`PACKAGE_PUBLISHER_OIDC=auto`")
+        .lacks("`oidc: auto`");
+}
+
+// ----- one rule everywhere
+
+#[test]
+fn every_registry_option_takes_org_slash_slug() {
+    let emu = emulator(&[("production", "debian")]);
+    seed(&emu, "debs", 1);
+    let id = emu.packages("debs")[0].id.clone();
+    let anywhere = |args: &[&str]| cli(&emu, args).unset("BUILDKITE_ORGANIZATION_SLUG");
+    anywhere(&["list", "--registry", "acme/debs"])
+        .run()
+        .code(0)
+        .has("1 package(s) in acme/debs");
+    anywhere(&["get", "--registry", "acme/debs", &id])
+        .run()
+        .code(0)
+        .has("pkg000");
+    anywhere(&["copy", "--registry", "acme/debs", "--to", "acme/production", &id])
+        .run()
+        .code(0);
+    assert_eq!(emu.packages("production").len(), 1);
+    anywhere(&["list", "--registry", "acme/debs", "--org", "other"])
+        .run()
+        .code(2)
+        .has("--org is \"other\" but --registry names the organization \"acme\"");
+    anywhere(&["copy", "--registry", "acme/debs", "--to", "other/production", &id])
+        .run()
+        .code(2)
+        .has("--to has the value \"other/production\"");
+}
+
+#[test]
+fn list_flags_and_variables_split_commas_alike() {
+    let emu = emulator(&[("production", "debian"), ("staging", "debian")]);
+    let job = cli(
+        &emu,
+        &[
+            "publish",
+            "--registry",
+            "debs",
+            "dist/*.deb",
+            "--promote-to",
+            "production,staging",
+        ],
+    )
+    .file("dist/a_1.0_amd64.deb", "a");
+    job.run().code(0);
+    assert_eq!(emu.packages("production").len(), 1);
+    assert_eq!(emu.packages("staging").len(), 1);
+
+    let emu = emulator(&[("production", "debian"), ("staging", "debian")]);
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production, staging")
+        .file("dist/a_1.0_amd64.deb", "a");
+    job.run().code(0);
+    assert_eq!(emu.packages("staging").len(), 1);
+}
+
+#[test]
+fn typed_flags_list_their_values() {
+    let out = Job::new().args(&["publish", "--help"]).run();
+    out.code(0)
+        .has("[possible values: skip-identical, skip, fail, replace]")
+        .has("[possible values: error, warn, ignore]")
+        .has("[possible values: auto, direct, presigned]");
+    Job::new()
+        .args(&["publish", "--registry", "acme/debs", "--if-exists", "overwrite", "x"])
+        .run()
+        .code(2)
+        .has("invalid value 'overwrite' for '--if-exists <POLICY>'")
+        .has("skip-identical");
+    Job::new()
+        .args(&["publish", "--registry", "acme/debs", "--concurrency", "0", "x"])
+        .run()
+        .code(2)
+        .has("0 is not in 1..=64");
+}
+
+// ----- behaving like a Unix tool
+
+#[test]
+fn list_into_a_closed_pipe_stops_quietly() {
+    let emu = emulator(&[]);
+    seed(&emu, "debs", 3);
+    for format in [&[][..], &["--json"][..]] {
+        let mut child = cli(&emu, &["list", "--registry", "debs"]).args(format).spawn();
+        // The reader goes away before anything is written, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = crate::support::finish_within(child, std::time::Duration::from_secs(30));
+        out.code(0);
+        assert_eq!(out.stderr, "", "nothing on stderr");
+    }
+}
+
+#[test]
+fn an_empty_package_id_is_refused_before_any_request() {
+    let emu = emulator(&[]);
+    for args in [
+        &["delete", "--registry", "debs", "--yes", ""][..],
+        &["get", "--registry", "debs", " "][..],
+        &["copy", "--registry", "debs", "--to", "other", ""][..],
+    ] {
+        cli(&emu, args).run().code(2).has("a package id is required");
+    }
+    assert!(emu.requests().is_empty(), "{:?}", emu.requests());
+}
+
+#[test]
+fn list_has_a_time_limit() {
+    let emu = emulator(&[]);
+    emu.fault(crate::support::Fault {
+        method: Some("GET".into()),
+        path_suffix: Some("/packages".into()),
+        delay_ms: 600_000,
+        ..crate::support::Fault::default()
+    });
+    let limit = std::time::Duration::from_secs(40);
+    cli(&emu, &["list", "--registry", "debs", "--timeout", "1"])
+        .run_within(limit)
+        .code(1)
+        .has("timed out")
+        .has("at most 1 s");
+    cli(&emu, &["list", "--registry", "debs"])
+        .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "1")
+        .run_within(limit)
+        .code(1)
+        .has("timed out");
+    Job::new()
+        .args(&["list", "--help"])
+        .run()
+        .code(0)
+        .has("--timeout <SECONDS>");
+}
+
+// ----- pointing new users the right way
+
+#[test]
+fn the_bare_command_on_a_terminal_points_at_the_subcommands() {
+    Job::new()
+        .run()
+        .code(2)
+        .has("PACKAGE_PUBLISHER_REGISTRY is required")
+        .has("package-publisher publish --registry")
+        .has("package-publisher --help");
+}
+
+#[test]
+fn a_subcommand_flag_given_first_points_at_the_subcommand() {
+    Job::new()
+        .args(&["--registry", "x"])
+        .run()
+        .code(2)
+        .has("tip: --registry is a flag of publish")
+        .has("package-publisher publish --registry");
+}
+
+#[test]
+fn help_says_where_the_token_comes_from() {
+    for sub in ["publish", "promote", "list", "get", "copy", "delete"] {
+        Job::new()
+            .args(&[sub, "--help"])
+            .run()
+            .code(0)
+            .has("The API token is read from BUILDKITE_API_TOKEN");
+    }
+}
+
+#[test]
+fn a_dry_run_summary_counts_what_it_planned() {
+    let emu = emulator(&[]);
+    cli(&emu, &["publish", "--registry", "debs", "dist/*.deb", "--dry-run"])
+        .file("dist/a_1.0_amd64.deb", "a")
+        .file("dist/b_1.0_amd64.deb", "b")
+        .run()
+        .code(0)
+        .has("(dry run): 2 planned");
+}
+
+// ----- saying each failure once
+
+#[test]
+fn a_refused_connection_names_the_url_once() {
+    let url = "http://127.0.0.1:9/";
+    let out = Job::new()
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .args(&["list", "--registry", "acme/debs", "--api-url", url])
+        .run();
+    out.code(1).has("Connection refused");
+    assert_eq!(out.all().matches("127.0.0.1:9").count(), 1, "{}", out.all());
+
+    let out = Job::new()
+        .env("BUILDKITE_API_TOKEN", TOKEN)
+        .args(&["publish", "--registry", "acme/debs", "dist/*.deb", "--retries", "0"])
+        .args(&["--api-url", url])
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run();
+    out.code(1).has("Connection refused");
+    assert_eq!(out.all().matches("127.0.0.1:9").count(), 1, "{}", out.all());
+}
+
+#[test]
+fn a_refused_token_is_reported_once() {
+    let emu = emulator(&[]);
+    let out = cli(&emu, &["publish", "--registry", "debs", "dist/*.deb"])
+        .env("BUILDKITE_API_TOKEN", "bkua_revoked")
+        .file("dist/a_1.0_amd64.deb", "a")
+        .run();
+    out.code(4);
+    assert_eq!(out.all().matches("answered 401").count(), 1, "{}", out.all());
 }

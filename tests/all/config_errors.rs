@@ -29,7 +29,7 @@ const ART: (&str, &str) = ("PACKAGE_PUBLISHER_ARTIFACTS", "dist/*.deb");
 
 #[test]
 fn missing_registry() {
-    refused(&[ART], &["option `registry` is required"]);
+    refused(&[ART], &["PACKAGE_PUBLISHER_REGISTRY is required"]);
 }
 
 #[test]
@@ -37,8 +37,7 @@ fn registry_with_extra_slashes() {
     refused(
         &[("PACKAGE_PUBLISHER_REGISTRY", "acme/debs/extra"), ART],
         &[
-            "`registry`",
-            "PACKAGE_PUBLISHER_REGISTRY",
+            "PACKAGE_PUBLISHER_REGISTRY has the value",
             "\"acme/debs/extra\"",
             "at most one `/`",
         ],
@@ -49,7 +48,7 @@ fn registry_with_extra_slashes() {
 fn registry_with_characters_outside_a_slug() {
     refused(
         &[("PACKAGE_PUBLISHER_REGISTRY", "acme/My Debs"), ART],
-        &["`registry`", "\"My Debs\"", "lower-case"],
+        &["PACKAGE_PUBLISHER_REGISTRY has the value", "\"My Debs\"", "lower-case"],
     );
 }
 
@@ -57,7 +56,10 @@ fn registry_with_characters_outside_a_slug() {
 fn unknown_local_option_suggests_the_right_one() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_CONCURENCY", "2")],
-        &["unknown option `CONCURENCY`", "did you mean `concurrency`"],
+        &[
+            "unknown variable PACKAGE_PUBLISHER_CONCURENCY",
+            "did you mean PACKAGE_PUBLISHER_CONCURRENCY?",
+        ],
     );
 }
 
@@ -71,7 +73,7 @@ fn unknown_plugin_key_suggests_the_right_one() {
                 r#"{"registry":"acme/debs","artifacts":"dist/*.deb","if_exist":"skip"}"#,
             ),
         ],
-        &["unknown option `if_exist`", "did you mean `if-exists`"],
+        &["unknown plugin option `if_exist`", "did you mean `if-exists`"],
     );
 }
 
@@ -80,8 +82,7 @@ fn non_numeric_concurrency() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_CONCURRENCY", "four")],
         &[
-            "`concurrency`",
-            "PACKAGE_PUBLISHER_CONCURRENCY",
+            "PACKAGE_PUBLISHER_CONCURRENCY has the value",
             "\"four\"",
             "whole number from 1 to 64",
         ],
@@ -92,7 +93,7 @@ fn non_numeric_concurrency() {
 fn zero_concurrency() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_CONCURRENCY", "0")],
-        &["`concurrency`", "\"0\"", "from 1 to 64"],
+        &["PACKAGE_PUBLISHER_CONCURRENCY has the value", "\"0\"", "from 1 to 64"],
     );
 }
 
@@ -100,7 +101,7 @@ fn zero_concurrency() {
 fn negative_retries() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_RETRIES", "-1")],
-        &["`retries`", "\"-1\"", "from 0 to 20"],
+        &["PACKAGE_PUBLISHER_RETRIES has the value", "\"-1\"", "from 0 to 20"],
     );
 }
 
@@ -108,7 +109,7 @@ fn negative_retries() {
 fn zero_stall_timeout() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_STALL_TIMEOUT", "0")],
-        &["`stall-timeout`", "from 1 to 3600"],
+        &["PACKAGE_PUBLISHER_STALL_TIMEOUT has the value", "from 1 to 3600"],
     );
 }
 
@@ -116,7 +117,11 @@ fn zero_stall_timeout() {
 fn unknown_if_exists_value() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_IF_EXISTS", "overwrite")],
-        &["`if-exists`", "\"overwrite\"", "skip-identical, skip, fail, replace"],
+        &[
+            "PACKAGE_PUBLISHER_IF_EXISTS has the value",
+            "\"overwrite\"",
+            "skip-identical, skip, fail, replace",
+        ],
     );
 }
 
@@ -124,7 +129,10 @@ fn unknown_if_exists_value() {
 fn unknown_if_no_files_found_value() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "explode")],
-        &["`if-no-files-found`", "error, warn, ignore"],
+        &[
+            "PACKAGE_PUBLISHER_IF_NO_FILES_FOUND has the value",
+            "error, warn, ignore",
+        ],
     );
 }
 
@@ -132,7 +140,10 @@ fn unknown_if_no_files_found_value() {
 fn unknown_upload_method() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_UPLOAD_METHOD", "ftp")],
-        &["`upload-method`", "auto, direct, presigned"],
+        &[
+            "PACKAGE_PUBLISHER_UPLOAD_METHOD has the value",
+            "auto, direct, presigned",
+        ],
     );
 }
 
@@ -179,7 +190,11 @@ fn agent_dropped_the_configuration_because_of_a_null() {
 fn api_url_that_is_not_http() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_API_URL", "ftp://api.example.com")],
-        &["`api-url`", "\"ftp://api.example.com\"", "http:// or https://"],
+        &[
+            "PACKAGE_PUBLISHER_API_URL has the value",
+            "\"ftp://api.example.com\"",
+            "http:// or https://",
+        ],
     );
 }
 
@@ -191,7 +206,7 @@ fn api_url_with_credentials_is_not_echoed() {
             ART,
             ("PACKAGE_PUBLISHER_API_URL", "https://user:hunter2@api.example.com"),
         ],
-        &["`api-url`", "credentials"],
+        &["PACKAGE_PUBLISHER_API_URL has the value", "credentials"],
     );
     job(&[
         REG,
@@ -204,14 +219,17 @@ fn api_url_with_credentials_is_not_echoed() {
 
 #[test]
 fn missing_artifacts() {
-    refused(&[REG], &["option `artifacts` is required"]);
+    refused(&[REG], &["PACKAGE_PUBLISHER_ARTIFACTS is required"]);
 }
 
 #[test]
 fn missing_organization() {
     refused(
         &[("PACKAGE_PUBLISHER_REGISTRY", "debs"), ART],
-        &["option `organization` is required", "BUILDKITE_ORGANIZATION_SLUG"],
+        &[
+            "PACKAGE_PUBLISHER_ORGANIZATION is required",
+            "BUILDKITE_ORGANIZATION_SLUG",
+        ],
     );
 }
 
@@ -240,7 +258,7 @@ fn github_boolean_the_toolkit_would_refuse() {
 fn api_token_env_given_a_token_value_is_not_echoed() {
     let out = job(&[REG, ART, ("PACKAGE_PUBLISHER_API_TOKEN_ENV", "bkua_abcdef0123456789")]).run();
     out.code(2)
-        .has("`api-token-env`")
+        .has("PACKAGE_PUBLISHER_API_TOKEN_ENV has the value")
         .has("not the token itself")
         .lacks("bkua_abcdef0123456789");
 }
@@ -250,7 +268,10 @@ fn annotation_context_longer_than_buildkite_allows() {
     let long = "x".repeat(101);
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_ANNOTATION_CONTEXT", &long)],
-        &["`annotation-context`", "at most 100 characters"],
+        &[
+            "PACKAGE_PUBLISHER_ANNOTATION_CONTEXT has the value",
+            "at most 100 characters",
+        ],
     );
 }
 
@@ -258,7 +279,7 @@ fn annotation_context_longer_than_buildkite_allows() {
 fn promote_to_the_source_registry() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_PROMOTE_TO", "debs")],
-        &["`promote-to`", "must differ"],
+        &["PACKAGE_PUBLISHER_PROMOTE_TO has the value", "must differ"],
     );
 }
 
@@ -266,7 +287,11 @@ fn promote_to_the_source_registry() {
 fn pattern_that_climbs_out_of_the_working_directory() {
     refused(
         &[REG, ("PACKAGE_PUBLISHER_ARTIFACTS", "../secrets/*")],
-        &["`artifacts`", "\"../secrets/*\"", "may not contain `..`"],
+        &[
+            "PACKAGE_PUBLISHER_ARTIFACTS has the value",
+            "\"../secrets/*\"",
+            "may not contain `..`",
+        ],
     );
 }
 
@@ -274,7 +299,7 @@ fn pattern_that_climbs_out_of_the_working_directory() {
 fn invalid_glob_pattern() {
     refused(
         &[REG, ("PACKAGE_PUBLISHER_ARTIFACTS", "dist/[*.deb")],
-        &["`artifacts`", "not a valid glob pattern"],
+        &["PACKAGE_PUBLISHER_ARTIFACTS has the value", "not a valid glob pattern"],
     );
 }
 
@@ -282,7 +307,7 @@ fn invalid_glob_pattern() {
 fn download_outside_buildkite() {
     refused(
         &[REG, ART, ("PACKAGE_PUBLISHER_DOWNLOAD", "dist/*")],
-        &["`download`", "only on Buildkite"],
+        &["PACKAGE_PUBLISHER_DOWNLOAD has the value", "only on Buildkite"],
     );
 }
 
@@ -307,7 +332,7 @@ fn pattern_that_matches_nothing_exits_3() {
         .run();
     out.code(3)
         .has("\"dist/*.rpm\" matched no files")
-        .has("if-no-files-found");
+        .has("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND=warn");
     assert!(emu.requests().is_empty(), "no request may be sent");
 }
 
@@ -381,4 +406,82 @@ fn unknown_registry_is_a_clear_404() {
         .file("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(1).has("404").has("No registry found");
+}
+
+// ----- each source's own words
+
+#[test]
+fn plugin_messages_name_plugin_options() {
+    refused(
+        &[
+            ("BUILDKITE", "true"),
+            ("BUILDKITE_PLUGIN_CONFIGURATION", r#"{"artifacts":"dist/*.deb"}"#),
+        ],
+        &[
+            "plugin option `registry` is required",
+            "(with plugin option `promote-from`)",
+        ],
+    );
+    refused(
+        &[
+            ("BUILDKITE", "true"),
+            (
+                "BUILDKITE_PLUGIN_CONFIGURATION",
+                r#"{"registry":"acme/debs","artifacts":"dist/*.deb","concurrency":"four"}"#,
+            ),
+        ],
+        &["plugin option `concurrency` (BUILDKITE_PLUGIN_CONFIGURATION) has the value \"four\""],
+    );
+}
+
+#[test]
+fn action_messages_name_inputs() {
+    refused(
+        &[("GITHUB_ACTIONS", "true"), ("INPUT_ARTIFACTS", "dist/*.deb")],
+        &["input `registry` is required", "(with input `promote-from`)"],
+    );
+    refused(
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("INPUT_REGISTRY", "acme/debs"),
+            ("INPUT_ARTIFACTS", "dist/*.deb"),
+            ("INPUT_DRY-RUNN", "true"),
+        ],
+        &["unknown input `dry-runn` (INPUT_DRY-RUNN)", "did you mean `dry-run`?"],
+    );
+}
+
+#[test]
+fn variable_typos_suggest_the_variable() {
+    refused(
+        &[REG, ART, ("PACKAGE_PUBLISHER_DRYRUN", "true")],
+        &[
+            "unknown variable PACKAGE_PUBLISHER_DRYRUN",
+            "did you mean PACKAGE_PUBLISHER_DRY_RUN?",
+        ],
+    );
+}
+
+#[test]
+fn no_token_messages_name_options_in_each_source() {
+    let out = Job::new()
+        .file("dist/a_1.0_amd64.deb", "a")
+        .env(REG.0, REG.1)
+        .env(ART.0, ART.1)
+        .env("PACKAGE_PUBLISHER_OIDC", "false")
+        .run();
+    out.code(2)
+        .has("name another variable with PACKAGE_PUBLISHER_API_TOKEN_ENV")
+        .has("allow OIDC with `PACKAGE_PUBLISHER_OIDC=auto`");
+    let out = Job::new()
+        .file("dist/a_1.0_amd64.deb", "a")
+        .env("BUILDKITE", "true")
+        .env(
+            "BUILDKITE_PLUGIN_CONFIGURATION",
+            r#"{"registry":"acme/debs","artifacts":"dist/*.deb","oidc":false}"#,
+        )
+        .run();
+    out.code(2)
+        .has("name another variable with plugin option `api-token-env`")
+        .has("allow OIDC with `oidc: auto`");
 }

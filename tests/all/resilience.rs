@@ -297,7 +297,7 @@ fn chaos_with_one_file_that_never_succeeds() {
     let job = chaos_job(&emu, 40);
     job.run()
         .code(1)
-        .has("Failed to publish dist/chaos007_1.7.0_amd64.deb")
+        .has("FAILED     dist/chaos007_1.7.0_amd64.deb")
         .has("this one is cursed");
     assert_eq!(emu.packages("debs").len(), 39);
     let report = job.json("r.json");

@@ -3,7 +3,8 @@
 //! sha256 counts as promoted, a different sha256 is a failure naming both digests, and
 //! after an ambiguous failure the destination is checked before copying again.
 //! Ecosystems the API cannot copy are refused before anything is uploaded, when the
-//! token may read the registry.
+//! token may read the registry. A promote-only step finds what to copy with
+//! [`sources`].
 
 use std::sync::Arc;
 
@@ -13,9 +14,12 @@ use crate::api::Client;
 use crate::api::model::{Package, is_copyable};
 use crate::auth::Auth;
 use crate::ci::Ci;
+use crate::config::Spelling;
 use crate::lookup::{self, Found, Wanted};
 use crate::report::{Entry, Promotion, PromotionStatus};
 use crate::retry::{self, Decision};
+
+pub mod sources;
 
 /// Copies packages from `source` into each destination.
 pub struct Promoter {
@@ -25,6 +29,10 @@ pub struct Promoter {
     pub org: String,
     pub source: String,
     pub destinations: Vec<String>,
+    /// How the user names options, for messages.
+    pub spelling: Spelling,
+    /// A promote-only step: the source came from `promote-from`, not `registry`.
+    pub promote_only: bool,
 }
 
 impl Promoter {
@@ -46,10 +54,18 @@ impl Promoter {
                         err.status().unwrap_or_default()
                     ));
                 }
-                Err(err) if err.status() == Some(404) => bail!(
-                    "registry {slug:?} was not found in organization {:?}: check `promote-to` / `promote-from` ({err})",
-                    self.org
-                ),
+                Err(err) if err.status() == Some(404) => {
+                    let option = match (slug == &self.source, self.promote_only) {
+                        (false, _) => "promote-to",
+                        (true, false) => "registry",
+                        (true, true) => "promote-from",
+                    };
+                    bail!(
+                        "registry {slug:?} was not found in organization {:?}: check {} ({err})",
+                        self.org,
+                        self.spelling.name(option)
+                    )
+                }
                 Err(err) => return Err(err.into()),
             }
         }
@@ -213,6 +229,24 @@ pub fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
     for entry in entries {
         for dest in destinations {
             let promotion = skipped(entry, dest, reason);
+            entry.promotions.push(promotion);
+        }
+    }
+}
+
+/// Adds a planned promotion into every destination to every entry (a dry run).
+pub fn plan_all(entries: &mut [Entry], destinations: &[String]) {
+    for dest in destinations {
+        for entry in entries.iter_mut() {
+            let promotion = Promotion {
+                registry: dest.clone(),
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                id: None,
+                web_url: None,
+                status: PromotionStatus::Planned,
+                error: None,
+            };
             entry.promotions.push(promotion);
         }
     }

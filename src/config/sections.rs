@@ -1,0 +1,300 @@
+//! The configuration, validated section by section: where packages go (the registries
+//! and their organization), which files (artifacts, downloads, attestations), how they
+//! are uploaded, how the API is reached (URL, credentials, time limit), and what is
+//! reported. Each section is one function over the [`Validator`]; a job's
+//! configuration is all of them, an API subcommand's is a registry and the connection.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::error::{ConfigError, looks_like_token, show_value};
+use super::platform::Platform;
+use super::validate::{RegistryRef, Validator, check_slug};
+use super::values::{IfExists, IfNoFilesFound, OidcMode, UploadMethod};
+
+/// Where packages go: `registry`, `promote-from`, `promote-to`, `organization`.
+#[derive(Debug, Clone)]
+pub(super) struct Registries {
+    pub organization: String,
+    /// `None` only in a promote-only step.
+    pub registry: Option<String>,
+    pub promote_from: Option<String>,
+    /// Destinations, de-duplicated, in the order given.
+    pub promote_to: Vec<String>,
+}
+
+pub(super) fn registries(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> Result<Registries, ConfigError> {
+    let registry = v.registry("registry")?;
+    let promote_from = v.registry("promote-from")?;
+    let (source, source_option) = match (&registry, &promote_from) {
+        (None, None) => {
+            let hint = if v.spelling.is_flags() {
+                "give the registry slug (or `org/slug`) to publish to".to_owned()
+            } else {
+                format!(
+                    "give the registry slug (or `org/slug`) to publish to; only a promote-only step \
+                     (with {}) may leave it out",
+                    v.spelling.name("promote-from")
+                )
+            };
+            return Err(v.missing("registry", hint));
+        }
+        (Some(to), Some(from)) if to.slug != from.slug => {
+            return Err(ConfigError::Conflict(format!(
+                "{} ({:?}) and {} ({:?}) disagree: a promote-only step needs only {}",
+                v.said("promote-from"),
+                from.slug,
+                v.said("registry"),
+                to.slug,
+                v.spelling.name("promote-from")
+            )));
+        }
+        (Some(r), _) => (r.slug.clone(), "registry"),
+        (None, Some(r)) => (r.slug.clone(), "promote-from"),
+    };
+    let implied = [("registry", registry.as_ref()), ("promote-from", promote_from.as_ref())];
+    let organization = organization(v, vars, &implied, source_option)?;
+    let promote_to = destinations(v, &organization, &source, v.registries("promote-to")?)?;
+    if promote_from.is_some() && promote_to.is_empty() {
+        return Err(v.missing(
+            "promote-to",
+            format!(
+                "a promote-only step ({}) needs at least one destination",
+                v.spelling.name("promote-from")
+            ),
+        ));
+    }
+    Ok(Registries {
+        organization,
+        registry: registry.map(|r| r.slug),
+        promote_from: promote_from.map(|r| r.slug),
+        promote_to,
+    })
+}
+
+/// What an API subcommand works on: one registry, and for `copy` a destination.
+#[derive(Debug, Clone)]
+pub(super) struct ApiTarget {
+    pub organization: String,
+    pub registry: String,
+    pub destination: Option<String>,
+}
+
+pub(super) fn api_target(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> Result<ApiTarget, ConfigError> {
+    let registry = v
+        .registry("registry")?
+        .ok_or_else(|| v.missing("registry", "give the registry slug, or `org/slug`".to_owned()))?;
+    let organization = organization(v, vars, &[("registry", Some(&registry))], "registry")?;
+    let destination = destinations(v, &organization, &registry.slug, v.registries("promote-to")?)?;
+    Ok(ApiTarget {
+        organization,
+        registry: registry.slug,
+        destination: destination.into_iter().next(),
+    })
+}
+
+/// The organization: `organization`, or the one the registry options name (they must
+/// agree), or `BUILDKITE_ORGANIZATION_SLUG`. `source_option` is the registry option
+/// the user gave, for the hint.
+fn organization(
+    v: &Validator<'_>,
+    vars: &BTreeMap<String, String>,
+    implied: &[(&'static str, Option<&RegistryRef>)],
+    source_option: &str,
+) -> Result<String, ConfigError> {
+    let mut found = v.slug("organization")?.map(|org| (org, v.said("organization")));
+    for (option, reference) in implied {
+        let Some(org) = reference.and_then(|r| r.org.as_ref()) else {
+            continue;
+        };
+        match &found {
+            Some((have, who)) if have != org => {
+                return Err(ConfigError::Conflict(format!(
+                    "{who} is {have:?} but {} names the organization {org:?}; give the organization once",
+                    v.said(option)
+                )));
+            }
+            Some(_) => {}
+            None => found = Some((org.clone(), v.said(option))),
+        }
+    }
+    if let Some((org, _)) = found {
+        return Ok(org);
+    }
+    match vars.get("BUILDKITE_ORGANIZATION_SLUG").filter(|s| !s.is_empty()) {
+        Some(org) => check_slug("organization", "BUILDKITE_ORGANIZATION_SLUG", org),
+        None => Err(v.missing(
+            "organization",
+            format!(
+                "give it, write {} as `org/slug`, or set BUILDKITE_ORGANIZATION_SLUG (Buildkite sets \
+                 it for every job)",
+                v.spelling.name(source_option)
+            ),
+        )),
+    }
+}
+
+/// The copy destinations: in the organization, other than the source, each once.
+fn destinations(
+    v: &Validator<'_>,
+    organization: &str,
+    source: &str,
+    wanted: Vec<RegistryRef>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for r in wanted {
+        let shown = r
+            .org
+            .as_ref()
+            .map_or_else(|| r.slug.clone(), |o| format!("{o}/{}", r.slug));
+        if r.org.as_ref().is_some_and(|o| o != organization) {
+            return Err(v.invalid(
+                "promote-to",
+                &shown,
+                format!("packages are copied within one organization, here {organization:?}"),
+            ));
+        }
+        if r.slug == source {
+            return Err(v.invalid(
+                "promote-to",
+                &shown,
+                "a destination must differ from the registry the packages come from".to_owned(),
+            ));
+        }
+        if !out.contains(&r.slug) {
+            out.push(r.slug);
+        }
+    }
+    Ok(out)
+}
+
+/// Which files: `artifacts`, `download`, `download-build`, `if-no-files-found`,
+/// `attestations`.
+#[derive(Debug, Clone)]
+pub(super) struct Files {
+    pub artifacts: Vec<String>,
+    pub download: Vec<String>,
+    pub download_build: Option<String>,
+    pub if_no_files_found: IfNoFilesFound,
+    pub attestations: Vec<String>,
+}
+
+pub(super) fn files(v: &Validator<'_>, promote_only: bool) -> Result<Files, ConfigError> {
+    let artifacts = v.patterns("artifacts")?;
+    if artifacts.is_empty() && !promote_only {
+        return Err(v.missing(
+            "artifacts",
+            "give one or more glob patterns of files to publish, for example `dist/*.deb`".to_owned(),
+        ));
+    }
+    if !artifacts.is_empty() && artifacts.iter().all(|p| p.starts_with('!')) {
+        return Err(v.invalid(
+            "artifacts",
+            &artifacts.join(", "),
+            "at least one pattern must include files (only `!` excludes were given)".to_owned(),
+        ));
+    }
+    let download = v.list("download");
+    if !download.is_empty() && v.platform != Platform::Buildkite {
+        return Err(v.invalid(
+            "download",
+            &download.join(", "),
+            "downloads work only on Buildkite, where `buildkite-agent artifact download` is available".to_owned(),
+        ));
+    }
+    Ok(Files {
+        artifacts,
+        download,
+        download_build: v.text("download-build"),
+        if_no_files_found: v.choice("if-no-files-found")?,
+        attestations: v.patterns("attestations")?,
+    })
+}
+
+/// How files are uploaded: `if-exists`, `upload-method`, `concurrency`, `retries`,
+/// `dry-run`.
+#[derive(Debug, Clone)]
+pub(super) struct Upload {
+    pub if_exists: IfExists,
+    pub upload_method: UploadMethod,
+    pub concurrency: usize,
+    pub retries: u32,
+    pub dry_run: bool,
+}
+
+pub(super) fn upload(v: &Validator<'_>) -> Result<Upload, ConfigError> {
+    Ok(Upload {
+        if_exists: v.choice("if-exists")?,
+        upload_method: v.choice("upload-method")?,
+        concurrency: usize::try_from(v.number("concurrency")?).expect("the table's range fits"),
+        retries: u32::try_from(v.number("retries")?).expect("the table's range fits"),
+        dry_run: v.boolean("dry-run")?,
+    })
+}
+
+/// How the API is reached: `api-url`, `api-token-env`, `oidc`, and `stall-timeout`,
+/// which also bounds every JSON call.
+#[derive(Debug, Clone)]
+pub(super) struct Connection {
+    pub api_url: Url,
+    pub api_token_env: String,
+    pub oidc: OidcMode,
+    pub timeout: Duration,
+}
+
+pub(super) fn connection(v: &Validator<'_>) -> Result<Connection, ConfigError> {
+    let api_token_env = match v.text("api-token-env") {
+        Some(name) => {
+            let ok = !looks_like_token(&name)
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            if !ok {
+                return Err(v.invalid(
+                    "api-token-env",
+                    &name,
+                    "it takes the name of an environment variable (letters, digits and `_`), not \
+                     the token itself"
+                        .to_owned(),
+                ));
+            }
+            name
+        }
+        None => "BUILDKITE_API_TOKEN".to_owned(),
+    };
+    Ok(Connection {
+        api_url: v.api_url()?,
+        api_token_env,
+        oidc: v.choice("oidc")?,
+        timeout: Duration::from_secs(v.number("stall-timeout")?),
+    })
+}
+
+/// What is reported: `annotate`, `annotation-context`, `report-file`.
+#[derive(Debug, Clone)]
+pub(super) struct Reporting {
+    pub annotate: bool,
+    pub annotation_context: Option<String>,
+    pub report_file: Option<PathBuf>,
+}
+
+pub(super) fn reporting(v: &Validator<'_>) -> Result<Reporting, ConfigError> {
+    let annotation_context = v.text("annotation-context");
+    if let Some(text) = &annotation_context {
+        if text.chars().count() > 100 || text.contains(['\n', '\r']) {
+            return Err(ConfigError::Invalid {
+                option: "annotation-context",
+                origin: v.said("annotation-context"),
+                value: show_value(text),
+                accepted: "it accepts a single line of at most 100 characters (Buildkite's limit)".to_owned(),
+            });
+        }
+    }
+    Ok(Reporting {
+        annotate: v.boolean("annotate")?,
+        annotation_context,
+        report_file: v.text("report-file").map(PathBuf::from),
+    })
+}

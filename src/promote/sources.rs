@@ -1,0 +1,136 @@
+//! The packages a promote-only step copies. With files, each is found in the source
+//! registry by name, version and sha256 (the package that file was built as); without,
+//! they are taken from the reports earlier publishing steps of the build stored in
+//! build meta-data (Buildkite), merged so a package listed twice counts once.
+
+use anyhow::{Context, anyhow};
+
+use crate::api::Client;
+use crate::api::model::Package;
+use crate::artifact::Artifact;
+use crate::auth::Auth;
+use crate::ci::{Ci, Platform, meta_data, outputs};
+use crate::config::Config;
+use crate::exit::{Abort, ExitStatus};
+use crate::lookup::{self, Found, Wanted};
+use crate::publish;
+use crate::report::{Entry, Status};
+
+/// The packages to promote, in input order: found by the matched files, or, with no
+/// files, from the reports in build meta-data.
+pub async fn find(
+    ci: &Ci,
+    config: &Config,
+    client: &Client,
+    auth: &Auth,
+    artifacts: &[Artifact],
+) -> Result<Vec<Entry>, Abort> {
+    let (org, source) = (config.organization(), config.source_registry());
+    ci.group(&format!("Finding the packages to promote in {org}/{source}"));
+    if artifacts.is_empty() {
+        return from_meta_data(ci, config).await;
+    }
+    let token = auth
+        .token(org, source)
+        .await
+        .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
+    let mut entries = Vec::with_capacity(artifacts.len());
+    for artifact in artifacts {
+        let wanted = Wanted {
+            file_name: &artifact.file_name,
+            identity: artifact.predicted.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+            sha256: &artifact.sha256,
+        };
+        let found = lookup::find(client, &token, org, source, wanted)
+            .await
+            .map(|found| match found {
+                Found::Other(pkg) => Found::Many(vec![pkg]),
+                found => found,
+            });
+        entries.push(entry(artifact, source, found));
+    }
+    Ok(entries)
+}
+
+/// A file's entry: identical when the registry holds exactly this file, else failed
+/// with the reason.
+fn entry(artifact: &Artifact, source: &str, found: Result<Found, crate::api::ApiError>) -> Entry {
+    let mut entry = publish::new_entry(artifact);
+    match found {
+        Ok(Found::Exact(pkg)) => {
+            publish::fill_from_package(&mut entry, &pkg);
+            entry.status = Status::Identical;
+        }
+        Ok(Found::Many(others)) => {
+            entry.status = Status::Failed;
+            entry.error = Some(other_content(&others, source, artifact));
+        }
+        Ok(_) => {
+            entry.status = Status::Failed;
+            entry.error = Some(format!(
+                "no package matching {} (name, version and sha256) in {source:?}",
+                artifact.file_name
+            ));
+        }
+        Err(err) => {
+            entry.status = Status::Failed;
+            entry.auth_refused = err.is_auth();
+            entry.error = Some(err.to_string());
+        }
+    }
+    entry
+}
+
+fn other_content(others: &[Package], source: &str, artifact: &Artifact) -> String {
+    let theirs: Vec<&str> = others.iter().map(|p| p.sha256().unwrap_or("(none)")).collect();
+    format!(
+        "{} {} in {source:?} has sha256 {}, but the local file's sha256 is {}: it is not the package this file was built as",
+        others[0].name,
+        others[0].version.as_deref().unwrap_or(""),
+        theirs.join(", "),
+        artifact.sha256
+    )
+}
+
+/// Every publishing job's report for the source registry in build meta-data, merged.
+async fn from_meta_data(ci: &Ci, config: &Config) -> Result<Vec<Entry>, Abort> {
+    let (org, source) = (config.organization(), config.source_registry());
+    let key = outputs::meta_data_key(org, source);
+    let mut reports = Vec::new();
+    if ci.platform == Platform::Buildkite {
+        reports = meta_data::read_all(ci.agent(), &key, config.download_build())
+            .await
+            .context("cannot read the reports in build meta-data")?;
+    }
+    if reports.is_empty() {
+        let sp = config.spelling();
+        return Err(Abort::usage(anyhow!(
+            "nothing to promote: no files were given to identify the packages, and there is no build meta-data {key:?} (a publish step to {org}/{source} in this build stores it); give {} to identify them, or check {} and {}",
+            sp.name("artifacts"),
+            sp.name("promote-from"),
+            sp.name("download-build")
+        )));
+    }
+    // A package listed twice counts once.
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for (_, earlier) in &reports {
+        for e in earlier.packages.iter().filter(|e| e.status.is_ok()) {
+            let Some(id) = e.id.clone() else { continue };
+            if ids.insert(id) {
+                let mut e = e.clone();
+                e.status = Status::Identical;
+                e.promotions.clear();
+                e.error = None;
+                entries.push(e);
+            }
+        }
+    }
+    let keys: Vec<&str> = reports.iter().map(|(k, _)| k.as_str()).collect();
+    ci.line(&format!(
+        "{} package(s) from the reports in build meta-data {}",
+        entries.len(),
+        keys.join(", ")
+    ));
+    Ok(entries)
+}
