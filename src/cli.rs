@@ -143,7 +143,7 @@ pub struct Target {
     /// Organization slug [default: BUILDKITE_ORGANIZATION_SLUG, or the org of --registry org/slug]
     #[arg(long, value_name = "SLUG")]
     pub org: Option<String>,
-    /// Packages API base URL [default: https://api.buildkite.com]
+    /// Packages API base URL [default: <https://api.buildkite.com>]
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
 }

@@ -583,7 +583,7 @@ fn scope_hint(method: &str, url: &Url, status: u16) -> String {
              policy must grant it"
         ),
         404 => "; check the organization, registry and package names (or the token cannot see them)".to_owned(),
-        413 => "; the file is too large for a direct upload: use `upload-method: presigned`".to_owned(),
+        413 => "; the file is too large for a direct upload: use the presigned upload method (`upload-method` presigned, `--upload-method presigned` on the command line)".to_owned(),
         _ => String::new(),
     }
 }

@@ -1,6 +1,6 @@
 //! Publishing: a scheduler keeps `concurrency` uploads in flight and puts the results
 //! back in input order for the report. Each file runs its own attempt state machine
-//! ([`file`]): it retries transient failures, looks the package up before sending
+//! (`file.rs`): it retries transient failures, looks the package up before sending
 //! again after an ambiguous failure, and applies `if-exists` through the pure
 //! [`policy`]. Slots ([`slots`]) are held only while a request is on the wire and
 //! adapt to rate limits. A cancelled run (SIGTERM/SIGINT) starts nothing new, gives
