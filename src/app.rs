@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::Client;
 use crate::artifact::Artifact;
-use crate::attestation::Bundle;
+use crate::attestation::{AttestationError, Bundle};
 use crate::auth::{Auth, AuthError};
 use crate::ci::Ci;
 use crate::cli::{self, Command};
@@ -214,7 +214,7 @@ fn find_files(ci: &Ci, config: &Config, root: &Path) -> Result<discover::Discove
     }
     ci.group("Finding files");
     let found = discover::discover(root, "artifacts", config.artifacts(), config.if_no_files_found())
-        .map_err(|e| discovery_failure(config, e.into()))?;
+        .map_err(|e| discovery_failure(config, e))?;
     for p in &found.patterns {
         ci.line(&format!(
             "{:?} matched {} file(s){}",
@@ -231,8 +231,11 @@ fn find_files(ci: &Ci, config: &Config, root: &Path) -> Result<discover::Discove
 
 /// Builds the attestation bundle sent with every package.
 fn attestations(ci: &Ci, config: &Config, root: &Path) -> Result<Option<Bundle>, Abort> {
-    let bundle = crate::attestation::build(root, config.attestations(), config.if_no_files_found())
-        .map_err(|e| discovery_failure(config, e))?;
+    let bundle =
+        crate::attestation::build(root, config.attestations(), config.if_no_files_found()).map_err(|e| match e {
+            AttestationError::Discover(e) => discovery_failure(config, e),
+            AttestationError::File(e) => Abort::usage(e),
+        })?;
     if let Some(b) = &bundle {
         ci.line(&format!(
             "attestations: {} file(s) attached to every package: {}",
@@ -245,14 +248,14 @@ fn attestations(ci: &Ci, config: &Config, root: &Path) -> Result<Option<Bundle>,
 
 /// A pattern that matched nothing exits 3, naming the options as the user wrote them;
 /// any other discovery failure is a usage error.
-fn discovery_failure(config: &Config, err: anyhow::Error) -> Abort {
-    let Some(DiscoverError::NoMatch {
+fn discovery_failure(config: &Config, err: DiscoverError) -> Abort {
+    let DiscoverError::NoMatch {
         option,
         pattern,
         detail,
-    }) = err.downcast_ref::<DiscoverError>()
+    } = &err
     else {
-        return Abort(ExitStatus::Usage, err);
+        return Abort::usage(err);
     };
     let sp = config.spelling();
     Abort(
@@ -376,14 +379,7 @@ async fn check_promotion(
         promote_only: config.promote_from().is_some(),
     };
     ci.group("Checking promotion targets");
-    promoter.preflight().await.map_err(|e| {
-        let status = if e.downcast_ref::<AuthError>().is_some() {
-            ExitStatus::AuthRefused
-        } else {
-            ExitStatus::Failed
-        };
-        Abort(status, e)
-    })?;
+    promoter.preflight().await?;
     Ok(Some(promoter))
 }
 

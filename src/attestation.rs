@@ -7,9 +7,20 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use thiserror::Error;
 
 use crate::config::IfNoFilesFound;
-use crate::discover::{Found, discover};
+use crate::discover::{DiscoverError, Found, discover};
+
+/// Why no bundle could be built: the patterns (whose failures exit like the
+/// `artifacts` patterns'), or a file that is not a usable attestation.
+#[derive(Debug, Error)]
+pub enum AttestationError {
+    #[error(transparent)]
+    Discover(#[from] DiscoverError),
+    #[error("{0:#}")]
+    File(anyhow::Error),
+}
 
 /// The largest attestation file accepted, in bytes.
 pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
@@ -25,7 +36,7 @@ pub struct Bundle {
 
 /// Builds the bundle from the files matching `patterns` under `root`; `None` when no
 /// pattern is given or nothing matched (and that was allowed).
-pub fn build(root: &Path, patterns: &[String], if_none: IfNoFilesFound) -> anyhow::Result<Option<Bundle>> {
+pub fn build(root: &Path, patterns: &[String], if_none: IfNoFilesFound) -> Result<Option<Bundle>, AttestationError> {
     if patterns.is_empty() {
         return Ok(None);
     }
@@ -35,7 +46,7 @@ pub fn build(root: &Path, patterns: &[String], if_none: IfNoFilesFound) -> anyho
     }
     let mut lines = Vec::with_capacity(found.files.len());
     for Found { rel, path } in &found.files {
-        lines.push(one_line(rel, path)?);
+        lines.push(one_line(rel, path).map_err(AttestationError::File)?);
     }
     Ok(Some(Bundle {
         text: lines.join("\n") + "\n",

@@ -152,7 +152,9 @@ pub fn file_body(
 ) -> std::io::Result<reqwest::Body> {
     let file = std::fs::File::open(path)?;
     if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file (it changed since it was found)"));
+        return Err(std::io::Error::other(
+            "not a regular file (it changed since it was found)",
+        ));
     }
     progress.reset();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(AHEAD);

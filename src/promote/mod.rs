@@ -15,6 +15,7 @@ use crate::api::model::{Package, is_copyable};
 use crate::auth::Auth;
 use crate::ci::Ci;
 use crate::config::Spelling;
+use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Wanted};
 use crate::report::{Entry, Promotion, PromotionStatus};
 use crate::retry::{self, Decision};
@@ -39,35 +40,45 @@ impl Promoter {
     /// Checks, before any upload, that every registry involved can take copies. A
     /// token that may not read registries (OIDC tokens cover packages only) skips the
     /// check; the copy's own refusal is then reported.
-    pub async fn preflight(&self) -> anyhow::Result<()> {
+    pub async fn preflight(&self) -> Result<(), Abort> {
         for slug in std::iter::once(&self.source).chain(&self.destinations) {
-            let token = self.auth.token(&self.org, slug).await?;
-            match self.client.registry(&self.org, slug, &token).await {
-                Ok(reg) if !reg.ecosystem.is_empty() && !is_copyable(&reg.ecosystem) => bail!(
-                    "registry {slug:?} is a {} registry, and the Packages API copies only Alpine, Debian, Files, JavaScript, Python, Red Hat and Ruby packages: promotion cannot work. Publish to each registry directly instead (one step per registry), or ask Buildkite support to enable copying",
-                    reg.ecosystem
-                ),
-                Ok(_) => {}
-                Err(err) if err.is_auth() => {
-                    self.ci.line(&format!(
-                        "  cannot read registry {slug:?} to check that it supports copies ({}); going ahead",
-                        err.status().unwrap_or_default()
-                    ));
-                }
-                Err(err) if err.status() == Some(404) => {
-                    let option = match (slug == &self.source, self.promote_only) {
-                        (false, _) => "promote-to",
-                        (true, false) => "registry",
-                        (true, true) => "promote-from",
-                    };
-                    bail!(
-                        "registry {slug:?} was not found in organization {:?}: check {} ({err})",
-                        self.org,
-                        self.spelling.name(option)
-                    )
-                }
-                Err(err) => return Err(err.into()),
+            let token = self
+                .auth
+                .token(&self.org, slug)
+                .await
+                .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
+            self.check_copyable(slug, &token).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a registry whose packages cannot be copied, or that does not exist.
+    async fn check_copyable(&self, slug: &str, token: &crate::secret::Secret) -> anyhow::Result<()> {
+        match self.client.registry(&self.org, slug, token).await {
+            Ok(reg) if !reg.ecosystem.is_empty() && !is_copyable(&reg.ecosystem) => bail!(
+                "registry {slug:?} is a {} registry, and the Packages API copies only Alpine, Debian, Files, JavaScript, Python, Red Hat and Ruby packages: promotion cannot work. Publish to each registry directly instead (one step per registry), or ask Buildkite support to enable copying",
+                reg.ecosystem
+            ),
+            Ok(_) => {}
+            Err(err) if err.is_auth() => {
+                self.ci.line(&format!(
+                    "  cannot read registry {slug:?} to check that it supports copies ({}); going ahead",
+                    err.status().unwrap_or_default()
+                ));
             }
+            Err(err) if err.status() == Some(404) => {
+                let option = match (slug == self.source, self.promote_only) {
+                    (false, _) => "promote-to",
+                    (true, false) => "registry",
+                    (true, true) => "promote-from",
+                };
+                bail!(
+                    "registry {slug:?} was not found in organization {:?}: check {} ({err})",
+                    self.org,
+                    self.spelling.name(option)
+                )
+            }
+            Err(err) => return Err(err.into()),
         }
         Ok(())
     }
