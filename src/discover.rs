@@ -126,15 +126,7 @@ pub fn discover(
             }
         }
         if matched.files.is_empty() {
-            let mut detail = String::new();
-            if !matched.skipped_dirs.is_empty() {
-                detail = format!(
-                    " (it matched only directories: {}; add `/*` or `/**/*` to match the files inside)",
-                    matched.skipped_dirs.join(", ")
-                );
-            } else if excluded > 0 {
-                detail = format!(" ({excluded} matching files were excluded by `!` patterns)");
-            }
+            let detail = why_empty(&matched, excluded);
             match if_none {
                 IfNoFilesFound::Error => {
                     return Err(DiscoverError::NoMatch {
@@ -153,6 +145,20 @@ pub fn discover(
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// Why a pattern that matched no file matched nothing, when it can be told.
+fn why_empty(matched: &PatternMatch, excluded: usize) -> String {
+    if !matched.skipped_dirs.is_empty() {
+        format!(
+            " (it matched only directories: {}; add `/*` or `/**/*` to match the files inside)",
+            matched.skipped_dirs.join(", ")
+        )
+    } else if excluded > 0 {
+        format!(" ({excluded} matching files were excluded by `!` patterns)")
+    } else {
+        String::new()
+    }
 }
 
 /// Whether a pattern names one path (no glob characters).
@@ -253,9 +259,18 @@ fn candidates(
             Err(_) => Vec::new(),
         });
     }
+    let mut out = walk(root, &base, rest)?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Walks `base` for entries the pattern components `rest` could match: as deep as they
+/// reach (any depth for `**`), into hidden directories only when they name one, and
+/// keeping only entries whose own name fits the last component.
+fn walk(root: &Path, base: &Path, rest: &[&str]) -> Result<Vec<(PathBuf, std::fs::FileType)>, DiscoverError> {
     let depth = if rest.contains(&"**") { usize::MAX } else { rest.len() };
     let hidden_ok = rest.iter().any(|c| c.starts_with('.'));
-    let walker = walkdir::WalkDir::new(&base)
+    let walker = walkdir::WalkDir::new(base)
         .min_depth(1)
         .max_depth(depth)
         .follow_links(false)
@@ -298,7 +313,6 @@ fn candidates(
             }
         }
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
