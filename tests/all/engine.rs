@@ -282,16 +282,6 @@ fn replace_stages_the_new_file_before_deleting_the_old_one() {
     assert!(storage < delete, "{order:?}");
 }
 
-fn buildkite_job(emu: &Handle, config: &str) -> Job {
-    Job::new()
-        .env("BUILDKITE", "true")
-        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
-        .env("BUILDKITE_STEP_KEY", "publish")
-        .env("BUILDKITE_JOB_ID", "job-1")
-        .env("BUILDKITE_PLUGIN_NAME", "PACKAGE_PUBLISHER")
-        .env("BUILDKITE_PLUGIN_CONFIGURATION", &config.replace("EMU", &emu.url))
-}
-
 #[test]
 fn sigterm_reports_every_files_true_state() {
     let emu = emulator(&[]);
@@ -305,7 +295,7 @@ fn sigterm_reports_every_files_true_state() {
             ..Fault::default()
         },
     ));
-    let job = buildkite_job(
+    let job = Job::plugin(
         &emu,
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","concurrency":1,"report-file":"r.json"}"#,
     )
@@ -313,14 +303,7 @@ fn sigterm_reports_every_files_true_state() {
     .file("dist/a_1.0_amd64.deb", "a")
     .file("dist/b_1.0_amd64.deb", "b")
     .file("dist/c_1.0_amd64.deb", "c");
-    let child = job.spawn();
-    let started = std::time::Instant::now();
-    while emu.packages("debs").len() < 2 {
-        assert!(started.elapsed() < LIMIT, "the uploads never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    signal(&child, "TERM");
-    let out = finish_within(child, Duration::from_secs(15));
+    let out = signal_when(&job, "TERM", || emu.packages("debs").len() >= 2);
     out.code(1).has("SIGTERM received");
     let report = job.json("r.json");
     let status: Vec<&str> = report["packages"]
@@ -355,14 +338,7 @@ fn sigint_during_an_upload_that_never_lands_reports_it_failed() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
         .file("dist/a_1.0_amd64.deb", "a");
-    let child = job.spawn();
-    let started = std::time::Instant::now();
-    while emu.state.lock().unwrap().publishes_in_flight == 0 {
-        assert!(started.elapsed() < LIMIT, "the upload never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    signal(&child, "INT");
-    let out = finish_within(child, Duration::from_secs(15));
+    let out = signal_when(&job, "INT", || emu.state.lock().unwrap().publishes_in_flight > 0);
     out.code(1).has("SIGINT received");
     let entry = &job.json("r.json")["packages"][0];
     assert_eq!(entry["status"], "failed");
@@ -443,7 +419,7 @@ fn endless_pagination_stops_at_the_page_cap() {
 #[test]
 fn a_hung_agent_token_request_times_out() {
     let emu = emulator(&[]);
-    buildkite_job(
+    Job::plugin(
         &emu,
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","stall-timeout":2,"retries":1,"report-file":"r.json"}"#,
     )
@@ -529,15 +505,15 @@ fn one_lookup_before_a_large_upload_and_never_a_whole_registry_listing() {
 }
 
 /// Starts `job`, waits until `ready` says the run reached the slow step, sends
-/// SIGTERM, and returns the output (the run must end within Buildkite's grace).
-fn terminate_when(job: &Job, ready: impl Fn() -> bool) -> crate::support::Output {
+/// `signal_name`, and returns the output (the run must end within Buildkite's grace).
+fn signal_when(job: &Job, signal_name: &str, ready: impl Fn() -> bool) -> crate::support::Output {
     let child = job.spawn();
     let started = std::time::Instant::now();
     while !ready() {
         assert!(started.elapsed() < LIMIT, "the run never reached the slow step");
         std::thread::sleep(Duration::from_millis(50));
     }
-    signal(&child, "TERM");
+    signal(&child, signal_name);
     finish_within(child, Duration::from_secs(12))
 }
 
@@ -564,7 +540,7 @@ fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
         .file("dist/a_1.0_amd64.deb", "a");
     let lookups = || emu.requests().iter().any(|r| r.method == "POST") && emu.state.lock().unwrap().arrivals >= 2;
-    terminate_when(&job, lookups).code(1);
+    signal_when(&job, "TERM", lookups).code(1);
     let entry = &job.json("r.json")["packages"][0];
     assert!(entry["error"].as_str().unwrap().contains("cancelled"), "{entry}");
 
@@ -583,7 +559,7 @@ fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
         let s = emu.state.lock().unwrap();
         s.arrivals > 0 && !s.registries["debs"].packages.is_empty() && s.requests.iter().any(|r| r.method == "GET")
     };
-    terminate_when(&job, copying).code(1);
+    signal_when(&job, "TERM", copying).code(1);
     let report = job.json("r.json");
     assert_eq!(report["packages"][0]["status"], "published");
     let promotion = &report["packages"][0]["promotions"][0];

@@ -9,14 +9,7 @@ use crate::support::{Fault, Handle, Job, TOKEN, emulator};
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn plugin(emu: &Handle, config: &str) -> Job {
-    Job::new()
-        .env("BUILDKITE", "true")
-        .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
-        .env("BUILDKITE_STEP_KEY", "publish")
-        .env("BUILDKITE_JOB_ID", "job-1")
-        .env("BUILDKITE_PLUGIN_NAME", "PACKAGE_PUBLISHER")
-        .env("BUILDKITE_PLUGIN_CONFIGURATION", &config.replace("EMU", &emu.url))
-        .env("BUILDKITE_API_TOKEN", TOKEN)
+    Job::plugin(emu, config).env("BUILDKITE_API_TOKEN", TOKEN)
 }
 
 /// A job directory holding `n` small packages.

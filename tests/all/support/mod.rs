@@ -124,6 +124,18 @@ impl Job {
             .env("BUILDKITE_API_TOKEN", TOKEN)
     }
 
+    /// A Buildkite job running the plugin with `config` (its JSON; `EMU` stands for
+    /// the emulator's URL), as the agent sets it up.
+    pub fn plugin(emu: &Handle, config: &str) -> Job {
+        Job::new()
+            .env("BUILDKITE", "true")
+            .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
+            .env("BUILDKITE_STEP_KEY", "publish")
+            .env("BUILDKITE_JOB_ID", "job-1")
+            .env("BUILDKITE_PLUGIN_NAME", "PACKAGE_PUBLISHER")
+            .env("BUILDKITE_PLUGIN_CONFIGURATION", &config.replace("EMU", &emu.url))
+    }
+
     /// The working directory.
     pub fn work(&self) -> PathBuf {
         self.dir.path().join("work")
