@@ -150,8 +150,8 @@ pub struct Config {
     /// to hand out in upload slots instead of the emulator's own storage endpoint.
     #[serde(default)]
     pub storage_url: Option<String>,
-    /// Fresh packages stay out of listings for this long (a lagging index); GET by id
-    /// and duplicate checks see them at once.
+    /// Fresh packages (published or copied) stay out of listings for this long (a
+    /// lagging index); GET by id and duplicate checks see them at once.
     #[serde(default)]
     pub list_lag_ms: u64,
     /// Every listing page links to a next page, forever.
@@ -1207,6 +1207,8 @@ async fn copy(
         ..pkg
     };
     let body = package_json(&s, &base_url(&headers), &org, &to, &copy);
+    let lag = Duration::from_millis(s.cfg().list_lag_ms);
+    s.listed_from.insert(copy.id.clone(), std::time::Instant::now() + lag);
     s.registries.get_mut(&to).unwrap().packages.push(copy);
     axum::Json(body).into_response()
 }

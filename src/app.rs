@@ -117,30 +117,55 @@ fn check_cancelled(cancel: &CancellationToken, before: &str) -> Result<(), Abort
     Ok(())
 }
 
+/// Runs a step that changes nothing in a registry; a cancellation ends it at once
+/// (subprocesses it started are killed when it is dropped).
+async fn unless_cancelled<T>(
+    cancel: &CancellationToken,
+    step: &str,
+    work: impl std::future::Future<Output = Result<T, Abort>>,
+) -> Result<T, Abort> {
+    tokio::select! {
+        result = work => result,
+        () = cancel.cancelled() => Err(Abort(
+            ExitStatus::Failed,
+            anyhow::anyhow!("cancelled during {step}; nothing was published"),
+        )),
+    }
+}
+
 /// The steps of the job, in order.
 async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Result<ExitStatus, Abort> {
     announce(ci, config);
     let root = std::env::current_dir().context("cannot determine the working directory")?;
-    download(ci, config).await?;
+    unless_cancelled(cancel, "the download", download(ci, config)).await?;
     let found = find_files(ci, config, &root)?;
     let bundle = attestations(ci, config, &root)?;
     let promote_only = config.promote_from().is_some();
-    let artifacts = plan(&found, config.dry_run() || promote_only)
-        .await
-        .map_err(abort(ExitStatus::Usage))?;
+    let planning = async {
+        plan(&found, config.dry_run() || promote_only)
+            .await
+            .map_err(abort(ExitStatus::Usage))
+    };
+    let artifacts = unless_cancelled(cancel, "planning", planning).await?;
     let client = client(config)?;
     check_cancelled(cancel, "anything was sent")?;
     if config.dry_run() && !promote_only {
         let report = planned(config, &artifacts, bundle.as_ref());
         return Ok(summary::finish(ci, config, report, &[]).await);
     }
-    let auth = authenticate(ci, config, &client).await?;
-    let promoter = check_promotion(ci, config, &client, &auth).await?;
+    let auth = unless_cancelled(cancel, "authentication", authenticate(ci, config, &client)).await?;
+    let promoter = unless_cancelled(
+        cancel,
+        "the promotion check",
+        check_promotion(ci, config, &client, &auth),
+    )
+    .await?;
     check_cancelled(cancel, "the first upload")?;
     let mut report = new_report(config);
     let mut timings = Vec::new();
     if promote_only {
-        report.packages = promote::sources::find(ci, config, &client, &auth, &artifacts).await?;
+        let sources = promote::sources::find(ci, config, &client, &auth, &artifacts);
+        report.packages = unless_cancelled(cancel, "the search for the packages to promote", sources).await?;
     } else {
         (report.packages, timings) = publish(ci, config, &client, &auth, artifacts, bundle, cancel).await;
     }

@@ -21,6 +21,9 @@ pub struct Artifact {
     pub sha256: String,
     /// Predicted package name and version, if the file name follows a known convention.
     pub predicted: Option<(String, String)>,
+    /// The file's identity when it was planned (device and inode on Unix): a later
+    /// open must find the same file, not one swapped in since.
+    pub file_id: Option<(u64, u64)>,
 }
 
 impl Artifact {
@@ -29,15 +32,12 @@ impl Artifact {
     /// instead of two); dry runs and promote-only steps hash up front. Blocking: run it
     /// on a blocking thread.
     pub fn plan(rel: String, path: PathBuf, hash: bool) -> std::io::Result<Artifact> {
+        // Opening proves the file is readable before anything is sent.
+        let (file, meta) = open_checked(&path, None)?;
+        let file_id = identity(&meta);
         let (size, sha256) = if hash {
-            hash_file_blocking(&path)?
+            hash_open_file(file, meta.len())?
         } else {
-            // Opening proves the file is readable before anything is sent.
-            let file = std::fs::File::open(&path)?;
-            let meta = file.metadata()?;
-            if !meta.is_file() {
-                return Err(std::io::Error::other("not a regular file"));
-            }
             (meta.len(), String::new())
         };
         let file_name = path
@@ -52,13 +52,14 @@ impl Artifact {
             size,
             sha256,
             predicted,
+            file_id,
         })
     }
 
     /// Makes sure the sha256 is known, reading the file if no upload computed it.
     pub async fn ensure_hash(&mut self) -> std::io::Result<()> {
         if self.sha256.is_empty() {
-            let (size, sha256) = hash_file(&self.path).await?;
+            let (size, sha256) = hash_file(&self.path, self.file_id).await?;
             self.size = size;
             self.sha256 = sha256;
         }
@@ -66,24 +67,25 @@ impl Artifact {
     }
 }
 
-/// Reads a file through sha256 on a blocking thread, returning its size and hex
-/// digest.
-pub async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+/// Reads a planned file through sha256 on a blocking thread, returning its size and
+/// hex digest.
+pub async fn hash_file(path: &Path, file_id: Option<(u64, u64)>) -> std::io::Result<(u64, String)> {
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || hash_file_blocking(&path))
-        .await
-        .map_err(std::io::Error::other)?
+    tokio::task::spawn_blocking(move || {
+        let (file, meta) = open_checked(&path, file_id)?;
+        hash_open_file(file, meta.len())
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
-/// Reads a file through sha256 in reads of up to 1 MiB; memory does not grow with
-/// the file.
-pub fn hash_file_blocking(path: &Path) -> std::io::Result<(u64, String)> {
+/// Reads an open file through sha256 in reads of up to 1 MiB; memory does not grow
+/// with the file.
+fn hash_open_file(mut file: std::fs::File, len: u64) -> std::io::Result<(u64, String)> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     // Small files get a small buffer: zeroing 1 MiB per file would cost more than
     // hashing thousands of small packages.
-    let len = file.metadata()?.len();
     let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).clamp(8 * 1024, 1024 * 1024)];
     let mut size = 0u64;
     loop {
@@ -95,6 +97,44 @@ pub fn hash_file_blocking(path: &Path) -> std::io::Result<(u64, String)> {
         size += n as u64;
     }
     Ok((size, format!("{:x}", hasher.finalize())))
+}
+
+/// Opens a file for reading and checks it is (still) a regular file, and the one
+/// planned when `expected` names it. The open never blocks: a FIFO swapped in after
+/// discovery is refused instead of hanging the run.
+pub fn open_checked(path: &Path, expected: Option<(u64, u64)>) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(
+            "not a regular file (it changed since it was found)",
+        ));
+    }
+    if expected.is_some() && identity(&meta) != expected {
+        return Err(std::io::Error::other(
+            "it was replaced by another file since it was found",
+        ));
+    }
+    Ok((file, meta))
+}
+
+/// A file's identity: device and inode on Unix.
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
 }
 
 /// Predicts `(name, version)` from a package file name, following each format's

@@ -161,6 +161,26 @@ fn why_empty(matched: &PatternMatch, excluded: usize) -> String {
     }
 }
 
+/// What kind of special file this is, for the message that refuses it.
+#[cfg(unix)]
+fn special_kind(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "device"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_kind: std::fs::FileType) -> &'static str {
+    "special file"
+}
+
 /// Whether a pattern names one path (no glob characters).
 fn literal(pattern: &str) -> bool {
     !pattern.contains(['*', '?', '['])
@@ -206,16 +226,7 @@ fn is_dir(
         return Ok(true);
     }
     if !kind.is_file() {
-        use std::os::unix::fs::FileTypeExt;
-        let what = if kind.is_fifo() {
-            "FIFO (named pipe)"
-        } else if kind.is_socket() {
-            "socket"
-        } else if kind.is_block_device() || kind.is_char_device() {
-            "device"
-        } else {
-            "special file"
-        };
+        let what = special_kind(kind);
         return Err(DiscoverError::NotRegular {
             rel: rel.to_owned(),
             kind: what,

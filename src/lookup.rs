@@ -7,13 +7,13 @@
 //! the rule, and fetches the digests of the few candidates the listing returns
 //! without them.
 
-use crate::api::model::Package;
+use crate::api::model::{Digests, Package};
 use crate::api::{ApiError, Client};
 use crate::secret::Secret;
 
-/// At most this many same-name-and-version candidates are fetched one by one for
-/// their digests.
-pub const MAX_CANDIDATES: usize = 50;
+/// At most this many same-name-and-version candidates without digests in the listing
+/// are fetched one by one for them (candidates that carry digests are all kept).
+pub const MAX_CANDIDATES: usize = 1000;
 
 /// How an ecosystem compares package names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,10 +172,20 @@ pub async fn find(
             break;
         }
     }
-    let mut fetched = Vec::new();
-    for mut pkg in candidates.into_iter().take(MAX_CANDIDATES) {
+    let mut fetched = Vec::with_capacity(candidates.len());
+    let mut gets = 0;
+    for mut pkg in candidates {
         if pkg.sha256().is_none() {
-            pkg = client.get(org, registry, token, &pkg.id).await?;
+            gets += 1;
+            if gets > MAX_CANDIDATES {
+                continue;
+            }
+            if let Some(sha256) = client.sha256_of(org, registry, token, &pkg.id).await? {
+                pkg.digests = Some(Digests {
+                    sha256: Some(sha256),
+                    sha512: None,
+                });
+            }
         }
         fetched.push(pkg);
     }

@@ -25,5 +25,8 @@ fn main() -> ExitCode {
         }
     };
     let status = runtime.block_on(package_publisher::app::main(args, vars, not_utf8));
+    // Work still running on blocking threads (a hash a cancelled run no longer needs)
+    // must not hold up the exit.
+    runtime.shutdown_background();
     ExitCode::from(status.code())
 }

@@ -141,21 +141,18 @@ impl Drop for Pooled {
 }
 
 /// Opens `path` and returns a body streaming exactly `size` bytes of it; the reader
-/// reports its digest or its error in `state`. Opening happens here, so a file that
-/// cannot be opened fails before any request is made. A file whose length changes
-/// while it is read fails the request.
+/// reports its digest or its error in `state`. Opening happens here (without blocking,
+/// and only if it is still the regular file `file_id` names), so a file that cannot be
+/// opened fails before any request is made. A file whose length changes while it is
+/// read fails the request.
 pub fn file_body(
     path: &Path,
     size: u64,
+    file_id: Option<(u64, u64)>,
     progress: &Arc<Progress>,
     state: &ReadState,
 ) -> std::io::Result<reqwest::Body> {
-    let file = std::fs::File::open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other(
-            "not a regular file (it changed since it was found)",
-        ));
-    }
+    let (file, _) = crate::artifact::open_checked(path, file_id)?;
     progress.reset();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(AHEAD);
     let state = state.clone();
@@ -252,14 +249,14 @@ mod tests {
         std::fs::write(&path, &content).unwrap();
         let progress = Progress::new(Duration::from_secs(5));
         let state = ReadState::new(true);
-        let body = file_body(&path, content.len() as u64, &progress, &state).unwrap();
+        let body = file_body(&path, content.len() as u64, None, &progress, &state).unwrap();
         assert_eq!(collect(body).await.unwrap(), content);
         assert_eq!(progress.sent(), content.len() as u64);
         assert_eq!(state.digest().unwrap(), format!("{:x}", Sha256::digest(&content)));
 
         // When the digest is known, nothing is hashed.
         let state = ReadState::new(false);
-        let body = file_body(&path, content.len() as u64, &progress, &state).unwrap();
+        let body = file_body(&path, content.len() as u64, None, &progress, &state).unwrap();
         assert_eq!(collect(body).await.unwrap().len(), content.len());
         assert!(state.digest().is_none() && state.error().is_none());
     }
@@ -271,7 +268,7 @@ mod tests {
         std::fs::write(&path, b"grown since it was planned").unwrap();
         let progress = Progress::new(Duration::from_secs(5));
         let state = ReadState::new(true);
-        let body = file_body(&path, 5, &progress, &state).unwrap();
+        let body = file_body(&path, 5, None, &progress, &state).unwrap();
         assert!(collect(body).await.unwrap_err().contains("changed"));
         assert!(state.digest().is_none());
         assert!(state.error().unwrap().contains("changed"));
@@ -281,8 +278,8 @@ mod tests {
     async fn a_missing_file_or_a_directory_fails_before_any_request() {
         let progress = Progress::new(Duration::from_secs(5));
         let state = ReadState::new(true);
-        assert!(file_body(Path::new("/nonexistent/x.deb"), 1, &progress, &state).is_err());
+        assert!(file_body(Path::new("/nonexistent/x.deb"), 1, None, &progress, &state).is_err());
         let dir = tempfile::tempdir().unwrap();
-        assert!(file_body(dir.path(), 1, &progress, &state).is_err());
+        assert!(file_body(dir.path(), 1, None, &progress, &state).is_err());
     }
 }

@@ -53,7 +53,13 @@ struct Inner {
     policy: RetryPolicy,
     /// The total time limit of one JSON call, and of reading an upload's answer.
     timeout: Duration,
+    /// sha256 digests of packages fetched (or being fetched), by `org/registry/id`:
+    /// concurrent lookups of one package share one request.
+    digests: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Option<String>>>>>,
 }
+
+/// The most package digests remembered in one run.
+const MAX_REMEMBERED_DIGESTS: usize = 100_000;
 
 impl Client {
     /// Builds the client: one connection pool, a user agent naming this tool, no
@@ -76,6 +82,7 @@ impl Client {
             base,
             policy,
             timeout,
+            digests: std::sync::Mutex::default(),
         })))
     }
 
@@ -281,6 +288,34 @@ impl Client {
         Ok(out)
     }
 
+    /// A package's sha256, fetched by id once per run: listings carry no digests, and
+    /// a release with many files under one name and version would otherwise fetch
+    /// each of them again for every file looked up.
+    pub async fn sha256_of(
+        &self,
+        org: &str,
+        registry: &str,
+        token: &Secret,
+        id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let cell = {
+            let mut cache = self.0.digests.lock().expect("digest cache lock");
+            let key = format!("{org}/{registry}/{id}");
+            match cache.get(&key) {
+                Some(cell) => Arc::clone(cell),
+                None if cache.len() >= MAX_REMEMBERED_DIGESTS => Arc::default(),
+                None => Arc::clone(cache.entry(key).or_default()),
+            }
+        };
+        let sha = cell
+            .get_or_try_init(|| async {
+                let pkg = self.get(org, registry, token, id).await?;
+                Ok::<_, ApiError>(pkg.sha256().map(str::to_owned))
+            })
+            .await?;
+        Ok(sha.clone())
+    }
+
     /// One package by id.
     pub async fn get(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<Package, ApiError> {
         self.get_json(self.url(org, registry, &["packages", id]), token).await
@@ -390,7 +425,14 @@ fn file_part(upload: &Upload<'_>) -> Result<Part, ApiError> {
         path: artifact.rel.clone(),
         detail: e.to_string(),
     };
-    let body = body::file_body(&artifact.path, artifact.size, upload.progress, &upload.read).map_err(|e| local(&e))?;
+    let body = body::file_body(
+        &artifact.path,
+        artifact.size,
+        artifact.file_id,
+        upload.progress,
+        &upload.read,
+    )
+    .map_err(|e| local(&e))?;
     Part::stream_with_length(body, artifact.size)
         .file_name(artifact.file_name.clone())
         .mime_str("application/octet-stream")

@@ -171,7 +171,12 @@ impl Promoter {
                 Err(err) => err,
             };
             if err.is_already_exists() || err.is_ambiguous() {
-                match self.check_destination(entry, dest).await? {
+                let found = if err.is_already_exists() {
+                    self.settle_destination(entry, dest).await?
+                } else {
+                    self.check_destination(entry, dest).await?
+                };
+                match found {
                     Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(pkg))),
                     Destination::Others(digests) if err.is_already_exists() => {
                         return Err(format!(
@@ -196,6 +201,21 @@ impl Promoter {
                 Decision::GiveUp => return Err(err.to_string()),
             }
         }
+    }
+
+    /// After the destination refused a copy as a duplicate: looks until the copy shows
+    /// (an earlier attempt's, whose answer was lost) or the listing has had time to
+    /// catch up.
+    async fn settle_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, String> {
+        let mut found = self.check_destination(entry, dest).await?;
+        for wait in crate::publish::policy::LAG_WAITS {
+            if matches!(found, Destination::Identical(_)) {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            found = self.check_destination(entry, dest).await?;
+        }
+        Ok(found)
     }
 
     /// Looks for the package in the destination by name and version.

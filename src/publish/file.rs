@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::policy::{self, Action, Context, Refusal, Trigger};
+use super::policy::{self, Action, Context, LAG_WAITS, Refusal, Trigger};
 use super::slots::Slots;
 use super::{
     AbortOnDrop, CANCEL_GRACE, LANDED_CHECK, Outcome, Overall, PRECHECK_THRESHOLD, PRESIGNED_THRESHOLD, Publisher,
@@ -25,15 +25,6 @@ use crate::lookup::{self, Found, Wanted};
 use crate::report::text::duration;
 use crate::report::{Entry, Status};
 use crate::retry::{self, Backoff, Class, Decision};
-
-/// Waits between lookups while the registry's listing lags behind an upload it has
-/// already refused as a duplicate (about 7.5 s in all).
-const LAG_WAITS: [Duration; 4] = [
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-];
 
 /// What kind of failure a file ended with; it decides the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +110,11 @@ struct State {
     replace: Option<Package>,
     /// The package this run deleted for replacement.
     deleted: Option<Package>,
+    /// A deletion for replacement that was sent but not answered (yet).
+    deleting: Option<Package>,
+    /// What the reader of the latest upload found (its digest survives an upload that
+    /// was cut off after the whole file was read).
+    read: Option<ReadState>,
     /// Presigned flow: the upload slot in use, and the object already in storage.
     form: Option<UploadForm>,
     staged: Option<String>,
@@ -140,13 +136,23 @@ impl Publisher {
             lag_checks: 0,
             replace: None,
             deleted: None,
+            deleting: None,
+            read: None,
             form: None,
             staged: None,
             fresh_slot: false,
         };
         let result = self.drive(&mut artifact, &mut st, slots, overall).await;
         overall.finish(artifact.size);
-        let entry = self.entry(&mut artifact, &st, result).await;
+        if artifact.sha256.is_empty() && !self.cancel.is_cancelled() {
+            // The report carries every file's sha256, even when no upload read the
+            // whole file; the hash holds a slot like any other read of a file.
+            let permit = self.within_grace(slots.acquire()).await;
+            if permit.is_some() {
+                let _ = self.within_grace(artifact.ensure_hash()).await;
+            }
+        }
+        let entry = self.entry(&mut artifact, &st, result);
         Outcome {
             entry,
             elapsed: started.elapsed(),
@@ -174,7 +180,7 @@ impl Publisher {
                 }
             };
             if err.is_already_exists() {
-                match self.reconcile(a, st, Trigger::Conflict, Some(&err)).await? {
+                match self.reconcile(a, st, slots, Trigger::Conflict, Some(&err)).await? {
                     Next::Done(done) => return Ok(done),
                     Next::Send => continue,
                 }
@@ -184,7 +190,7 @@ impl Publisher {
             }
             if err.is_ambiguous() {
                 st.maybe_ours = true;
-                let looked = self.reconcile(a, st, Trigger::AfterAmbiguous, Some(&err)).await;
+                let looked = self.reconcile(a, st, slots, Trigger::AfterAmbiguous, Some(&err)).await;
                 match looked.map_err(|f| {
                     f.context(&format!(
                         "after an interrupted upload ({err}) the registry could not be checked, so the file was not sent again to avoid a duplicate"
@@ -297,16 +303,19 @@ impl Publisher {
         &self,
         a: &mut Artifact,
         st: &mut State,
+        slots: &Slots,
         trigger: Trigger,
         err: Option<&ApiError>,
     ) -> Result<Next, Failure> {
         let cancelled = || Failure::new("cancelled while the registry was being checked");
-        self.within_grace(self.hash(a))
-            .await
-            .unwrap_or_else(|| Err(cancelled()))?;
         loop {
+            // Hashing and the lookup hold a slot, like any other request or read.
             let found = self
-                .within_grace(self.lookup(a))
+                .within_grace(async {
+                    let _permit = slots.acquire().await;
+                    self.hash(a).await?;
+                    self.lookup(a).await
+                })
                 .await
                 .unwrap_or_else(|| Err(cancelled()))?;
             match policy::decide(found, self.context(st, trigger)) {
@@ -329,7 +338,7 @@ impl Publisher {
                     let wait = LAG_WAITS[st.lag_checks];
                     st.lag_checks += 1;
                     self.ci.line(&format!(
-                        "  {}: the registry says it already exists but does not list it yet; looking again in {}",
+                        "  {}: the registry refused it as a duplicate and its listing may lag behind its uploads; looking again in {}",
                         a.rel,
                         duration(wait)
                     ));
@@ -426,6 +435,7 @@ impl Publisher {
         self.delete_replaced(a, st).await?;
         let token = self.token().await.map_err(Stop::Token)?;
         let read = ReadState::new(a.sha256.is_empty());
+        st.read = Some(read.clone());
         let result = {
             let upload = Upload {
                 artifact: a,
@@ -467,6 +477,7 @@ impl Publisher {
                     }
                 };
                 let read = ReadState::new(a.sha256.is_empty());
+                st.read = Some(read.clone());
                 let result = {
                     let upload = Upload {
                         artifact: a,
@@ -496,7 +507,9 @@ impl Publisher {
             return Ok(());
         };
         let token = self.token().await.map_err(Stop::Token)?;
+        st.deleting = Some(old.clone());
         if let Err(err) = self.client.delete(&self.org, &self.registry, &token, &old.id).await {
+            st.deleting = None;
             let failure = Failure::from_api(&err)
                 .context("if-exists: replace could not delete the existing package, so it was left in place")
                 .with_package(Some(old));
@@ -508,6 +521,7 @@ impl Publisher {
             identity(a),
             old.id
         ));
+        st.deleting = None;
         st.deleted = Some(old);
         Ok(())
     }
@@ -535,22 +549,52 @@ impl Publisher {
 
     /// A cancelled file's true state: an upload that may have landed is looked up
     /// (briefly) before it is reported as not published.
-    async fn after_cancel(&self, a: &mut Artifact, st: &State, interrupted: bool) -> Result<Done, Failure> {
-        if interrupted || st.maybe_ours {
-            let check = async {
-                self.hash(a).await.ok()?;
-                self.lookup(a).await.ok()
-            };
-            if let Ok(Some(Found::Exact(pkg))) = tokio::time::timeout(LANDED_CHECK, check).await {
+    async fn after_cancel(&self, a: &mut Artifact, st: &mut State, interrupted: bool) -> Result<Done, Failure> {
+        if let Some(read) = &st.read {
+            keep_digest(a, read);
+        }
+        let landed = interrupted || st.maybe_ours;
+        // Whether the upload landed, and whether a deletion sent for replacement
+        // happened, found out together within one short budget. The file is not hashed
+        // here: a digest the upload did not finish computing is not waited for.
+        let (found, deleted) = tokio::time::timeout(LANDED_CHECK, async {
+            tokio::join!(
+                async { if landed { self.lookup(a).await.ok() } else { None } },
+                self.deletion_happened(st.deleting.as_ref()),
+            )
+        })
+        .await
+        .unwrap_or((None, false));
+        if deleted {
+            st.deleted = st.deleting.take();
+        }
+        match found {
+            _ if !landed => Err(Failure::new("cancelled before it was uploaded")),
+            Some(Found::Exact(pkg)) => {
                 self.ci.line(&format!("  {}: the interrupted upload had landed", a.rel));
-                return self.landed(a, st, pkg).await;
+                self.landed(a, st, pkg).await
             }
-            return Err(Failure::new(format!(
+            Some(Found::Other(_) | Found::Many(_)) if a.sha256.is_empty() => Err(Failure::new(
+                "cancelled while uploading; a package with this name and version is in the registry, but the file was not read to its end, so it could not be compared: check the registry",
+            )),
+            _ => Err(Failure::new(format!(
                 "cancelled while uploading; the registry did not show the package within {} s, so it was probably not published (check the registry before re-running with if-exists: fail)",
                 LANDED_CHECK.as_secs()
-            )));
+            ))),
         }
-        Err(Failure::new("cancelled before it was uploaded"))
+    }
+
+    /// Whether a deletion that was sent but not answered took effect (the package is
+    /// gone).
+    async fn deletion_happened(&self, old: Option<&Package>) -> bool {
+        let Some(old) = old else { return false };
+        let Ok(token) = self.token().await else {
+            return false;
+        };
+        matches!(
+            self.client.get(&self.org, &self.registry, &token, &old.id).await,
+            Err(err) if err.status() == Some(404)
+        )
     }
 
     /// Waits out the next backoff delay, unless the retries are used up or the run
@@ -596,14 +640,7 @@ impl Publisher {
     }
 
     /// The report entry of a finished file.
-    async fn entry(&self, a: &mut Artifact, st: &State, result: Result<Done, Failure>) -> Entry {
-        // The report always carries the file's sha256, even when no upload finished
-        // (a cancelled run has no time to spare for it).
-        let hashed = if self.cancel.is_cancelled() {
-            Ok(())
-        } else {
-            a.ensure_hash().await
-        };
+    fn entry(&self, a: &mut Artifact, st: &State, result: Result<Done, Failure>) -> Entry {
         let mut entry = new_entry(a);
         entry.deleted_id = st.deleted.as_ref().map(|p| p.id.clone());
         match result {
@@ -636,10 +673,6 @@ impl Publisher {
                     fill_from_package(&mut entry, pkg);
                 }
             }
-        }
-        if let (Err(err), None) = (hashed, &entry.error) {
-            entry.status = Status::Failed;
-            entry.error = Some(format!("cannot read {}: {err}", a.rel));
         }
         entry
     }

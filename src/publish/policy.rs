@@ -3,12 +3,24 @@
 //! decide the next step. A package with the file's sha256 after a possibly-landed
 //! attempt is this run's own upload, whatever the policy. A registry that says
 //! "already exists" but whose listing does not show the package yet (a lagging index)
-//! is asked again a few times before anything is concluded.
+//! is asked again a few times before anything is concluded, and `replace` lets the
+//! listing settle before it deletes anything.
+
+use std::time::Duration;
 
 use crate::api::model::Package;
 use crate::config::IfExists;
 use crate::lookup::Found;
 use crate::report::Status;
+
+/// Waits between lookups while the registry's listing lags behind an upload (or a
+/// copy) it has already refused as a duplicate: about 7.5 s in all.
+pub const LAG_WAITS: [Duration; 4] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
 
 /// Why the registry is being looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +117,10 @@ pub fn decide(found: Found, c: Context) -> Action {
             IfExists::Fail => Action::Fail(Refusal::Exists(Some(pkg))),
             IfExists::SkipIdentical => Action::Fail(Refusal::Different(pkg)),
             IfExists::Replace if c.replaced => Action::Fail(Refusal::StillThere(Some(pkg))),
+            // The listing may lag: the one package shown may be another architecture
+            // while the file's own earlier version is not listed yet. Let it settle
+            // before deleting anything.
+            IfExists::Replace if c.can_look_again => Action::LookAgain,
             IfExists::Replace => Action::Replace(pkg),
         },
         (Trigger::Conflict, Found::Many(pkgs)) => match c.policy {
@@ -244,7 +260,12 @@ mod tests {
             decide(other(), c(IfExists::Fail)),
             Action::Fail(Refusal::Exists(Some(pkg("b"))))
         );
-        assert_eq!(decide(other(), c(IfExists::Replace)), Action::Replace(pkg("b")));
+        assert_eq!(decide(other(), c(IfExists::Replace)), Action::LookAgain, "settle first");
+        let settled = Context {
+            can_look_again: false,
+            ..c(IfExists::Replace)
+        };
+        assert_eq!(decide(other(), settled), Action::Replace(pkg("b")));
         let after_delete = Context {
             replaced: true,
             ..c(IfExists::Replace)

@@ -149,7 +149,7 @@ fn lost_answer(policy: &str) -> (Handle, Job) {
 fn a_lost_answer_is_our_own_upload_under_every_policy() {
     for policy in ["fail", "skip", "replace", "skip-identical"] {
         let (emu, job) = lost_answer(policy);
-        job.run_within(LIMIT).code(0).has("does not list it yet");
+        job.run_within(LIMIT).code(0).has("its listing may lag");
         let entry = &job.json("r.json")["packages"][0];
         assert_eq!(entry["status"], "published", "{policy}: {entry}");
         assert!(entry.get("deleted_id").is_none(), "{policy}: {entry}");
@@ -565,4 +565,142 @@ fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
     let promotion = &report["packages"][0]["promotions"][0];
     assert_eq!(promotion["status"], "failed", "{promotion}");
     assert!(promotion["error"].as_str().unwrap().contains("cancelled while copying"));
+}
+
+#[test]
+fn a_release_with_many_files_per_name_and_version_is_recognised_on_a_rerun() {
+    // 60 wheels of one project version (platform tags): every re-run lookup sees all 60.
+    let emu = emulator(&[("pypi", "python")]);
+    let mut job = Job::local(&emu, "pypi", "dist/*.whl").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    for i in 0..60 {
+        job = job.file(&format!("dist/demo-1.0-cp3{i:02}-none-any.whl"), &format!("wheel {i}"));
+    }
+    job.run_within(LIMIT).code(0);
+    job.run_within(LIMIT).code(0);
+    let report = job.json("r.json");
+    assert!(
+        report["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "identical"),
+        "{report}"
+    );
+    // Each package's digest was fetched once per run, not once per file.
+    let gets = emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && !r.path.ends_with("/packages"))
+        .count();
+    assert!(gets <= 60, "{gets} package GETs");
+}
+
+#[test]
+fn replace_lets_a_lagging_listing_settle_before_deleting_anything() {
+    let emu = emulator_with(EmuConfig {
+        list_lag_ms: 3000,
+        ..EmuConfig::default()
+    });
+    // Another architecture, long listed; then this file's earlier build, not listed yet.
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_arm64.deb", "arm")
+        .run()
+        .code(0);
+    std::thread::sleep(Duration::from_millis(3100));
+    Job::local(&emu, "debs", "dist/*.deb")
+        .file("dist/a_1.0_amd64.deb", "old amd64")
+        .run()
+        .code(0);
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
+        .file("dist/a_1.0_amd64.deb", "new amd64");
+    // Two packages share the name and version once the listing caught up: replace
+    // refuses to guess, and above all the other architecture is never deleted.
+    job.run_within(LIMIT).code(1).has("will not guess");
+    let files: Vec<String> = emu.packages("debs").into_iter().map(|p| p.file_name).collect();
+    assert!(files.contains(&"a_1.0_arm64.deb".to_owned()), "{files:?}");
+    assert!(!emu.requests().iter().any(|r| r.method == "DELETE"));
+}
+
+#[test]
+fn sigterm_before_publishing_ends_at_once_with_a_report() {
+    let emu = emulator(&[("production", "debian")]);
+    // The promotion check reads the registry, which takes a minute.
+    emu.fault(Fault {
+        method: Some("GET".into()),
+        path_suffix: Some("/registries/debs".into()),
+        delay_ms: 60_000,
+        ..Fault::default()
+    });
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
+    let out = signal_when(&job, "TERM", || emu.state.lock().unwrap().arrivals > 0);
+    out.code(1).has("cancelled during the promotion check");
+    assert!(job.json("r.json")["error"].as_str().unwrap().contains("cancelled"));
+    assert!(emu.packages("debs").is_empty());
+}
+
+#[test]
+fn a_file_swapped_for_a_fifo_after_planning_is_refused_without_hanging() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            delay_ms: 1500,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    let job = job_with_files(&emu, 2).env("PACKAGE_PUBLISHER_CONCURRENCY", "1");
+    let child = job.spawn();
+    let started = std::time::Instant::now();
+    while emu.state.lock().unwrap().publishes_in_flight == 0 {
+        assert!(started.elapsed() < LIMIT, "the upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let swapped = job.work().join("dist/p01_1.0_amd64.deb");
+    std::fs::remove_file(&swapped).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&swapped)
+            .status()
+            .unwrap()
+            .success()
+    );
+    finish_within(child, Duration::from_secs(30))
+        .code(1)
+        .has("cannot read dist/p01_1.0_amd64.deb");
+}
+
+#[test]
+fn a_copy_whose_answer_was_lost_is_promoted_despite_a_lagging_listing() {
+    let emu = emulator_with(EmuConfig {
+        list_lag_ms: 2000,
+        registries: [
+            ("debs".to_owned(), "debian".to_owned()),
+            ("production".to_owned(), "debian".to_owned()),
+        ]
+        .into(),
+        ..EmuConfig::default()
+    });
+    emu.fault(Fault {
+        path_suffix: Some("/copy".into()),
+        drop: true,
+        after_commit: true,
+        times: 1,
+        ..Fault::default()
+    });
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/a_1.0_amd64.deb", "a");
+    job.run_within(LIMIT).code(0);
+    let promotion = &job.json("r.json")["packages"][0]["promotions"][0];
+    assert!(
+        promotion["status"] == "promoted" || promotion["status"] == "identical",
+        "{promotion}"
+    );
+    assert_eq!(emu.packages("production").len(), 1);
 }
