@@ -80,14 +80,16 @@ impl Session {
             ExitStatus::Failed
         };
         let timed_out = matches!(&err, ApiError::Transport { detail, .. } if detail.contains("timed out"));
+        // A server may echo the token back: it is redacted before the message is printed.
+        let message = crate::secret::redact(&err.to_string(), std::slice::from_ref(&self.token));
         if timed_out {
             let limit = self.config.timeout().as_secs();
             return Abort(
                 status,
-                anyhow!("{err} (each request may take at most {limit} s: set --timeout to allow longer)"),
+                anyhow!("{message} (each request may take at most {limit} s: set --timeout to allow longer)"),
             );
         }
-        Abort(status, err.into())
+        Abort(status, anyhow!("{message}"))
     }
 }
 

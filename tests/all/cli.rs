@@ -504,3 +504,19 @@ fn a_refused_token_is_reported_once() {
     out.code(4);
     assert_eq!(out.all().matches("answered 401").count(), 1, "{}", out.all());
 }
+
+#[test]
+fn a_token_echoed_by_the_server_is_redacted_in_cli_errors() {
+    let emu = crate::support::emulator(&[]);
+    emu.fault(crate::support::Fault {
+        method: Some("GET".into()),
+        status: Some(400),
+        body: Some(format!(r#"{{"message":"bad token {}"}}"#, crate::support::TOKEN)),
+        ..crate::support::Fault::default()
+    });
+    let out = crate::support::Job::new()
+        .env("BUILDKITE_API_TOKEN", crate::support::TOKEN)
+        .args(&["get", "--registry", "acme/debs", "--api-url", &emu.url, "0191"])
+        .run();
+    out.code(1).has("[redacted]").lacks(crate::support::TOKEN);
+}
