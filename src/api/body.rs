@@ -191,23 +191,38 @@ fn read_into(
     let mut read = 0u64;
     loop {
         let mut buf = pool_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
-        let n = match file.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            break;
+        let n = read_some(&mut file, &mut buf)?;
+        if n == 0 && read == size {
+            // An empty file: nothing to send.
+            if let Some(h) = hasher.take() {
+                state.set_digest(format!("{:x}", h.finalize()));
+            }
+            return Ok(());
         }
         read += n as u64;
-        if read > size {
-            break;
+        if n == 0 || read > size {
+            return Err(changed(size, read));
         }
         let chunk = Bytes::from_owner(Pooled {
             buf,
             len: n,
             pool: pool_tx.clone(),
         });
+        if read == size {
+            // The last chunk: the end of the file is confirmed and the digest recorded
+            // before the server can have the whole body, so whoever reads the answer
+            // finds the digest there.
+            let mut probe = [0u8; 1];
+            if read_some(&mut file, &mut probe)? != 0 {
+                return Err(changed(size, read + 1));
+            }
+            if let Some(mut h) = hasher.take() {
+                h.update(&chunk);
+                state.set_digest(format!("{:x}", h.finalize()));
+            }
+            let _ = tx.blocking_send(Ok(chunk));
+            return Ok(());
+        }
         // Hand the chunk on first, then hash it: the socket is fed while this thread
         // hashes (the buffer returns to the pool once both are done with it).
         if tx.blocking_send(Ok(chunk.clone())).is_err() {
@@ -217,15 +232,27 @@ fn read_into(
             h.update(&chunk);
         }
     }
-    if read != size {
-        return Err(std::io::Error::other(format!(
-            "the file changed while it was uploaded (expected {size} bytes, read {read})"
-        )));
+}
+
+/// One read, retried when interrupted.
+fn read_some(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            result => return result,
+        }
     }
-    if let Some(h) = hasher {
-        state.set_digest(format!("{:x}", h.finalize()));
-    }
-    Ok(())
+}
+
+fn changed(size: u64, read: u64) -> std::io::Error {
+    std::io::Error::other(format!(
+        "the file changed while it was uploaded (expected {size} bytes, read {})",
+        if read > size {
+            format!("more than {size}")
+        } else {
+            read.to_string()
+        }
+    ))
 }
 
 #[cfg(test)]
@@ -259,6 +286,39 @@ mod tests {
         let body = file_body(&path, content.len() as u64, None, &progress, &state).unwrap();
         assert_eq!(collect(body).await.unwrap().len(), content.len());
         assert!(state.digest().is_none() && state.error().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_empty_file_streams_nothing_and_has_the_empty_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.bin");
+        std::fs::write(&path, b"").unwrap();
+        let progress = Progress::new(Duration::from_secs(5));
+        let state = ReadState::new(true);
+        let body = file_body(&path, 0, None, &progress, &state).unwrap();
+        assert!(collect(body).await.unwrap().is_empty());
+        assert_eq!(state.digest().unwrap(), format!("{:x}", Sha256::digest(b"")));
+    }
+
+    #[tokio::test]
+    async fn the_digest_is_known_before_the_last_chunk_is_handed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        let content = vec![7u8; CHUNK * 2 + 5];
+        std::fs::write(&path, &content).unwrap();
+        let progress = Progress::new(Duration::from_secs(5));
+        let state = ReadState::new(true);
+        let body = file_body(&path, content.len() as u64, None, &progress, &state).unwrap();
+        let mut stream = http_body_util::BodyDataStream::new(body);
+        let mut got = 0;
+        while let Some(chunk) = stream.next().await {
+            got += chunk.unwrap().len();
+            if got == content.len() {
+                // The whole body has been handed over: the digest must be there now.
+                assert!(state.digest().is_some());
+            }
+        }
+        assert_eq!(got, content.len());
     }
 
     #[tokio::test]
