@@ -431,9 +431,9 @@ fn a_hung_agent_token_request_times_out() {
     assert!(emu.packages("debs").is_empty());
 }
 
-#[test]
-fn a_file_that_cannot_be_read_is_not_retried() {
-    let emu = emulator(&[]);
+/// Two files uploaded one at a time; while the first is on the wire, `swap` replaces
+/// the second one on disk. Returns the run's output.
+fn swap_the_second_file(emu: &Handle, swap: impl Fn(&std::path::Path)) -> crate::support::Output {
     emu.fault(publish_fault(
         "debs",
         Fault {
@@ -442,18 +442,24 @@ fn a_file_that_cannot_be_read_is_not_retried() {
             ..Fault::default()
         },
     ));
-    let job = job_with_files(&emu, 2).env("PACKAGE_PUBLISHER_CONCURRENCY", "1");
+    let job = job_with_files(emu, 2).env("PACKAGE_PUBLISHER_CONCURRENCY", "1");
     let child = job.spawn();
     let started = std::time::Instant::now();
     while emu.state.lock().unwrap().publishes_in_flight == 0 {
         assert!(started.elapsed() < LIMIT, "the upload never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Replaced by a directory after planning: it opens, but cannot be read.
-    let gone = job.work().join("dist/p01_1.0_amd64.deb");
-    std::fs::remove_file(&gone).unwrap();
-    std::fs::create_dir(&gone).unwrap();
-    let out = finish_within(child, LIMIT);
+    let second = job.work().join("dist/p01_1.0_amd64.deb");
+    std::fs::remove_file(&second).unwrap();
+    swap(&second);
+    finish_within(child, Duration::from_secs(30))
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_not_retried() {
+    let emu = emulator(&[]);
+    // Replaced by a directory after planning.
+    let out = swap_the_second_file(&emu, |path| std::fs::create_dir(path).unwrap());
     out.code(1).has("cannot read dist/p01_1.0_amd64.deb");
     assert!(!out.all().contains("retrying"), "{}", out.all());
     assert_eq!(posts(&emu).len(), 1);
@@ -645,33 +651,16 @@ fn sigterm_before_publishing_ends_at_once_with_a_report() {
 #[test]
 fn a_file_swapped_for_a_fifo_after_planning_is_refused_without_hanging() {
     let emu = emulator(&[]);
-    emu.fault(publish_fault(
-        "debs",
-        Fault {
-            delay_ms: 1500,
-            times: 1,
-            ..Fault::default()
-        },
-    ));
-    let job = job_with_files(&emu, 2).env("PACKAGE_PUBLISHER_CONCURRENCY", "1");
-    let child = job.spawn();
-    let started = std::time::Instant::now();
-    while emu.state.lock().unwrap().publishes_in_flight == 0 {
-        assert!(started.elapsed() < LIMIT, "the upload never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let swapped = job.work().join("dist/p01_1.0_amd64.deb");
-    std::fs::remove_file(&swapped).unwrap();
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&swapped)
-            .status()
-            .unwrap()
-            .success()
-    );
-    finish_within(child, Duration::from_secs(30))
-        .code(1)
-        .has("cannot read dist/p01_1.0_amd64.deb");
+    let out = swap_the_second_file(&emu, |path| {
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(path)
+                .status()
+                .unwrap()
+                .success()
+        );
+    });
+    out.code(1).has("cannot read dist/p01_1.0_amd64.deb");
 }
 
 #[test]
