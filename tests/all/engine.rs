@@ -18,6 +18,20 @@ fn publish_fault(registry: &str, f: Fault) -> Fault {
     }
 }
 
+/// The first publish to `registry` lands, but its answer is lost (the connection
+/// drops after the package was stored).
+fn lose_first_answer(emu: &Handle, registry: &str) {
+    emu.fault(publish_fault(
+        registry,
+        Fault {
+            drop: true,
+            after_commit: true,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+}
+
 fn posts(emu: &Handle) -> Vec<crate::support::server::Record> {
     emu.requests()
         .into_iter()
@@ -129,15 +143,7 @@ fn lost_answer(policy: &str) -> (Handle, Job) {
         list_lag_ms: 2000,
         ..EmuConfig::default()
     });
-    emu.fault(publish_fault(
-        "debs",
-        Fault {
-            drop: true,
-            after_commit: true,
-            times: 1,
-            ..Fault::default()
-        },
-    ));
+    lose_first_answer(&emu, "debs");
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", policy)
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
@@ -179,15 +185,7 @@ fn python_names_are_found_in_their_normal_form() {
         assert_eq!(p["status"], "identical", "{p}");
     }
     // And a lost answer on such a file is recognised too.
-    emu.fault(publish_fault(
-        "pypi",
-        Fault {
-            drop: true,
-            after_commit: true,
-            times: 1,
-            ..Fault::default()
-        },
-    ));
+    lose_first_answer(&emu, "pypi");
     let job = Job::local(&emu, "pypi", "dist/*")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
         .file("dist/My_Pkg-2.0-py3-none-any.whl", "wheel 2");
@@ -358,15 +356,7 @@ fn a_silent_or_trickling_lookup_is_abandoned_after_the_stall_timeout() {
         },
     ] {
         let emu = emulator(&[]);
-        emu.fault(publish_fault(
-            "debs",
-            Fault {
-                drop: true,
-                after_commit: true,
-                times: 1,
-                ..Fault::default()
-            },
-        ));
+        lose_first_answer(&emu, "debs");
         emu.fault(Fault {
             method: Some("GET".into()),
             path_suffix: Some("/packages".into()),
@@ -488,15 +478,7 @@ fn one_lookup_before_a_large_upload_and_never_a_whole_registry_listing() {
 
     // A file whose name predicts nothing cannot be looked up by name: after a lost
     // answer it is not looked for in the whole registry.
-    emu.fault(publish_fault(
-        "debs",
-        Fault {
-            drop: true,
-            after_commit: true,
-            times: 1,
-            ..Fault::default()
-        },
-    ));
+    lose_first_answer(&emu, "debs");
     Job::local(&emu, "debs", "dist/*")
         .env("PACKAGE_PUBLISHER_RETRIES", "1")
         .file("dist/notes.bin", "n")
@@ -527,15 +509,7 @@ fn signal_when(job: &Job, signal_name: &str, ready: impl Fn() -> bool) -> crate:
 fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
     // A lost answer, then a registry that takes a minute to list.
     let emu = emulator(&[]);
-    emu.fault(publish_fault(
-        "debs",
-        Fault {
-            drop: true,
-            after_commit: true,
-            times: 1,
-            ..Fault::default()
-        },
-    ));
+    lose_first_answer(&emu, "debs");
     emu.fault(Fault {
         method: Some("GET".into()),
         path_suffix: Some("/packages".into()),
