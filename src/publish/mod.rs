@@ -1,14 +1,19 @@
 //! Publishing: a scheduler keeps `concurrency` uploads in flight and puts the results
-//! back in input order for the report. Each file runs its own attempt state machine
-//! (`file.rs`): it retries transient failures, looks the package up before sending
-//! again after an ambiguous failure, and applies `if-exists` through the pure
+//! back in input order for the report. Each file is a `FileRun` (`run.rs`): it
+//! retries transient failures, looks the package up before sending again after an
+//! ambiguous failure (`reconcile.rs`), and applies `if-exists` through the pure
 //! [`policy`]. Slots ([`slots`]) are held only while a request is on the wire and
 //! adapt to rate limits. A cancelled run (SIGTERM/SIGINT) starts nothing new, gives
 //! in-flight uploads [`CANCEL_GRACE`], then records each file's true state.
 
-mod file;
+mod attempt;
+mod failure;
+mod identity;
 pub mod policy;
+mod reconcile;
+mod run;
 pub mod slots;
+mod state;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -220,8 +225,8 @@ pub fn new_entry(artifact: &Artifact) -> Entry {
         path: artifact.rel.clone(),
         size: artifact.size,
         sha256: artifact.sha256.clone(),
-        name: artifact.predicted.as_ref().map(|(n, _)| n.clone()),
-        version: artifact.predicted.as_ref().map(|(_, v)| v.clone()),
+        name: identity::name_version(artifact).map(|(n, _)| n.to_owned()),
+        version: identity::name_version(artifact).map(|(_, v)| v.to_owned()),
         id: None,
         web_url: None,
         status: Status::Planned,

@@ -1,0 +1,277 @@
+//! How one file's publish says it failed: the [`Failure`] it ends with (its message
+//! and whether the credentials were refused, which decides the exit status) and the
+//! wording of every refusal by `if-exists`, of a corrupted upload and of a cancelled
+//! upload. Nothing here does I/O, so the messages are tested directly.
+
+use super::policy::{LAG_WAITS, Refusal};
+use crate::api::ApiError;
+use crate::api::model::Package;
+
+/// What kind of failure a file ended with; it decides the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The registry or the token provider refused the credentials.
+    Auth,
+    Other,
+}
+
+/// A file that could not be published.
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub(super) message: String,
+    pub(super) kind: Kind,
+    pub(super) package: Option<Box<Package>>,
+}
+
+/// Said of a file that a cancellation stopped before any of it was sent.
+pub(super) const CANCELLED_BEFORE: &str = "cancelled before it was uploaded";
+/// Said of a file whose registry check a cancellation cut short.
+pub(super) const CANCELLED_CHECKING: &str = "cancelled while the registry was being checked";
+/// Said of a file whose wait for a lagging listing a cancellation cut short.
+pub(super) const CANCELLED_LISTING: &str = "cancelled while waiting for the registry's listing";
+/// Said of a cancelled upload that a name and version in the registry may be, but the
+/// file was not read to its end to compare.
+pub(super) const CANCELLED_UNCOMPARED: &str = "cancelled while uploading; a package with this name and version is in the registry, but the file was not read to its end, so it could not be compared: check the registry";
+
+impl Failure {
+    pub(super) fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            kind: Kind::Other,
+            package: None,
+        }
+    }
+
+    /// A refusal of the credentials.
+    pub(super) fn auth(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: Kind::Auth,
+            ..Failure::new(message)
+        }
+    }
+
+    pub(super) fn from_api(err: &ApiError) -> Failure {
+        Failure {
+            kind: if err.is_auth() { Kind::Auth } else { Kind::Other },
+            ..Failure::new(err.to_string())
+        }
+    }
+
+    pub(super) fn with_package(mut self, package: Option<Package>) -> Failure {
+        self.package = package.map(Box::new);
+        self
+    }
+
+    /// Puts `what` in front of the message.
+    pub(super) fn context(mut self, what: &str) -> Failure {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+/// A cancelled upload that the registry did not show within `check_secs`.
+pub(super) fn cancelled_not_shown(check_secs: u64) -> Failure {
+    Failure::new(format!(
+        "cancelled while uploading; the registry did not show the package within {check_secs} s, so it was probably not published (check the registry before re-running with if-exists: fail)"
+    ))
+}
+
+/// The registry's digest of the uploaded package is not the local file's.
+pub(super) fn digest_mismatch(remote: &str, local: &str, pkg: Package) -> Failure {
+    Failure::new(format!(
+        "the registry reports sha256 {remote} for the uploaded package, but the local file's sha256 is {local}; the upload was corrupted or the file changed while uploading"
+    ))
+    .with_package(Some(pkg))
+}
+
+/// The registry could not be checked after an upload whose answer was lost.
+pub(super) fn unchecked_after(err: &ApiError, failure: Failure) -> Failure {
+    failure.context(&format!(
+        "after an interrupted upload ({err}) the registry could not be checked, so the file was not sent again to avoid a duplicate"
+    ))
+}
+
+/// A deletion for `replace` failed; the old package is still there.
+pub(super) fn delete_failed(err: &ApiError, old: Package) -> Failure {
+    Failure::from_api(err)
+        .context("if-exists: replace could not delete the existing package, so it was left in place")
+        .with_package(Some(old))
+}
+
+/// The old package was deleted for `replace` but the new file then failed.
+pub(super) fn replaced_but_failed(failure: Failure, identity: &str, old_id: &str) -> Failure {
+    failure.context(&format!(
+        "deleted the existing {identity} ({old_id}) for replacement, but the new file was not published"
+    ))
+}
+
+/// What one refusal is about: the package as messages name it, the file's digest and
+/// name, and the registry's answer that led to it (none before uploading).
+pub(super) struct Subject<'a> {
+    pub(super) identity: &'a str,
+    pub(super) sha256: &'a str,
+    pub(super) file_name: &'a str,
+    pub(super) err: Option<&'a ApiError>,
+}
+
+/// The message of a refusal by `if-exists`.
+pub(super) fn refusal(s: &Subject<'_>, refusal: Refusal) -> Failure {
+    let (id, sha) = (s.identity, s.sha256);
+    let says = s.err.map_or_else(|| "found before uploading".to_owned(), server_says);
+    match refusal {
+        Refusal::Exists(pkg) => {
+            Failure::new(format!("{id} is already in the registry ({says}); if-exists: fail")).with_package(pkg)
+        }
+        Refusal::Different(pkg) => Failure::new(format!(
+            "{id} is already in the registry with different content (registry sha256 {}, local sha256 {sha}); bump the version, or use if-exists: replace",
+            pkg.sha256().unwrap_or("(none reported)"),
+        ))
+        .with_package(Some(pkg)),
+        Refusal::Several(pkgs) => Failure::new(format!(
+            "{} packages named {id} are in the registry and none has this file's sha256 {sha} (theirs: {}); the registry refused it as a duplicate ({says})",
+            pkgs.len(),
+            digests(&pkgs)
+        )),
+        Refusal::WhichToReplace(pkgs) => Failure::new(format!(
+            "{} packages named {id} are in the registry (sha256 {}); if-exists: replace will not guess which one to delete",
+            pkgs.len(),
+            digests(&pkgs)
+        )),
+        Refusal::StillThere(pkg) => {
+            Failure::new(format!("{id} still exists after it was deleted for replacement ({says})")).with_package(pkg)
+        }
+        Refusal::NotFound => Failure::new(format!(
+            "the registry says {id} already exists ({says}), but no package with that name and version could be found (looked {} times)",
+            LAG_WAITS.len() + 1
+        )),
+        Refusal::CannotLookUp => Failure::new(format!(
+            "the registry says {} already exists ({says}), but its file name follows no known package naming convention, so the existing package cannot be found to compare with",
+            s.file_name
+        )),
+    }
+}
+
+fn digests(pkgs: &[Package]) -> String {
+    pkgs.iter()
+        .map(|p| p.sha256().unwrap_or("(no sha256)").to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn server_says(err: &ApiError) -> String {
+    match err {
+        ApiError::Status { status, message, .. } => format!("server answered {status}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::model::Digests;
+
+    fn pkg(sha256: &str) -> Package {
+        Package {
+            id: format!("id-{sha256}"),
+            digests: Some(Digests {
+                sha256: Some(sha256.into()),
+                ..Digests::default()
+            }),
+            ..Package::default()
+        }
+    }
+
+    fn status(code: u16, message: &str) -> ApiError {
+        ApiError::Status {
+            method: "POST",
+            url: "http://x/".into(),
+            status: code,
+            message: message.into(),
+            retry_after: None,
+            hint: String::new(),
+        }
+    }
+
+    fn conflict() -> ApiError {
+        status(409, "Package already exists")
+    }
+
+    fn says(refusal: Refusal, err: Option<&ApiError>) -> Failure {
+        let subject = Subject {
+            identity: "foo 1.0",
+            sha256: "local",
+            file_name: "foo_1.0_amd64.deb",
+            err,
+        };
+        super::refusal(&subject, refusal)
+    }
+
+    #[test]
+    fn refusals_name_the_package_the_answer_and_the_fix() {
+        let err = conflict();
+        let exists = says(Refusal::Exists(Some(pkg("r"))), Some(&err));
+        assert_eq!(
+            exists.message,
+            "foo 1.0 is already in the registry (server answered 409: Package already exists); if-exists: fail"
+        );
+        assert_eq!(exists.package.unwrap().id, "id-r");
+        let before = says(Refusal::Exists(None), None);
+        assert!(
+            before.message.contains("(found before uploading)"),
+            "{}",
+            before.message
+        );
+        let different = says(Refusal::Different(pkg("r")), None).message;
+        assert!(
+            different.contains("registry sha256 r, local sha256 local"),
+            "{different}"
+        );
+        assert!(different.contains("if-exists: replace"), "{different}");
+    }
+
+    #[test]
+    fn refusals_about_several_packages_list_their_digests() {
+        let several = says(Refusal::Several(vec![pkg("a"), pkg("b")]), Some(&conflict())).message;
+        assert!(several.starts_with("2 packages named foo 1.0"), "{several}");
+        assert!(several.contains("(theirs: a, b)"), "{several}");
+        let which = says(Refusal::WhichToReplace(vec![pkg("a"), pkg("b")]), None).message;
+        assert!(
+            which.contains("(sha256 a, b)") && which.contains("will not guess"),
+            "{which}"
+        );
+    }
+
+    #[test]
+    fn refusals_without_a_package_to_compare_say_why() {
+        let not_found = says(Refusal::NotFound, Some(&conflict())).message;
+        assert!(
+            not_found.contains(&format!("looked {} times", LAG_WAITS.len() + 1)),
+            "{not_found}"
+        );
+        let unknown = says(Refusal::CannotLookUp, Some(&conflict())).message;
+        assert!(
+            unknown.starts_with("the registry says foo_1.0_amd64.deb already exists"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn failures_keep_their_kind_through_context() {
+        let refused = status(403, "Forbidden");
+        let failure = unchecked_after(&conflict(), Failure::from_api(&refused));
+        assert_eq!(failure.kind, Kind::Auth);
+        assert!(
+            failure
+                .message
+                .starts_with("after an interrupted upload (POST http://x/ answered 409")
+        );
+        let replaced = replaced_but_failed(Failure::new("boom"), "foo 1.0", "old-id");
+        assert_eq!(
+            replaced.message,
+            "deleted the existing foo 1.0 (old-id) for replacement, but the new file was not published: boom"
+        );
+        let deletion = delete_failed(&conflict(), pkg("old"));
+        assert!(deletion.message.starts_with("if-exists: replace could not delete"));
+        assert_eq!(deletion.package.unwrap().id, "id-old");
+    }
+}

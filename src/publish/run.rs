@@ -1,0 +1,369 @@
+//! One file's publish as a [`FileRun`]: it owns the artifact, the [`State`] carried
+//! from attempt to attempt, the shared upload slots and the backoff, and runs the
+//! attempt loop. Each attempt (`attempt.rs`) takes a slot, sends the file and gives
+//! the slot back before any backoff; after a duplicate refusal or an ambiguous failure
+//! the registry is looked at (`reconcile.rs`) before anything is sent again. A
+//! cancellation stops new attempts, lets one on the wire run for [`CANCEL_GRACE`],
+//! then checks whether it landed. What a failure says is in `failure.rs`.
+
+use std::time::{Duration, Instant};
+
+use super::attempt::{Stop, keep_digest};
+use super::failure::{self, CANCELLED_BEFORE, CANCELLED_UNCOMPARED, Failure, Kind};
+use super::identity;
+use super::policy::Trigger;
+use super::reconcile::hash;
+use super::slots::Slots;
+use super::state::{Done, Next, State, Step, Switch};
+use super::{CANCEL_GRACE, LANDED_CHECK, Outcome, Overall, Publisher, fill_from_package, new_entry};
+use crate::api::ApiError;
+use crate::api::model::Package;
+use crate::artifact::Artifact;
+use crate::auth::AuthError;
+use crate::lookup::Found;
+use crate::report::text::duration;
+use crate::report::{Entry, Status};
+use crate::retry::{self, Backoff, Class, Decision};
+
+/// One file's publish, from its first attempt to its report entry.
+pub(super) struct FileRun<'p> {
+    pub(super) p: &'p Publisher,
+    pub(super) slots: &'p Slots,
+    pub(super) overall: &'p Overall,
+    pub(super) a: Artifact,
+    pub(super) st: State,
+    backoff: Backoff,
+}
+
+/// How a wait before the next attempt ended, when it did not end in a retry.
+enum WaitEnd {
+    GiveUp,
+    Cancelled,
+}
+
+impl Publisher {
+    /// Publishes one file and returns its report entry.
+    pub(super) async fn publish_one(&self, artifact: Artifact, slots: &Slots, overall: &Overall) -> Outcome {
+        let started = Instant::now();
+        let mut run = FileRun {
+            p: self,
+            slots,
+            overall,
+            st: State::new(self.upload_method, artifact.size),
+            a: artifact,
+            backoff: self.client.policy().backoff(),
+        };
+        let result = run.drive().await;
+        overall.finish(run.a.size);
+        run.hash_for_report().await;
+        Outcome {
+            entry: run.entry(result),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Runs `work` to its end, or until [`CANCEL_GRACE`] after a cancellation
+    /// (`None`).
+    pub(super) async fn within_grace<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        let grace = async {
+            self.cancel.cancelled().await;
+            tokio::time::sleep(CANCEL_GRACE).await;
+        };
+        tokio::select! {
+            result = work => Some(result),
+            () = grace => None,
+        }
+    }
+
+    /// Sleeps unless cancelled first; returns whether the whole time passed.
+    pub(super) async fn sleep(&self, wait: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = self.cancel.cancelled() => false,
+        }
+    }
+}
+
+impl FileRun<'_> {
+    /// The attempt loop.
+    async fn drive(&mut self) -> Result<Done, Failure> {
+        if self.p.cancel.is_cancelled() {
+            return Err(Failure::new(CANCELLED_BEFORE));
+        }
+        if let Some(done) = self.precheck().await? {
+            return Ok(done);
+        }
+        loop {
+            let err = match self.attempt().await {
+                Ok(pkg) => return self.landed(pkg).await,
+                Err(Stop::Api(err)) => err,
+                Err(Stop::Failed(failure)) => return Err(failure),
+                Err(Stop::Cancelled) => return self.after_cancel(false).await,
+                Err(Stop::Interrupted) => return self.after_cancel(true).await,
+                Err(Stop::Token(err)) => {
+                    self.after_token_error(err).await?;
+                    continue;
+                }
+            };
+            if let Some(done) = self.after_api_error(&err).await? {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// What follows an attempt the API refused or that failed on the way: the next
+    /// attempt (`None`), or the file's end.
+    async fn after_api_error(&mut self, err: &ApiError) -> Result<Option<Done>, Failure> {
+        match self.st.after_failure(err, self.p.upload_method) {
+            Step::Conflict => {
+                return match self.reconcile(Trigger::Conflict, Some(err)).await? {
+                    Next::Done(done) => Ok(Some(done)),
+                    Next::Send => Ok(None),
+                };
+            }
+            Step::Switched(switch) => {
+                self.say_switch(switch, err);
+                return Ok(None);
+            }
+            Step::CheckThenRetry => {
+                let looked = self.reconcile(Trigger::AfterAmbiguous, Some(err)).await;
+                if let Next::Done(done) = looked.map_err(|f| failure::unchecked_after(err, f))? {
+                    return Ok(Some(done));
+                }
+            }
+            Step::Retry => {}
+        }
+        let what = self.p.ci.scrub(&err.to_string());
+        match self.wait(err.retry_class(), &what).await {
+            Ok(()) => Ok(None),
+            Err(WaitEnd::GiveUp) => Err(Failure::from_api(err)),
+            Err(WaitEnd::Cancelled) => self.after_cancel(false).await.map(Some),
+        }
+    }
+
+    fn say_switch(&self, switch: Switch, err: &ApiError) {
+        let rel = &self.a.rel;
+        let ci = &self.p.ci;
+        match switch {
+            Switch::ToPresigned => ci.line(&format!(
+                "  {rel}: too large for a direct upload, switching to the presigned upload"
+            )),
+            Switch::FreshSlot => ci.line(&format!(
+                "  {rel}: {}; asking for a new upload slot",
+                ci.scrub(&err.to_string())
+            )),
+        }
+    }
+
+    /// A token that could not be had: the provider failing is retried; refused
+    /// credentials are final.
+    async fn after_token_error(&mut self, err: AuthError) -> Result<(), Failure> {
+        let message = format!("cannot get a token: {err}");
+        if !matches!(err, AuthError::Provider(_)) {
+            return Err(Failure::auth(message));
+        }
+        let what = self.p.ci.scrub(&message);
+        match self.wait(Class::Transient { server_wait: None }, &what).await {
+            Ok(()) => Ok(()),
+            Err(WaitEnd::GiveUp) => Err(Failure::auth(message)),
+            Err(WaitEnd::Cancelled) => Err(Failure::new(CANCELLED_BEFORE)),
+        }
+    }
+
+    /// Waits out the next backoff delay, unless the retries are used up or the run
+    /// is cancelled.
+    async fn wait(&mut self, class: Class, what: &str) -> Result<(), WaitEnd> {
+        match retry::decide(class, self.backoff.next_delay()) {
+            Decision::GiveUp => Err(WaitEnd::GiveUp),
+            Decision::Retry(wait) => {
+                self.p
+                    .ci
+                    .line(&format!("  {}: {what} — retrying in {}", self.a.rel, duration(wait)));
+                if self.p.sleep(wait).await {
+                    Ok(())
+                } else {
+                    Err(WaitEnd::Cancelled)
+                }
+            }
+        }
+    }
+
+    /// The registry accepted the file: check its digest against the local file's.
+    async fn landed(&mut self, pkg: Package) -> Result<Done, Failure> {
+        hash(&mut self.a).await?;
+        landed(pkg, &self.a.sha256, self.st.written())
+    }
+
+    /// A cancelled file's true state: an upload that may have landed is looked up
+    /// (briefly) before it is reported as not published.
+    async fn after_cancel(&mut self, interrupted: bool) -> Result<Done, Failure> {
+        if let Some(read) = &self.st.read {
+            keep_digest(&mut self.a, read);
+        }
+        let landed = interrupted || self.st.maybe_ours;
+        // Whether the upload landed, and whether a deletion sent for replacement
+        // happened, found out together within one short budget. The file is not hashed
+        // here: a digest the upload did not finish computing is not waited for.
+        let p = self.p;
+        let (found, deleted) = tokio::time::timeout(LANDED_CHECK, async {
+            tokio::join!(
+                async { if landed { p.lookup(&self.a).await.ok() } else { None } },
+                p.deletion_happened(self.st.deleting.as_ref()),
+            )
+        })
+        .await
+        .unwrap_or((None, false));
+        if deleted {
+            self.st.deletion_done();
+        }
+        let pkg = after_cancel(landed, found, !self.a.sha256.is_empty())?;
+        p.ci.line(&format!("  {}: the interrupted upload had landed", self.a.rel));
+        self.landed(pkg).await
+    }
+
+    /// The report carries every file's sha256, even when no upload read the whole
+    /// file; the hash holds a slot like any other read of a file.
+    async fn hash_for_report(&mut self) {
+        let p = self.p;
+        if self.a.sha256.is_empty() && !p.cancel.is_cancelled() {
+            let permit = p.within_grace(self.slots.acquire()).await;
+            if permit.is_some() {
+                let _ = p.within_grace(self.a.ensure_hash()).await;
+            }
+        }
+    }
+
+    /// The report entry of a finished file.
+    fn entry(&self, result: Result<Done, Failure>) -> Entry {
+        let (a, p) = (&self.a, self.p);
+        let mut entry = new_entry(a);
+        entry.deleted_id = self.st.deleted.as_ref().map(|p| p.id.clone());
+        match result {
+            Ok(done) => {
+                entry.status = done.status;
+                if let Some(pkg) = &done.package {
+                    fill_from_package(&mut entry, pkg);
+                }
+                if matches!(done.status, Status::Published | Status::Replaced) {
+                    entry.attestations = p.attestations.as_ref().map_or(0, |(_, n)| *n);
+                } else if p.attestations.is_some() {
+                    p.ci.line(&format!(
+                        "  {}: already in the registry; attestations are not re-sent to an existing package",
+                        a.rel
+                    ));
+                }
+            }
+            Err(mut failure) => {
+                if let Some(old) = &self.st.deleted {
+                    failure = failure::replaced_but_failed(failure, &identity::describe(a), &old.id);
+                }
+                entry.status = Status::Failed;
+                entry.auth_refused = failure.kind == Kind::Auth;
+                entry.error = Some(p.ci.scrub(&failure.message));
+                if let Some(pkg) = &failure.package {
+                    fill_from_package(&mut entry, pkg);
+                }
+            }
+        }
+        entry
+    }
+}
+
+/// An upload the registry accepted is done with `status`, unless the registry's
+/// digest is not the local file's.
+fn landed(pkg: Package, local: &str, status: Status) -> Result<Done, Failure> {
+    if let Some(remote) = pkg.sha256().filter(|r| !r.eq_ignore_ascii_case(local)) {
+        let remote = remote.to_owned();
+        return Err(failure::digest_mismatch(&remote, local, pkg));
+    }
+    Ok(Done {
+        status,
+        package: Some(pkg),
+    })
+}
+
+/// After a cancellation: the package an interrupted (or possibly landed) upload put
+/// in the registry, or why the file is not published. `compared` says whether the
+/// file's sha256 is known, so that candidates could be told apart.
+fn after_cancel(landed: bool, found: Option<Found>, compared: bool) -> Result<Package, Failure> {
+    match found {
+        _ if !landed => Err(Failure::new(CANCELLED_BEFORE)),
+        Some(Found::Exact(pkg)) => Ok(pkg),
+        Some(Found::Other(_) | Found::Many(_)) if !compared => Err(Failure::new(CANCELLED_UNCOMPARED)),
+        _ => Err(failure::cancelled_not_shown(LANDED_CHECK.as_secs())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::model::Digests;
+
+    fn pkg(sha256: Option<&str>) -> Package {
+        Package {
+            id: "p1".into(),
+            digests: sha256.map(|s| Digests {
+                sha256: Some(s.into()),
+                ..Digests::default()
+            }),
+            ..Package::default()
+        }
+    }
+
+    #[test]
+    fn a_landed_upload_keeps_its_status_when_the_digests_agree() {
+        let done = landed(pkg(Some("ABC")), "abc", Status::Replaced).unwrap();
+        assert_eq!(done.status, Status::Replaced);
+        assert_eq!(done.package.unwrap().id, "p1");
+        let unreported = landed(pkg(None), "abc", Status::Published).unwrap();
+        assert_eq!(
+            unreported.status,
+            Status::Published,
+            "a registry without digests is trusted"
+        );
+    }
+
+    #[test]
+    fn a_landed_upload_with_another_digest_fails_naming_both() {
+        let failure = landed(pkg(Some("remote")), "local", Status::Published).unwrap_err();
+        assert!(failure.message.contains("sha256 remote"), "{}", failure.message);
+        assert!(failure.message.contains("sha256 is local"), "{}", failure.message);
+        assert_eq!(failure.kind, Kind::Other);
+        assert_eq!(
+            failure.package.unwrap().id,
+            "p1",
+            "the report links the corrupted package"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_file_that_never_reached_the_wire_was_not_uploaded() {
+        let failure = after_cancel(false, Some(Found::Exact(pkg(None))), true).unwrap_err();
+        assert_eq!(failure.message, CANCELLED_BEFORE);
+    }
+
+    #[test]
+    fn a_cancelled_upload_found_in_the_registry_landed() {
+        assert_eq!(
+            after_cancel(true, Some(Found::Exact(pkg(None))), false).unwrap().id,
+            "p1"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_upload_that_could_not_be_compared_says_to_check() {
+        let other = Some(Found::Other(pkg(Some("x"))));
+        assert_eq!(
+            after_cancel(true, other.clone(), false).unwrap_err().message,
+            CANCELLED_UNCOMPARED
+        );
+        let compared = after_cancel(true, other, true).unwrap_err();
+        assert!(
+            compared.message.contains("probably not published"),
+            "{}",
+            compared.message
+        );
+        let absent = after_cancel(true, None, false).unwrap_err();
+        assert!(absent.message.contains(&format!("within {} s", LANDED_CHECK.as_secs())));
+    }
+}
