@@ -1,13 +1,16 @@
 //! The retry policy, as a pure decision: given the kind of failure and the next delay
-//! of the backoff, retry after some delay or give up. No I/O happens here and nothing
-//! here knows about HTTP: callers describe a failure as a [`Class`] (the API client's
+//! of the backoff, retry after some delay or give up. No I/O happens in this file and
+//! nothing here knows about HTTP: callers describe a failure as a [`Class`] (the API client's
 //! errors know their own class), so the rules are unit-tested directly. Delays come
 //! from `backon`'s jittered exponential backoff; a server's own `Retry-After` /
-//! `RateLimit-Reset` is honoured up to a cap.
+//! `RateLimit-Reset` is honoured up to a cap. The loop that sleeps these delays, and
+//! stops when the run is cancelled, is [`run::Retrier`]: every retry loop goes through it.
 
 use std::time::Duration;
 
 use backon::BackoffBuilder;
+
+pub mod run;
 
 /// The longest a server-requested wait is honoured before retrying anyway.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);

@@ -28,7 +28,7 @@ pub use error::ApiError;
 use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
 
 use crate::artifact::Artifact;
-use crate::retry::{self, Decision, RetryPolicy};
+use crate::retry::{self, RetryPolicy};
 use crate::secret::Secret;
 
 /// How long to wait for a TCP/TLS connection.
@@ -354,44 +354,45 @@ impl Client {
     /// earlier attempt already deleted it.
     pub async fn delete(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<(), ApiError> {
         let url = self.url(org, registry, &["packages", id]);
-        let mut backoff = self.0.policy.backoff();
-        let mut retried = false;
-        loop {
+        let once = |attempt: u32| {
             let req = self.json_request(Method::DELETE, url.clone(), token);
-            let err = match req.send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(()),
-                Ok(resp) if retried && resp.status().as_u16() == 404 => return Ok(()),
-                Ok(resp) => status_error("DELETE", &url, resp).await,
-                Err(e) => transport("DELETE", &url, &e),
-            };
-            match retry::decide(err.retry_class(), backoff.next_delay()) {
-                Decision::Retry(wait) => {
-                    retried = true;
-                    tokio::time::sleep(wait).await;
+            let url = &url;
+            async move {
+                match req.send().await {
+                    Ok(resp) if resp.status().is_success() => Ok(()),
+                    Ok(resp) if attempt > 0 && resp.status().as_u16() == 404 => Ok(()),
+                    Ok(resp) => Err(status_error("DELETE", url, resp).await),
+                    Err(e) => Err(transport("DELETE", url, &e)),
                 }
-                Decision::GiveUp => return Err(err),
             }
-        }
+        };
+        retry::run::retry(self.0.policy, &not_cancelled(), ApiError::retry_class, once)
+            .await
+            .map_err(retry::run::Stopped::into_inner)
     }
 
     /// GET with retries on transient failures.
     async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &Secret) -> Result<T, ApiError> {
-        let mut backoff = self.0.policy.backoff();
-        loop {
+        let once = |_| {
             let req = self.json_request(Method::GET, url.clone(), token);
-            let err = match req.send().await {
-                Ok(resp) => match decode("GET", &url, resp).await {
-                    Ok(value) => return Ok(value),
-                    Err(err) => err,
-                },
-                Err(e) => transport("GET", &url, &e),
-            };
-            match retry::decide(err.retry_class(), backoff.next_delay()) {
-                Decision::Retry(wait) => tokio::time::sleep(wait).await,
-                Decision::GiveUp => return Err(err),
+            let url = &url;
+            async move {
+                match req.send().await {
+                    Ok(resp) => decode("GET", url, resp).await,
+                    Err(e) => Err(transport("GET", url, &e)),
+                }
             }
-        }
+        };
+        retry::run::retry(self.0.policy, &not_cancelled(), ApiError::retry_class, once)
+            .await
+            .map_err(retry::run::Stopped::into_inner)
     }
+}
+
+/// The client's own retries are not cut short by a cancellation: its callers bound
+/// every call with their cancellation grace, dropping the call when it is over.
+fn not_cancelled() -> tokio_util::sync::CancellationToken {
+    tokio_util::sync::CancellationToken::new()
 }
 
 /// One file upload: the file, its attestations, the progress counters, and what the

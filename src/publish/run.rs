@@ -23,7 +23,8 @@ use crate::auth::AuthError;
 use crate::lookup::Found;
 use crate::report::text::duration;
 use crate::report::{Entry, Status};
-use crate::retry::{self, Backoff, Class, Decision};
+use crate::retry::Class;
+use crate::retry::run::{End, Retrier};
 
 /// One file's publish, from its first attempt to its report entry.
 pub(super) struct FileRun<'p> {
@@ -32,13 +33,7 @@ pub(super) struct FileRun<'p> {
     pub(super) overall: &'p Overall,
     pub(super) a: Artifact,
     pub(super) st: State,
-    backoff: Backoff,
-}
-
-/// How a wait before the next attempt ended, when it did not end in a retry.
-enum WaitEnd {
-    GiveUp,
-    Cancelled,
+    retrier: Retrier<'p>,
 }
 
 impl Publisher {
@@ -51,7 +46,7 @@ impl Publisher {
             overall,
             st: State::new(self.upload_method, artifact.size),
             a: artifact,
-            backoff: self.client.policy().backoff(),
+            retrier: Retrier::new(self.client.policy(), &self.cancel),
         };
         let result = run.drive().await;
         overall.finish(run.a.size);
@@ -136,8 +131,8 @@ impl FileRun<'_> {
         let what = self.p.ci.scrub(&err.to_string());
         match self.wait(err.retry_class(), &what).await {
             Ok(()) => Ok(None),
-            Err(WaitEnd::GiveUp) => Err(Failure::from_api(err)),
-            Err(WaitEnd::Cancelled) => self.after_cancel(false).await.map(Some),
+            Err(End::GiveUp) => Err(Failure::from_api(err)),
+            Err(End::Cancelled) => self.after_cancel(false).await.map(Some),
         }
     }
 
@@ -165,27 +160,17 @@ impl FileRun<'_> {
         let what = self.p.ci.scrub(&message);
         match self.wait(Class::Transient { server_wait: None }, &what).await {
             Ok(()) => Ok(()),
-            Err(WaitEnd::GiveUp) => Err(Failure::auth(message)),
-            Err(WaitEnd::Cancelled) => Err(Failure::new(CANCELLED_BEFORE)),
+            Err(End::GiveUp) => Err(Failure::auth(message)),
+            Err(End::Cancelled) => Err(Failure::new(CANCELLED_BEFORE)),
         }
     }
 
     /// Waits out the next backoff delay, unless the retries are used up or the run
     /// is cancelled.
-    async fn wait(&mut self, class: Class, what: &str) -> Result<(), WaitEnd> {
-        match retry::decide(class, self.backoff.next_delay()) {
-            Decision::GiveUp => Err(WaitEnd::GiveUp),
-            Decision::Retry(wait) => {
-                self.p
-                    .ci
-                    .line(&format!("  {}: {what} — retrying in {}", self.a.rel, duration(wait)));
-                if self.p.sleep(wait).await {
-                    Ok(())
-                } else {
-                    Err(WaitEnd::Cancelled)
-                }
-            }
-        }
+    async fn wait(&mut self, class: Class, what: &str) -> Result<(), End> {
+        let (ci, rel) = (&self.p.ci, &self.a.rel);
+        let announce = |wait| ci.line(&format!("  {rel}: {what} — retrying in {}", duration(wait)));
+        self.retrier.pause(class, announce).await
     }
 
     /// The registry accepted the file: check its digest against the local file's.
