@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use anyhow::bail;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::Client;
 use crate::api::model::{Package, is_copyable};
@@ -18,8 +19,11 @@ use crate::config::Spelling;
 use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Wanted};
 use crate::report::{Entry, Promotion, PromotionStatus};
-use crate::retry::{self, Decision};
+use crate::retry::run::{self, Stopped};
 
+pub use error::PromoteError;
+
+mod error;
 pub mod sources;
 
 /// Copies packages from `source` into each destination.
@@ -84,9 +88,10 @@ impl Promoter {
     }
 
     /// Promotes every entry into every destination, recording results on the entries.
-    /// After a cancellation the copy in flight gets the same grace as uploads and the
-    /// rest are recorded as not attempted.
-    pub async fn promote_all(&self, entries: &mut [Entry], cancel: &tokio_util::sync::CancellationToken) {
+    /// After a cancellation the copy in flight gets the same grace as uploads (a
+    /// backoff between its attempts ends at once) and the rest are recorded as not
+    /// attempted.
+    pub async fn promote_all(&self, entries: &mut [Entry], cancel: &CancellationToken) {
         for entry in entries.iter_mut() {
             for dest in &self.destinations {
                 let promotion = if cancel.is_cancelled() {
@@ -97,12 +102,8 @@ impl Promoter {
                         tokio::time::sleep(crate::publish::CANCEL_GRACE).await;
                     };
                     tokio::select! {
-                        promotion = self.promote_one(entry, dest) => promotion,
-                        () = grace => Promotion {
-                            status: PromotionStatus::Failed,
-                            error: Some("cancelled while copying: the copy may or may not have been made; check the destination".to_owned()),
-                            ..skipped(entry, dest, "")
-                        },
+                        promotion = self.promote_one(entry, dest, cancel) => promotion,
+                        () = grace => self.failed(entry, dest, &PromoteError::Cancelled),
                     }
                 };
                 entry.promotions.push(promotion);
@@ -110,38 +111,47 @@ impl Promoter {
         }
     }
 
-    async fn promote_one(&self, entry: &Entry, dest: &str) -> Promotion {
-        let mut promotion = Promotion {
-            registry: dest.to_owned(),
-            name: entry.name.clone(),
-            version: entry.version.clone(),
-            id: None,
-            web_url: None,
-            status: PromotionStatus::Failed,
-            error: None,
+    async fn promote_one(&self, entry: &Entry, dest: &str, cancel: &CancellationToken) -> Promotion {
+        let (status, pkg) = match self.copy_with_retries(entry, dest, cancel).await {
+            Ok(done) => done,
+            Err(err) => return self.failed(entry, dest, &err),
         };
-        match self.copy_with_retries(entry, dest).await {
-            Ok((status, pkg)) => {
-                promotion.status = status;
-                if let Some(pkg) = pkg {
-                    promotion.id = Some(pkg.id.clone());
-                    promotion.web_url = pkg.web_url.clone();
-                    if !pkg.name.is_empty() {
-                        promotion.name = Some(pkg.name.clone());
-                    }
-                    if pkg.version.is_some() {
-                        promotion.version = pkg.version.clone();
-                    }
-                }
+        let mut promotion = Promotion {
+            status,
+            error: None,
+            ..skipped(entry, dest, "")
+        };
+        if let Some(pkg) = pkg {
+            promotion.id = Some(pkg.id.clone());
+            promotion.web_url = pkg.web_url.clone();
+            if !pkg.name.is_empty() {
+                promotion.name = Some(pkg.name.clone());
             }
-            Err(message) => promotion.error = Some(self.ci.scrub(&message)),
+            if pkg.version.is_some() {
+                promotion.version = pkg.version.clone();
+            }
         }
         promotion
     }
 
-    async fn copy_with_retries(&self, entry: &Entry, dest: &str) -> Result<(PromotionStatus, Option<Package>), String> {
+    /// A failed promotion, its message scrubbed of secrets.
+    fn failed(&self, entry: &Entry, dest: &str, err: &PromoteError) -> Promotion {
+        Promotion {
+            status: PromotionStatus::Failed,
+            error: Some(self.ci.scrub(&err.to_string())),
+            auth_refused: err.is_auth(),
+            ..skipped(entry, dest, "")
+        }
+    }
+
+    async fn copy_with_retries(
+        &self,
+        entry: &Entry,
+        dest: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Copied, PromoteError> {
         let Some(id) = entry.id.as_deref() else {
-            return Err("no package id to copy from".to_owned());
+            return Err(PromoteError::NoId);
         };
         // Already there? (A re-run, or an earlier promotion.) A package with the same
         // name and version but other content may be another architecture: the copy
@@ -149,64 +159,63 @@ impl Promoter {
         if let Destination::Identical(pkg) = self.check_destination(entry, dest).await? {
             return Ok((PromotionStatus::Identical, Some(pkg)));
         }
-        let mut backoff = self.client.policy().backoff();
-        loop {
-            let token = self
-                .auth
-                .token(&self.org, &self.source)
-                .await
-                .map_err(|e| e.to_string())?;
-            let err = match self.client.copy(&self.org, &self.source, &token, id, dest).await {
-                Ok(pkg) => {
-                    if let Some(remote) = pkg.sha256() {
-                        if !remote.eq_ignore_ascii_case(&entry.sha256) {
-                            return Err(format!(
-                                "the copy in {dest:?} reports sha256 {remote}, but the package's sha256 is {}",
-                                entry.sha256
-                            ));
-                        }
-                    }
-                    return Ok((PromotionStatus::Promoted, Some(pkg)));
-                }
-                Err(err) => err,
+        let once = |_| self.copy_once(entry, dest, id);
+        run::retry(self.client.policy(), cancel, PromoteError::retry_class, once)
+            .await
+            .map_err(|stopped| match stopped {
+                Stopped::GaveUp(err) => err,
+                Stopped::Cancelled(_) => PromoteError::Cancelled,
+            })
+    }
+
+    /// One copy; after a duplicate refusal or an ambiguous failure the destination is
+    /// looked at before the copy is sent again.
+    async fn copy_once(&self, entry: &Entry, dest: &str, id: &str) -> Result<Copied, PromoteError> {
+        let token = self
+            .auth
+            .token(&self.org, &self.source)
+            .await
+            .map_err(PromoteError::Token)?;
+        let err = match self.client.copy(&self.org, &self.source, &token, id, dest).await {
+            Ok(pkg) => return copied(entry, dest, pkg),
+            Err(err) => err,
+        };
+        if err.is_already_exists() || err.is_ambiguous() {
+            let found = if err.is_already_exists() {
+                self.settle_destination(entry, dest).await?
+            } else {
+                self.check_destination(entry, dest).await?
             };
-            if err.is_already_exists() || err.is_ambiguous() {
-                let found = if err.is_already_exists() {
-                    self.settle_destination(entry, dest).await?
-                } else {
-                    self.check_destination(entry, dest).await?
-                };
-                match found {
-                    Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(pkg))),
-                    Destination::Others(digests) if err.is_already_exists() => {
-                        return Err(format!(
-                            "{} {} is already in {dest:?} with different content (destination sha256 {}, source sha256 {})",
-                            entry.name.as_deref().unwrap_or(""),
-                            entry.version.as_deref().unwrap_or(""),
-                            digests.join(", "),
-                            entry.sha256
-                        ));
-                    }
-                    _ => {}
+            match found {
+                Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(pkg))),
+                Destination::Others(digests) if err.is_already_exists() => {
+                    return Err(PromoteError::Different {
+                        name: entry.name.clone().unwrap_or_default(),
+                        version: entry.version.clone().unwrap_or_default(),
+                        dest: dest.to_owned(),
+                        theirs: digests.join(", "),
+                        ours: entry.sha256.clone(),
+                    });
                 }
-            }
-            if err.status() == Some(404) {
-                return Err(format!(
-                    "{err} (is {dest:?} a registry of organization {:?}, and does package {id} still exist in {:?}?)",
-                    self.org, self.source
-                ));
-            }
-            match retry::decide(err.retry_class(), backoff.next_delay()) {
-                Decision::Retry(wait) => tokio::time::sleep(wait).await,
-                Decision::GiveUp => return Err(err.to_string()),
+                _ => {}
             }
         }
+        if err.status() == Some(404) {
+            return Err(PromoteError::Gone {
+                err: Box::new(err),
+                dest: dest.to_owned(),
+                org: self.org.clone(),
+                id: id.to_owned(),
+                source_registry: self.source.clone(),
+            });
+        }
+        Err(PromoteError::Copy(err))
     }
 
     /// After the destination refused a copy as a duplicate: looks until the copy shows
     /// (an earlier attempt's, whose answer was lost) or the listing has had time to
     /// catch up.
-    async fn settle_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, String> {
+    async fn settle_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, PromoteError> {
         let mut found = self.check_destination(entry, dest).await?;
         for wait in crate::publish::policy::LAG_WAITS {
             if matches!(found, Destination::Identical(_)) {
@@ -219,11 +228,11 @@ impl Promoter {
     }
 
     /// Looks for the package in the destination by name and version.
-    async fn check_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, String> {
+    async fn check_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, PromoteError> {
         let (Some(name), Some(version)) = (entry.name.as_deref(), entry.version.as_deref()) else {
             return Ok(Destination::Absent);
         };
-        let token = self.auth.token(&self.org, dest).await.map_err(|e| e.to_string())?;
+        let token = self.auth.token(&self.org, dest).await.map_err(PromoteError::Token)?;
         let wanted = Wanted {
             file_name: entry.path.rsplit('/').next().unwrap_or(&entry.path),
             identity: Some((name, version)),
@@ -237,13 +246,31 @@ impl Promoter {
             Ok(Found::Absent | Found::Unknown) => Ok(Destination::Absent),
             // A token that may copy but not list the destination: let the copy decide.
             Err(err) if err.is_auth() => Ok(Destination::Absent),
-            Err(err) if err.status() == Some(404) => Err(format!(
-                "registry {dest:?} was not found in organization {:?} ({err})",
-                self.org
-            )),
-            Err(err) => Err(err.to_string()),
+            Err(err) if err.status() == Some(404) => Err(PromoteError::NoDestination {
+                dest: dest.to_owned(),
+                org: self.org.clone(),
+                err: Box::new(err),
+            }),
+            Err(err) => Err(PromoteError::Lookup(err)),
         }
     }
+}
+
+/// A finished promotion: its status and the destination's package.
+type Copied = (PromotionStatus, Option<Package>);
+
+/// The copy answered: promoted, unless its digest is not the package's.
+fn copied(entry: &Entry, dest: &str, pkg: Package) -> Result<Copied, PromoteError> {
+    if let Some(remote) = pkg.sha256() {
+        if !remote.eq_ignore_ascii_case(&entry.sha256) {
+            return Err(PromoteError::Corrupted {
+                dest: dest.to_owned(),
+                remote: remote.to_owned(),
+                local: entry.sha256.clone(),
+            });
+        }
+    }
+    Ok((PromotionStatus::Promoted, Some(pkg)))
 }
 
 /// What a destination registry holds under a package's name and version.
@@ -277,6 +304,7 @@ pub fn plan_all(entries: &mut [Entry], destinations: &[String]) {
                 web_url: None,
                 status: PromotionStatus::Planned,
                 error: None,
+                auth_refused: false,
             };
             entry.promotions.push(promotion);
         }
@@ -292,5 +320,6 @@ fn skipped(entry: &Entry, dest: &str, reason: &str) -> Promotion {
         web_url: None,
         status: PromotionStatus::Skipped,
         error: Some(reason.to_owned()),
+        auth_refused: false,
     }
 }

@@ -65,6 +65,9 @@ pub struct Promotion {
     pub web_url: Option<String>,
     pub status: PromotionStatus,
     pub error: Option<String>,
+    /// Whether the failure was the credentials being refused (401/403).
+    #[serde(skip)]
+    pub auth_refused: bool,
 }
 
 /// One file's entry in the report.
@@ -173,14 +176,18 @@ impl Report {
     }
 
     /// The exit status: 0 when all is done; 4 when the registry refused the
-    /// credentials and nothing was published; 1 for any other failure.
+    /// credentials (for a publish or a promotion) and nothing was published; 1 for
+    /// any other failure.
     #[must_use]
     pub fn exit_status(&self) -> ExitStatus {
         if self.is_success() {
             return ExitStatus::Success;
         }
         let nothing_written = self.totals.published == 0 && self.totals.replaced == 0;
-        let auth = self.packages.iter().any(|e| e.auth_refused);
+        let auth = self
+            .packages
+            .iter()
+            .any(|e| e.auth_refused || e.promotions.iter().any(|p| p.auth_refused));
         if auth && nothing_written {
             ExitStatus::AuthRefused
         } else {

@@ -328,3 +328,32 @@ fn promote_only_merges_the_reports_of_parallel_jobs() {
         "a promote-only step stores no report: {keys:?}"
     );
 }
+
+/// A token that may read both registries but not write packages: the copy is refused
+/// with 403, and since nothing was written the run exits 4 (authentication refused),
+/// as a refusal while publishing does.
+#[test]
+fn a_token_refused_during_promotion_exits_4() {
+    let mut config = crate::support::EmuConfig::default();
+    for slug in ["staging", "production"] {
+        config.registries.insert(slug.into(), "debian".into());
+    }
+    config.tokens.insert(
+        "bkua_readonly".into(),
+        vec!["read_packages".into(), "read_registries".into()],
+    );
+    let emu = crate::support::emulator_with(config);
+    staging_job(&emu).file("dist/a_1.0_amd64.deb", "a").run().code(0);
+    let job = promote_cli(&emu)
+        .env("BUILDKITE_API_TOKEN", "bkua_readonly")
+        .args(&["--report-file", "r.json"])
+        .file("dist/a_1.0_amd64.deb", "a");
+    job.run()
+        .code(4)
+        .has("403")
+        .has("write_packages")
+        .lacks("bkua_readonly");
+    assert!(emu.packages("production").is_empty());
+    let r = job.json("r.json");
+    assert_eq!(r["packages"][0]["promotions"][0]["status"], "failed");
+}
