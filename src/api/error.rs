@@ -221,6 +221,9 @@ mod tests {
         assert_eq!(untrusted.retry_class(), Class::Permanent);
         assert!(!untrusted.is_ambiguous());
         let text = untrusted.to_string();
-        assert!(text.contains("certificate problem") && text.contains("SSL_CERT_FILE"), "{text}");
+        assert!(
+            text.contains("certificate problem") && text.contains("SSL_CERT_FILE"),
+            "{text}"
+        );
     }
 }

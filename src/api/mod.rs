@@ -151,7 +151,8 @@ impl Client {
         let req = self.json_request(Method::POST, url.clone(), token);
         let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
         let slot: UploadSlot = decode("POST", &url, resp).await?;
-        if !slot.form.data.contains_key("key") {
+        // A POST form names the object by its `key`; a PUT URL names it itself.
+        if !slot.form.method.eq_ignore_ascii_case("PUT") && !slot.form.data.contains_key("key") {
             return Err(ApiError::Decode {
                 method: "POST",
                 url: url.to_string(),
@@ -203,7 +204,8 @@ impl Client {
         object.set_query(None);
         let host = url.host_str().unwrap_or_default().to_owned();
         let req = if method == Method::PUT {
-            self.put_request(&url, form, upload).map_err(|d| decode_error(verb, d))?
+            self.put_request(&url, form, upload)
+                .map_err(|d| decode_error(verb, d))?
         } else {
             let mut body = Form::new();
             let mut key = String::new();
@@ -260,7 +262,10 @@ impl Client {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| format!("the upload slot's form has a field {name:?} that is not a header name"))?;
             // The length is this client's to state; these say how the body is framed.
-            if matches!(header.as_str(), "content-length" | "transfer-encoding" | "host" | "connection") {
+            if matches!(
+                header.as_str(),
+                "content-length" | "transfer-encoding" | "host" | "connection"
+            ) {
                 continue;
             }
             let value = HeaderValue::from_str(&field_text(value))

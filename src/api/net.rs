@@ -88,7 +88,11 @@ pub fn configure(mut builder: ClientBuilder, network: &Network) -> Result<(Clien
     ] {
         let Some(url) = url else { continue };
         let target = url.expose().as_str();
-        let proxy = if https { Proxy::https(target) } else { Proxy::http(target) };
+        let proxy = if https {
+            Proxy::https(target)
+        } else {
+            Proxy::http(target)
+        };
         let proxy = proxy.map_err(|e| NetworkError::Proxy {
             var,
             proxy: url.redacted(),
@@ -157,17 +161,18 @@ fn system_roots() -> Vec<CertificateDer<'static>> {
 }
 
 /// Whether `err` (anywhere in its chain of causes) is the peer's certificate being
-/// refused, and rustls's words for why.
+/// refused, and rustls's words for why. rustls's error arrives wrapped in I/O errors
+/// (tokio-rustls wraps it, the connector wraps that again), whose `source` skips the
+/// wrapped error, so each I/O error is opened too.
 #[must_use]
 pub fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(err);
     while let Some(e) = current {
-        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
-            e.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(tls) = tls {
+        let mut inner: &(dyn std::error::Error + 'static) = e;
+        while let Some(wrapped) = inner.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            inner = wrapped;
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
             return matches!(
                 tls,
                 rustls::Error::InvalidCertificate(_)

@@ -79,12 +79,7 @@ fn redact(url: &Url) -> String {
 pub(super) fn network(vars: &BTreeMap<String, String>) -> Result<Network, ConfigError> {
     let cert_file = var(vars, "SSL_CERT_FILE").map(|(_, v)| PathBuf::from(v));
     let cert_dirs = var(vars, "SSL_CERT_DIR")
-        .map(|(_, v)| {
-            v.split(':')
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from)
-                .collect()
-        })
+        .map(|(_, v)| v.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect())
         .unwrap_or_default();
     Ok(Network {
         cert_file,
@@ -213,7 +208,11 @@ mod tests {
         let n = network(&vars(&[("HTTPS_PROXY", "http://alice:s3cret@proxy:3128")])).unwrap();
         let proxy = n.https_proxy.unwrap();
         assert_eq!(proxy.expose().password(), Some("s3cret"));
-        for shown in [format!("{proxy}"), format!("{proxy:?}"), format!("{n:?}", n = proxy.clone())] {
+        for shown in [
+            format!("{proxy}"),
+            format!("{proxy:?}"),
+            format!("{n:?}", n = proxy.clone()),
+        ] {
             assert!(!shown.contains("s3cret") && !shown.contains("alice"), "{shown}");
         }
         let err = network(&vars(&[("HTTPS_PROXY", "http://alice:s3cret@[bad:3128")])).unwrap_err();
@@ -242,7 +241,10 @@ mod tests {
             ("BUILDKITE_JOB_ID", "0190-ab"),
         ]))
         .unwrap();
-        assert_eq!(bk.job.as_deref(), Some("https://buildkite.com/acme/app/builds/7#0190-ab"));
+        assert_eq!(
+            bk.job.as_deref(),
+            Some("https://buildkite.com/acme/app/builds/7#0190-ab")
+        );
         let gh = network(&vars(&[
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_SERVER_URL", "https://github.com/"),

@@ -6,6 +6,7 @@
 
 #[path = "../../../emulator/server.rs"]
 pub mod server;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
