@@ -5,7 +5,9 @@
 //! wrote it ([`spelling`]). The environment arrives as an injected map so tests never
 //! touch the process environment. Nothing here depends on the CI adapter: the
 //! [`Platform`] is decided here (`platform`), from the environment, and the adapter
-//! reads it. The submodules import one another, never this one.
+//! reads it. The network settings (certificates to trust, proxies, the CI job for
+//! the `User-Agent`) are read here too (`network`), so the HTTP client is built from
+//! the injected map alone. The submodules import one another, never this one.
 
 pub mod error;
 mod network;

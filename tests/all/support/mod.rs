@@ -6,6 +6,8 @@
 
 #[path = "../../../emulator/server.rs"]
 pub mod server;
+#[path = "../../../emulator/tls.rs"]
+pub mod emulator_tls;
 pub mod tls;
 
 use std::collections::BTreeMap;

@@ -1,20 +1,18 @@
 //! TLS for the network tests: a private CA and a server certificate made by
-//! `openssl` (for `localhost` and `127.0.0.1`), the emulator served over TLS with
-//! rustls (counting every handshake, so a test can prove a refused certificate was
-//! not retried), mitmproxy as a real TLS-intercepting proxy, and a tiny CONNECT proxy
+//! `openssl` (for `localhost` and `127.0.0.1`), the emulator served over TLS
+//! (`emulator/tls.rs`, counting every handshake, so a test can prove a refused
+//! certificate was not retried), mitmproxy as a real TLS-intercepting proxy, and a tiny CONNECT proxy
 //! that records what it was asked to reach.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
+use super::emulator_tls::{Counters, serve_tls};
 use super::server::{self, Config as EmuConfig, Handle};
 
 /// A private CA and a server certificate it signed, as PEM files.
@@ -116,11 +114,10 @@ pub fn pki(name: &str) -> Pki {
     }
 }
 
-/// The emulator behind TLS, and how many TLS handshakes were attempted and failed.
+/// The emulator behind TLS, and how many TLS handshakes were attempted.
 pub struct TlsEmulator {
     pub handle: Handle,
-    pub handshakes: Arc<AtomicUsize>,
-    pub failed: Arc<AtomicUsize>,
+    pub counters: Arc<Counters>,
 }
 
 impl TlsEmulator {
@@ -129,54 +126,17 @@ impl TlsEmulator {
         &self.handle.url
     }
     pub fn handshakes(&self) -> usize {
-        self.handshakes.load(Ordering::SeqCst)
+        self.counters.handshakes.load(Ordering::SeqCst)
     }
 }
 
-/// Accepted TLS streams, handed to axum; handshakes run in their own tasks so one
-/// slow or refused client never holds up another.
-struct Tls {
-    streams: tokio::sync::mpsc::Receiver<(
-        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
-        std::net::SocketAddr,
-    )>,
-    addr: std::net::SocketAddr,
-}
-
-impl axum::serve::Listener for Tls {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.streams.recv().await {
-            Some(stream) => stream,
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.addr)
-    }
-}
-
-/// Starts an emulator served over TLS with `pki`'s server certificate. The emulator
-/// is told (`X-Forwarded-Proto`) that it is reached over https, so the storage URLs it
-/// hands out are https too.
+/// Starts an emulator served over TLS with `pki`'s server certificate.
 pub fn emulator_tls(config: EmuConfig, pki: &Pki) -> TlsEmulator {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pki.cert)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&pki.key).unwrap();
-    let tls = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let state = server::new_state(config);
-    let (handshakes, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counters = Arc::new(Counters::default());
     let (tx, rx) = std::sync::mpsc::channel();
-    let (shared, counted, refused) = (state.clone(), Arc::clone(&handshakes), Arc::clone(&failed));
+    let (shared, counted) = (state.clone(), Arc::clone(&counters));
+    let (cert, key) = (pki.cert.clone(), pki.key.clone());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -185,36 +145,8 @@ pub fn emulator_tls(config: EmuConfig, pki: &Pki) -> TlsEmulator {
             .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tx.send(addr).unwrap();
-            let (streams_tx, streams) = tokio::sync::mpsc::channel(16);
-            tokio::spawn(async move {
-                loop {
-                    let Ok((tcp, peer)) = listener.accept().await else {
-                        continue;
-                    };
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let (acceptor, streams_tx, refused) = (acceptor.clone(), streams_tx.clone(), Arc::clone(&refused));
-                    tokio::spawn(async move {
-                        match acceptor.accept(tcp).await {
-                            Ok(stream) => {
-                                let _ = streams_tx.send((stream, peer)).await;
-                            }
-                            Err(_) => {
-                                refused.fetch_add(1, Ordering::SeqCst);
-                            }
-                        }
-                    });
-                }
-            });
-            let app = server::router(shared).layer(axum::middleware::map_request(
-                |mut req: axum::extract::Request| async move {
-                    req.headers_mut()
-                        .insert("x-forwarded-proto", axum::http::HeaderValue::from_static("https"));
-                    req
-                },
-            ));
-            axum::serve(Tls { streams, addr }, app).await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            serve_tls(listener, shared, &cert, &key, counted).await;
         });
     });
     let addr = rx.recv().unwrap();
@@ -224,8 +156,7 @@ pub fn emulator_tls(config: EmuConfig, pki: &Pki) -> TlsEmulator {
             addr,
             state,
         },
-        handshakes,
-        failed,
+        counters,
     }
 }
 
