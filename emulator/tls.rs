@@ -23,7 +23,10 @@ pub struct Counters {
 /// Accepted TLS streams, handed to axum. Handshakes run in their own tasks so one
 /// slow or refused client never holds up another.
 struct Tls {
-    streams: tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::net::SocketAddr)>,
+    streams: tokio::sync::mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        std::net::SocketAddr,
+    )>,
     addr: std::net::SocketAddr,
 }
 

@@ -4,10 +4,10 @@
 
 #![allow(dead_code)]
 
-#[path = "../../../emulator/server.rs"]
-pub mod server;
 #[path = "../../../emulator/tls.rs"]
 pub mod emulator_tls;
+#[path = "../../../emulator/server.rs"]
+pub mod server;
 pub mod tls;
 
 use std::collections::BTreeMap;

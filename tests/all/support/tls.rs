@@ -234,8 +234,11 @@ pub fn mitmproxy(upstream_ca: &Path, credentials: Option<&str>) -> Mitm {
 /// each CONNECT target and the authorization it carried.
 pub struct ConnectProxy {
     pub url: String,
-    pub seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    pub seen: Seen,
 }
+
+/// Each CONNECT target, with the `Proxy-Authorization` it carried.
+pub type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
 impl ConnectProxy {
     pub fn targets(&self) -> Vec<String> {
@@ -247,7 +250,7 @@ pub fn connect_proxy(credentials: Option<&str>) -> ConnectProxy {
     use base64::Engine;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::default();
     let expected = credentials.map(|c| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c)));
     let recorded = Arc::clone(&seen);
     std::thread::spawn(move || {
