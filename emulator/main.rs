@@ -1,5 +1,6 @@
 //! Runs the Packages API emulator on loopback, for the README demo, manual testing and
-//! the benchmarks. Prints `listening on http://127.0.0.1:PORT` once ready.
+//! the benchmarks. Prints `listening on http://127.0.0.1:PORT` once ready
+//! (`https://` with `--tls-cert` and `--tls-key`).
 //!
 //! ```text
 //! cargo run --example emulator -- --port 8787 --registry debs:debian --registry production:debian
@@ -7,6 +8,7 @@
 
 #[allow(dead_code)] // Handle and start() serve the integration tests, which include this module.
 mod server;
+mod tls;
 
 use std::collections::BTreeMap;
 
@@ -36,6 +38,12 @@ struct Args {
     /// Read published files without hashing them (for benchmarks of the client's CPU)
     #[arg(long)]
     sink: bool,
+    /// Serve over TLS with this PEM certificate (with --tls-key)
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -74,6 +82,13 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .expect("bind 127.0.0.1");
-    println!("listening on http://{}", listener.local_addr().expect("local address"));
-    server::serve(listener, server::new_state(config)).await;
+    let addr = listener.local_addr().expect("local address");
+    let state = server::new_state(config);
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        println!("listening on https://{addr}");
+        tls::serve_tls(listener, state, &cert, &key, std::sync::Arc::default()).await;
+    } else {
+        println!("listening on http://{addr}");
+        server::serve(listener, state).await;
+    }
 }

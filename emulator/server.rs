@@ -23,7 +23,7 @@ use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -164,6 +164,11 @@ pub struct Config {
     /// for benchmarks that measure the client): digests are left out.
     #[serde(default)]
     pub sink: bool,
+    /// Hand out upload slots in the signed-URL shape (`PUT` the raw file to a URL that
+    /// names the object, the form's `data` as headers), as a linked GCS bucket does,
+    /// instead of an S3 browser-POST form.
+    #[serde(default)]
+    pub storage_put: bool,
 }
 
 impl Default for Config {
@@ -187,6 +192,7 @@ impl Default for Config {
             endless_pages: false,
             jitter_ms: 0,
             sink: false,
+            storage_put: false,
         }
     }
 }
@@ -290,6 +296,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route(&format!("{base}/packages/{{id}}/copy"), post(copy))
         .route("/_storage/bucket", post(storage))
+        .route("/_storage/object/{*key}", put(storage_put))
         .route("/_github/token", get(github_token))
         .route("/_emulator/state", get(dump))
         .route("/_emulator/faults", post(add_faults))
@@ -681,9 +688,15 @@ fn package_json(s: &EmuState, base: &str, org: &str, registry: &str, p: &Pkg) ->
     })
 }
 
+/// The emulator's URL as the client reached it: `https` when a TLS front says so
+/// with `X-Forwarded-Proto`, as reverse proxies do.
 fn base_url(headers: &HeaderMap) -> String {
+    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
     format!(
-        "http://{}",
+        "{scheme}://{}",
         headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1")
     )
 }
@@ -845,7 +858,12 @@ async fn fetch_object(state: &Shared, url: &str) -> Result<Upload, Response> {
         });
     }
     let s = state.lock().unwrap();
-    let key = percent_decode(url.split_once("/_storage/bucket/").map(|(_, k)| k).unwrap_or_default());
+    let key = percent_decode(
+        url.split_once("/_storage/bucket/")
+            .or_else(|| url.split_once("/_storage/object/"))
+            .map(|(_, k)| k)
+            .unwrap_or_default(),
+    );
     match s.objects.get(&key) {
         Some((file_name, size, sha256, sha512)) => Ok(Upload {
             file_name: file_name.clone(),
@@ -941,6 +959,9 @@ async fn upload_slot(
     let policy = format!("policy-{:08x}", s.counter);
     s.policies.push(policy.clone());
     let base = base_url(&headers);
+    if s.cfg().storage_put {
+        return axum::Json(put_slot(&base, s.counter, &policy)).into_response();
+    }
     let storage = s
         .cfg()
         .storage_url
@@ -1031,6 +1052,111 @@ async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart:
     s.objects
         .insert(key, (upload.file_name, upload.size, upload.sha256, upload.sha512));
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// An upload slot in the signed-URL shape: the URL names the object (without the
+/// file name, which the uploader sends as `Content-Disposition`) and carries the
+/// signature in its query; `data` holds headers the upload must send as they are.
+fn put_slot(base: &str, counter: u64, policy: &str) -> Value {
+    json!({
+        "uri": format!("gs://bucket/uploads/{counter:08x}"),
+        "form": {
+            "method": "PUT",
+            "url": format!("{base}/_storage/object/uploads/{counter:08x}?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=sig-{policy}"),
+            "data": { "x-goog-meta-slot": policy, "content-type": "application/octet-stream" }
+        }
+    })
+}
+
+/// The signed-URL storage endpoint: a `PUT` of the raw file, with an exact
+/// `Content-Length`, no Buildkite token, and the headers the slot named (a signed URL
+/// is checked against them).
+async fn storage_put(
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let xml = |status: StatusCode, code: &str, msg: &str| {
+        (
+            status,
+            [("content-type", "application/xml")],
+            format!("<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{msg}</Message></Error>"),
+        )
+            .into_response()
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if headers.contains_key("authorization") {
+        return xml(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "Unsupported Authorization Type",
+        );
+    }
+    let Ok(length) = header("content-length").parse::<u64>() else {
+        return xml(
+            StatusCode::LENGTH_REQUIRED,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        );
+    };
+    let policy = header("x-goog-meta-slot");
+    let signed = query.get("X-Goog-Signature") == Some(&format!("sig-{policy}"));
+    if !signed
+        || !state.lock().unwrap().policies.contains(&policy)
+        || header("content-type") != "application/octet-stream"
+    {
+        return xml(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided.",
+        );
+    }
+    let disposition = header("content-disposition");
+    let file_name = match disposition.split_once("filename*=UTF-8''") {
+        Some((_, encoded)) => percent_decode(encoded),
+        None => disposition
+            .split_once("filename=\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(name, _)| name.to_owned())
+            .unwrap_or_else(|| key.rsplit('/').next().unwrap_or_default().to_owned()),
+    };
+    let (mut sha256, mut sha512, mut size) = (Sha256::new(), Sha512::new(), 0u64);
+    let mut stream = body.into_data_stream();
+    use futures_util::StreamExt;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return xml(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                "The request body ended early.",
+            );
+        };
+        size += chunk.len() as u64;
+        sha256.update(&chunk);
+        sha512.update(&chunk);
+    }
+    if size != length {
+        return xml(
+            StatusCode::BAD_REQUEST,
+            "IncompleteBody",
+            "The body does not match the Content-Length.",
+        );
+    }
+    let digests = (format!("{:x}", sha256.finalize()), format!("{:x}", sha512.finalize()));
+    state
+        .lock()
+        .unwrap()
+        .objects
+        .insert(key, (file_name, size, digests.0, digests.1));
+    StatusCode::OK.into_response()
 }
 
 #[derive(Deserialize)]

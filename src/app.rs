@@ -353,8 +353,10 @@ fn client(config: &Config) -> Result<Client, Abort> {
     let policy = RetryPolicy {
         retries: config.retries(),
     };
-    let client =
-        Client::new(config.api_url(), policy, config.stall_timeout()).context("cannot build the HTTP client")?;
+    // Only the environment's certificate files and proxies can make this fail, so
+    // it is a configuration error.
+    let client = Client::new(config.api_url(), policy, config.stall_timeout(), config.network())
+        .map_err(|e| Abort::usage(e.context("cannot build the HTTP client")))?;
     Ok(client)
 }
 

@@ -66,7 +66,13 @@ fn session(vars: &BTreeMap<String, String>, api: &cli::ApiTarget, to: Option<&St
                 "no API token: set {token_var} (a token is never taken as a flag, so it stays out of shell history)"
             ))
         })?;
-    let client = Client::new(config.api_url(), RetryPolicy { retries: 3 }, config.timeout())?;
+    let client = Client::new(
+        config.api_url(),
+        RetryPolicy { retries: 3 },
+        config.timeout(),
+        config.network(),
+    )
+    .map_err(|e| Abort::usage(e.context("cannot build the HTTP client")))?;
     Ok(Session { client, token, config })
 }
 

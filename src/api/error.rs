@@ -3,7 +3,8 @@
 //! transient), whether it may have changed state on the server (ambiguous), whether the
 //! server said "already exists", and whether the credentials were refused. Each error
 //! names the method and URL, keeps the server's `message` and status, and for 401/403
-//! says which token scope the call needs.
+//! says which token scope the call needs. A refused TLS certificate is its own kind,
+//! never retried, and says how to trust a private CA.
 
 use std::time::Duration;
 
@@ -29,13 +30,31 @@ pub enum ApiError {
     },
     /// Object storage refused the presigned upload (its body is usually S3's XML).
     #[error(
-        "storage {method} {url} answered {status}: {message}; the storage refused the upload (the slot may have expired: a fresh one is requested on retry)"
+        "storage {method} {url} answered {status}: {message}; the storage host {host} refused the upload (the slot may have expired: a fresh one is requested on retry)"
     )]
     Storage {
         method: &'static str,
         url: String,
+        /// The storage host, which may be an organization's own bucket.
+        host: String,
         status: u16,
         message: String,
+    },
+    /// The server's TLS certificate was not trusted. It fails the same way on every
+    /// attempt, so it is never retried, and it says how to trust a private CA.
+    #[error(
+        "{method} {url} failed: the TLS certificate presented for {host} is not trusted ({detail}). \
+         This is a certificate problem, not a network failure, so it is not retried. If a \
+         TLS-inspecting proxy or a private CA signs it, add that CA: to the system trust store \
+         (for example update-ca-certificates), or set SSL_CERT_FILE to a PEM file (or SSL_CERT_DIR \
+         to a directory) holding it"
+    )]
+    Certificate {
+        method: &'static str,
+        url: String,
+        host: String,
+        /// rustls's reason, such as `invalid peer certificate: UnknownIssuer`.
+        detail: String,
     },
     /// The request did not complete: no connection, a reset, a timeout.
     #[error("{method} {url} failed: {detail}")]
@@ -116,7 +135,8 @@ impl ApiError {
             // A 2xx whose body is not what was expected (or too large to read)
             // probably did what was asked.
             ApiError::Decode { .. } | ApiError::Limit { .. } => true,
-            ApiError::Storage { .. } | ApiError::Local { .. } => false,
+            // A refused certificate stops the handshake before anything is sent.
+            ApiError::Storage { .. } | ApiError::Local { .. } | ApiError::Certificate { .. } => false,
         }
     }
 
@@ -135,6 +155,7 @@ impl ApiError {
             }
             ApiError::Status { .. }
             | ApiError::Storage { .. }
+            | ApiError::Certificate { .. }
             | ApiError::Decode { .. }
             | ApiError::Limit { .. }
             | ApiError::Local { .. } => Class::Permanent,
@@ -191,5 +212,18 @@ mod tests {
         };
         assert_eq!(local.retry_class(), Class::Permanent);
         assert!(!local.is_ambiguous());
+        let untrusted = ApiError::Certificate {
+            method: "GET",
+            url: "https://api.example/".into(),
+            host: "api.example".into(),
+            detail: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        assert_eq!(untrusted.retry_class(), Class::Permanent);
+        assert!(!untrusted.is_ambiguous());
+        let text = untrusted.to_string();
+        assert!(
+            text.contains("certificate problem") && text.contains("SSL_CERT_FILE"),
+            "{text}"
+        );
     }
 }

@@ -15,6 +15,7 @@
 pub mod body;
 pub mod error;
 pub mod model;
+pub mod net;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use error::ApiError;
 use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
 
 use crate::artifact::Artifact;
+use crate::config::Network;
 use crate::retry::{self, RetryPolicy};
 use crate::secret::Secret;
 
@@ -62,17 +64,20 @@ struct Inner {
 const MAX_REMEMBERED_DIGESTS: usize = 100_000;
 
 impl Client {
-    /// Builds the client: one connection pool, a user agent naming this tool, no
-    /// automatic redirects (a redirected upload would have to resend its body, and a
-    /// redirect must never carry the token elsewhere). `timeout` bounds every JSON
-    /// call from connect to the last byte of the answer.
-    pub fn new(base: &Url, policy: RetryPolicy, timeout: Duration) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("package-publisher/", env!("CARGO_PKG_VERSION")))
+    /// Builds the client: one connection pool, a user agent naming this tool and the
+    /// CI job, the trust store and proxies of `network` (see [`net`]), no automatic
+    /// redirects (a redirected upload would have to resend its body, and a redirect
+    /// must never carry the token elsewhere). `timeout` bounds every JSON call from
+    /// connect to the last byte of the answer. An unusable certificate file or proxy
+    /// is an error naming its variable.
+    pub fn new(base: &Url, policy: RetryPolicy, timeout: Duration, network: &Network) -> anyhow::Result<Self> {
+        let builder = reqwest::Client::builder()
+            .user_agent(net::user_agent(network))
             .connect_timeout(CONNECT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .build()?;
+            .tcp_nodelay(true);
+        let (builder, _) = net::configure(builder, network)?;
+        let http = builder.build()?;
         let mut base = base.clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -146,7 +151,8 @@ impl Client {
         let req = self.json_request(Method::POST, url.clone(), token);
         let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
         let slot: UploadSlot = decode("POST", &url, resp).await?;
-        if !slot.form.data.contains_key("key") {
+        // A POST form names the object by its `key`; a PUT URL names it itself.
+        if !slot.form.method.eq_ignore_ascii_case("PUT") && !slot.form.data.contains_key("key") {
             return Err(ApiError::Decode {
                 method: "POST",
                 url: url.to_string(),
@@ -157,40 +163,83 @@ impl Client {
         Ok(slot.form)
     }
 
-    /// Presigned flow, leg 2: send the file to storage with the slot's form. The data
-    /// fields go first and the file last; the length is exact (storage refuses chunked
-    /// bodies); no Buildkite header is sent. Returns the `package_url` for finalize.
+    /// Presigned flow, leg 2: send the file to storage as the slot's form says. The
+    /// form may name any host (an organization can link its own S3 or GCS bucket) and
+    /// either method:
+    ///
+    /// - `POST` (an S3 browser-POST form): the `data` fields as text parts first, the
+    ///   file last, as the part `file_input`; the object is `key` under `url`.
+    /// - `PUT` (a signed URL): the file as the raw body; the `data` entries are sent
+    ///   as request headers (a signed URL is checked against the headers it was signed
+    ///   with); the object is `url` without its query. The file name travels as
+    ///   `Content-Disposition` unless `data` sets one, since the URL may not carry it.
+    ///
+    /// The length is exact (storage refuses chunked bodies), no Buildkite header is
+    /// sent, and the `User-Agent` names only this tool. Errors name the storage host,
+    /// which egress allowlists and proxies must cover. Returns the `package_url` for
+    /// finalize.
     pub async fn upload_to_storage(&self, form: &UploadForm, upload: &Upload<'_>) -> Result<String, ApiError> {
         let artifact = upload.artifact;
-        let url = Url::parse(&form.url).map_err(|e| ApiError::Decode {
-            method: "POST",
-            url: form.url.clone(),
-            detail: format!("the upload slot's URL is not valid ({e})"),
-        })?;
-        let mut body = Form::new();
-        let mut key = String::new();
-        for (name, value) in &form.data {
-            let text = match value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            if name == "key" {
-                key = text.replace("${filename}", &artifact.file_name);
+        let decode_error = |method: &'static str, detail: String| ApiError::Decode {
+            method,
+            url: form.url.split('?').next().unwrap_or_default().to_owned(),
+            detail,
+        };
+        let (method, verb) = match form.method.to_ascii_uppercase().as_str() {
+            "POST" => (Method::POST, "POST"),
+            "PUT" => (Method::PUT, "PUT"),
+            other => {
+                return Err(decode_error(
+                    "POST",
+                    format!("the upload slot's form asks for the method {other:?}; storage uploads are POST or PUT"),
+                ));
             }
-            body = body.text(name.clone(), text);
-        }
-        body = body.part(form.file_input.clone(), file_part(upload)?);
-        let method = Method::from_bytes(form.method.as_bytes()).unwrap_or(Method::POST);
-        let req = self.0.http.request(method, url.clone()).multipart(body);
-        let resp = watch("POST", &url, req.send(), upload.progress)
+        };
+        let url = Url::parse(&form.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .ok_or_else(|| decode_error(verb, "the upload slot's URL is not an http(s) URL".to_owned()))?;
+        // Errors name the object's URL without the query, which holds the signature.
+        let mut object = url.clone();
+        object.set_query(None);
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let req = if method == Method::PUT {
+            self.put_request(&url, form, upload)
+                .map_err(|d| decode_error(verb, d))?
+        } else {
+            let mut body = Form::new();
+            let mut key = String::new();
+            for (name, value) in &form.data {
+                let text = field_text(value);
+                if name == "key" {
+                    key = text.replace("${filename}", &artifact.file_name);
+                }
+                body = body.text(name.clone(), text);
+            }
+            body = body.part(form.file_input.clone(), file_part(upload)?);
+            let mut segments = object.path_segments_mut().expect("http(s) URLs have paths");
+            segments.pop_if_empty();
+            segments.extend(key.split('/'));
+            drop(segments);
+            self.0.http.post(url.clone()).multipart(body)
+        };
+        let req = req.header(reqwest::header::USER_AGENT, net::TOOL);
+        let shown = {
+            let mut u = url.clone();
+            u.set_query(None);
+            u
+        };
+        let resp = watch(verb, &shown, req.send(), upload.progress)
             .await
-            .map_err(|e| upload.blame(e))?;
+            .map_err(|e| upload.blame(e))
+            .map_err(|e| storage_context(e, &host))?;
         if !resp.status().is_success() {
             let status = resp.status().as_u16();
             let body = error_text(resp, self.0.timeout).await;
             return Err(ApiError::Storage {
-                method: "POST",
-                url: url.as_str().split('?').next().unwrap_or_default().to_owned(),
+                method: verb,
+                url: shown.to_string(),
+                host,
                 status,
                 message: if body.trim().is_empty() {
                     http_reason(status)
@@ -199,14 +248,53 @@ impl Client {
                 },
             });
         }
-        let mut object = url.clone();
-        object.set_query(None);
-        {
-            let mut segments = object.path_segments_mut().expect("http(s) URLs have paths");
-            segments.pop_if_empty();
-            segments.extend(key.split('/'));
-        }
         Ok(object.to_string())
+    }
+
+    /// The storage leg of a `PUT` form: the file as the raw body with its exact
+    /// length, the form's `data` as headers. The error is the reason a header cannot
+    /// be sent.
+    fn put_request(&self, url: &Url, form: &UploadForm, upload: &Upload<'_>) -> Result<RequestBuilder, String> {
+        use reqwest::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+        let artifact = upload.artifact;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &form.data {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("the upload slot's form has a field {name:?} that is not a header name"))?;
+            // The length is this client's to state; these say how the body is framed.
+            if matches!(
+                header.as_str(),
+                "content-length" | "transfer-encoding" | "host" | "connection"
+            ) {
+                continue;
+            }
+            let value = HeaderValue::from_str(&field_text(value))
+                .map_err(|_| format!("the upload slot's form field {name:?} is not a valid header value"))?;
+            headers.append(header, value);
+        }
+        if !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        }
+        if !headers.contains_key(CONTENT_DISPOSITION) {
+            if let Ok(value) = HeaderValue::from_str(&content_disposition(&artifact.file_name)) {
+                headers.insert(CONTENT_DISPOSITION, value);
+            }
+        }
+        let body = body::file_body(
+            &artifact.path,
+            artifact.size,
+            artifact.file_id,
+            upload.progress,
+            &upload.read,
+        )
+        .map_err(|e| format!("cannot read {}: {e}", artifact.rel))?;
+        Ok(self
+            .0
+            .http
+            .put(url.clone())
+            .headers(headers)
+            .header(CONTENT_LENGTH, artifact.size)
+            .body(body))
     }
 
     /// Presigned flow, leg 3: register the uploaded object as a package.
@@ -440,6 +528,54 @@ fn file_part(upload: &Upload<'_>) -> Result<Part, ApiError> {
         .map_err(|e| local(&e))
 }
 
+/// A form field's value as text (strings as they are, anything else as JSON).
+fn field_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `attachment; filename="…"` for a plain ASCII name, RFC 6266's `filename*` (UTF-8,
+/// percent-encoded) for any other.
+fn content_disposition(name: &str) -> String {
+    if name.chars().all(|c| c.is_ascii_graphic() || c == ' ') && !name.contains(['"', '\\', '%']) {
+        return format!("attachment; filename=\"{name}\"");
+    }
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename*=UTF-8''{encoded}")
+}
+
+/// A failed storage request names the storage host: it is often not the API's, and
+/// egress allowlists, proxies and `NO_PROXY` must cover it too.
+fn storage_context(err: ApiError, host: &str) -> ApiError {
+    match err {
+        ApiError::Transport {
+            method,
+            url,
+            detail,
+            ambiguous,
+        } => ApiError::Transport {
+            method,
+            url,
+            detail: format!(
+                "{detail} (the storage host {host} must be reachable from here: egress allowlists and proxies must cover it)"
+            ),
+            ambiguous,
+        },
+        other => other,
+    }
+}
+
 fn bundle_part(bundle: &str) -> Part {
     Part::text(bundle.to_owned())
         .file_name("attestations.jsonl")
@@ -472,6 +608,16 @@ async fn watch(
 }
 
 fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -> ApiError {
+    // A refused certificate is not a network failure: it fails the same way every
+    // time, so it has a kind of its own that is never retried.
+    if let Some(detail) = net::certificate_problem(err) {
+        return ApiError::Certificate {
+            method,
+            url: url.to_string(),
+            host: url.host_str().unwrap_or_default().to_owned(),
+            detail,
+        };
+    }
     // The error names the method and URL once; reqwest's own text repeats the URL.
     let mut detail = match err.url() {
         Some(u) => err.to_string().replace(&format!(" for url ({u})"), ""),

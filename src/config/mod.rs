@@ -5,9 +5,12 @@
 //! wrote it ([`spelling`]). The environment arrives as an injected map so tests never
 //! touch the process environment. Nothing here depends on the CI adapter: the
 //! [`Platform`] is decided here (`platform`), from the environment, and the adapter
-//! reads it. The submodules import one another, never this one.
+//! reads it. The network settings (certificates to trust, proxies, the CI job for
+//! the `User-Agent`) are read here too (`network`), so the HTTP client is built from
+//! the injected map alone. The submodules import one another, never this one.
 
 pub mod error;
+mod network;
 pub mod options;
 mod platform;
 mod sections;
@@ -22,6 +25,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use error::ConfigError;
+pub use network::{Network, ProxyUrl};
 pub use platform::Platform;
 use sections::{ApiTarget, Connection, Files, Registries, Reporting, Upload};
 use sources::RawMap;
@@ -46,6 +50,7 @@ pub struct Config {
     upload: Upload,
     connection: Connection,
     reporting: Reporting,
+    network: Network,
     spelling: Spelling,
     /// Where the options came from, for the log.
     source: String,
@@ -153,6 +158,11 @@ impl Config {
     pub fn report_file(&self) -> Option<&std::path::Path> {
         self.reporting.report_file.as_deref()
     }
+    /// How the network is reached: trusted certificates, proxies, the CI job.
+    #[must_use]
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
     /// How the user wrote the options, for messages that name one.
     #[must_use]
     pub fn spelling(&self) -> Spelling {
@@ -172,6 +182,7 @@ impl Config {
 pub struct ApiConfig {
     target: ApiTarget,
     connection: Connection,
+    network: Network,
 }
 
 impl ApiConfig {
@@ -202,6 +213,11 @@ impl ApiConfig {
     pub fn timeout(&self) -> Duration {
         self.connection.timeout
     }
+    /// How the network is reached: trusted certificates, proxies, the CI job.
+    #[must_use]
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
 }
 
 /// Reads and validates a job's configuration for `platform` from `vars`, with
@@ -229,6 +245,7 @@ pub fn load(
         upload: sections::upload(&v)?,
         connection: sections::connection(&v)?,
         reporting: sections::reporting(&v)?,
+        network: network::network(vars)?,
         spelling,
         source,
     })
@@ -246,6 +263,7 @@ pub fn load_api(vars: &BTreeMap<String, String>, command_line: CommandLine) -> R
     Ok(ApiConfig {
         target: sections::api_target(&v, vars)?,
         connection: sections::connection(&v)?,
+        network: network::network(vars)?,
     })
 }
 

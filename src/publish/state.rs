@@ -177,6 +177,7 @@ mod tests {
         ApiError::Storage {
             method: "POST",
             url: "http://s3/".into(),
+            host: "s3".into(),
             status: code,
             message: String::new(),
         }

@@ -23,3 +23,6 @@ mod github;
 mod promote;
 // The presigned upload's storage leg against a real S3 server (moto).
 mod storage;
+// Company networks: private CAs, TLS-intercepting and CONNECT proxies, the
+// User-Agent, and storage legs on other hosts and methods.
+mod network;

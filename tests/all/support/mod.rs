@@ -4,8 +4,11 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../emulator/tls.rs"]
+pub mod emulator_tls;
 #[path = "../../../emulator/server.rs"]
 pub mod server;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
