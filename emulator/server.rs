@@ -28,18 +28,30 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
+#[path = "identity.rs"]
+mod identity;
+
 /// A stored package.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Pkg {
     pub id: String,
     pub name: String,
     pub version: String,
+    #[serde(default)]
+    pub variant: Option<String>,
     pub file_name: String,
     pub size: u64,
     pub sha256: String,
     pub sha512: String,
     pub created_at: String,
     pub attestation_bundle: Option<String>,
+}
+
+impl Pkg {
+    /// Whether this stored package is the one `ident` names.
+    fn same_package(&self, ident: &identity::Ident) -> bool {
+        self.name == ident.name && self.version == ident.version && self.variant == ident.variant
+    }
 }
 
 /// A registry and its packages (newest last).
@@ -204,8 +216,9 @@ pub struct EmuState {
     pub registries: BTreeMap<String, Registry>,
     pub faults: Vec<Fault>,
     pub requests: Vec<Record>,
-    /// Presigned objects: key → (file name, size, sha256, sha512).
-    pub objects: BTreeMap<String, (String, u64, String, String)>,
+    /// Presigned objects: key → the stored upload.
+    #[serde(skip)]
+    pub objects: BTreeMap<String, Upload>,
     /// Policies issued with upload slots.
     pub policies: Vec<String>,
     pub counter: u64,
@@ -681,6 +694,7 @@ fn package_json(s: &EmuState, base: &str, org: &str, registry: &str, p: &Pkg) ->
         "web_url": format!("https://buildkite.com/organizations/{org}/packages/registries/{registry}/packages/{}", p.id),
         "name": p.name,
         "version": p.version,
+        "variant": p.variant,
         "created_at": p.created_at,
         "digests": { "sha256": p.sha256, "sha512": p.sha512 },
         "organization": { "slug": org },
@@ -718,11 +732,67 @@ async fn get_registry(
     axum::Json(json!({ "slug": registry, "name": registry, "ecosystem": r.ecosystem, "web_url": format!("https://buildkite.com/organizations/{org}/packages/registries/{registry}") })).into_response()
 }
 
-struct Upload {
+/// An uploaded file: its digests, and its bytes spooled to a temporary file (none in
+/// sink mode) for the registry to read the package from.
+#[derive(Debug, Clone)]
+pub struct Upload {
     file_name: String,
     size: u64,
     sha256: String,
     sha512: String,
+    spool: Option<Arc<tempfile::TempPath>>,
+}
+
+/// Takes an upload's bytes chunk by chunk: hashes them and spools them to disk.
+struct Spool {
+    sha256: Sha256,
+    sha512: Sha512,
+    size: u64,
+    file: Option<(std::fs::File, tempfile::TempPath)>,
+}
+
+impl Spool {
+    fn new(keep: bool) -> Spool {
+        let file = keep.then(|| tempfile::NamedTempFile::new().expect("temporary file").into_parts());
+        Spool {
+            sha256: Sha256::new(),
+            sha512: Sha512::new(),
+            size: 0,
+            file,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        use std::io::Write;
+        self.size += chunk.len() as u64;
+        if let Some((file, _)) = &mut self.file {
+            self.sha256.update(chunk);
+            self.sha512.update(chunk);
+            file.write_all(chunk).expect("spool write");
+        }
+    }
+
+    fn finish(self, file_name: String) -> Upload {
+        Upload {
+            file_name,
+            size: self.size,
+            sha256: format!("{:x}", self.sha256.finalize()),
+            sha512: format!("{:x}", self.sha512.finalize()),
+            spool: self.file.map(|(_, path)| Arc::new(path)),
+        }
+    }
+}
+
+/// What the registry makes of an upload for a registry of `ecosystem`: the package's
+/// own identity (or why it is refused), read on a blocking thread.
+async fn read_identity(upload: &Upload, ecosystem: &str) -> Result<identity::Ident, String> {
+    let Some(path) = upload.spool.clone() else {
+        return Ok(identity::unread(&upload.file_name));
+    };
+    let (name, eco) = (upload.file_name.clone(), ecosystem.to_owned());
+    tokio::task::spawn_blocking(move || identity::identify(&path, &name, &eco))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
 async fn publish(
@@ -780,30 +850,23 @@ async fn publish(
     if let Some(f) = poisoned {
         return fault_response(&f);
     }
-    let Some((mut name, version)) = package_publisher::artifact::predict(&upload.file_name) else {
-        return err(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Invalid filename format. Expected: {BASENAME}-{SEMVER}.{EXT}",
-        );
+    let ecosystem = state.lock().unwrap().registries[&registry].ecosystem.clone();
+    let ident = match read_identity(&upload, &ecosystem).await {
+        Ok(ident) => ident,
+        Err(message) => return err(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
     let mut s = state.lock().unwrap();
-    if s.registries[&registry].ecosystem == "python" {
-        name = package_publisher::lookup::pep503(&name);
-    }
-    if s.registries[&registry]
-        .packages
-        .iter()
-        // A package is its name, version and file (the file name carries the
-        // architecture or wheel tags), as in the live registries.
-        .any(|p| p.name == name && p.version == version && p.file_name == upload.file_name)
-    {
+    // A package is its name, version and variant (the architecture, wheel tags or
+    // platform), as the registry reads them from the package.
+    if s.registries[&registry].packages.iter().any(|p| p.same_package(&ident)) {
         return err(StatusCode::CONFLICT, "Package version already exists");
     }
     s.counter += 1;
     let pkg = Pkg {
         id: format!("0191e8a2-0000-7000-8000-{:012x}", s.counter),
-        name,
-        version,
+        name: ident.name,
+        version: ident.version,
+        variant: ident.variant,
         file_name: upload.file_name.clone(),
         size: upload.size,
         sha256: upload.sha256,
@@ -850,12 +913,9 @@ async fn fetch_object(state: &Shared, url: &str) -> Result<Upload, Response> {
             .await
             .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))?;
         let key = percent_decode(url.trim_start_matches(bucket.as_str()).trim_start_matches('/'));
-        return Ok(Upload {
-            file_name: key.rsplit('/').next().unwrap_or_default().to_owned(),
-            size: bytes.len() as u64,
-            sha256: format!("{:x}", Sha256::digest(&bytes)),
-            sha512: format!("{:x}", Sha512::digest(&bytes)),
-        });
+        let mut spool = Spool::new(true);
+        spool.push(&bytes);
+        return Ok(spool.finish(key.rsplit('/').next().unwrap_or_default().to_owned()));
     }
     let s = state.lock().unwrap();
     let key = percent_decode(
@@ -865,12 +925,7 @@ async fn fetch_object(state: &Shared, url: &str) -> Result<Upload, Response> {
             .unwrap_or_default(),
     );
     match s.objects.get(&key) {
-        Some((file_name, size, sha256, sha512)) => Ok(Upload {
-            file_name: file_name.clone(),
-            size: *size,
-            sha256: sha256.clone(),
-            sha512: sha512.clone(),
-        }),
+        Some(upload) => Ok(upload.clone()),
         None => Err(err(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!("No uploaded object at {url}"),
@@ -880,33 +935,25 @@ async fn fetch_object(state: &Shared, url: &str) -> Result<Upload, Response> {
 
 async fn hash_field(mut field: axum::extract::multipart::Field<'_>, max: u64, hash: bool) -> Result<Upload, Response> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
-    let mut sha256 = Sha256::new();
-    let mut sha512 = Sha512::new();
-    let mut size = 0u64;
+    let mut spool = Spool::new(hash);
     loop {
         match field.chunk().await {
             Ok(Some(chunk)) => {
-                size += chunk.len() as u64;
-                if (max > 0 && size > max) || !hash {
+                if max > 0 && spool.size + chunk.len() as u64 > max {
                     // Keep reading so the client receives the 413 rather than a reset.
+                    spool.size += chunk.len() as u64;
                     continue;
                 }
-                sha256.update(&chunk);
-                sha512.update(&chunk);
+                spool.push(&chunk);
             }
             Ok(None) => break,
             Err(e) => return Err(err(StatusCode::BAD_REQUEST, &format!("Body read failed: {e}"))),
         }
     }
-    if max > 0 && size > max {
+    if max > 0 && spool.size > max {
         return Err(err(StatusCode::PAYLOAD_TOO_LARGE, "Request entity too large"));
     }
-    Ok(Upload {
-        file_name,
-        size,
-        sha256: format!("{:x}", sha256.finalize()),
-        sha512: format!("{:x}", sha512.finalize()),
-    })
+    Ok(spool.finish(file_name))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -1049,8 +1096,7 @@ async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart:
         .cloned()
         .unwrap_or_default()
         .replace("${filename}", &upload.file_name);
-    s.objects
-        .insert(key, (upload.file_name, upload.size, upload.sha256, upload.sha512));
+    s.objects.insert(key, upload);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -1128,7 +1174,7 @@ async fn storage_put(
             .map(|(name, _)| name.to_owned())
             .unwrap_or_else(|| key.rsplit('/').next().unwrap_or_default().to_owned()),
     };
-    let (mut sha256, mut sha512, mut size) = (Sha256::new(), Sha512::new(), 0u64);
+    let mut spool = Spool::new(true);
     let mut stream = body.into_data_stream();
     use futures_util::StreamExt;
     while let Some(chunk) = stream.next().await {
@@ -1139,23 +1185,16 @@ async fn storage_put(
                 "The request body ended early.",
             );
         };
-        size += chunk.len() as u64;
-        sha256.update(&chunk);
-        sha512.update(&chunk);
+        spool.push(&chunk);
     }
-    if size != length {
+    if spool.size != length {
         return xml(
             StatusCode::BAD_REQUEST,
             "IncompleteBody",
             "The body does not match the Content-Length.",
         );
     }
-    let digests = (format!("{:x}", sha256.finalize()), format!("{:x}", sha512.finalize()));
-    state
-        .lock()
-        .unwrap()
-        .objects
-        .insert(key, (file_name, size, digests.0, digests.1));
+    state.lock().unwrap().objects.insert(key, spool.finish(file_name));
     StatusCode::OK.into_response()
 }
 
@@ -1320,7 +1359,7 @@ async fn copy(
     if dest
         .packages
         .iter()
-        .any(|p| p.name == pkg.name && p.version == pkg.version && p.file_name == pkg.file_name)
+        .any(|p| p.name == pkg.name && p.version == pkg.version && p.variant == pkg.variant)
     {
         return err(
             StatusCode::CONFLICT,

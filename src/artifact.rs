@@ -1,11 +1,12 @@
-//! A file to publish: where it is, its size and sha256, and the name and version the
-//! registry is expected to give it. The registry derives name and version from the file
-//! name, so [`predict`] follows the conventions of each package format; the registry's
-//! own answer always wins once there is one.
+//! A file to publish: where it is, its size and sha256, and its identity (name,
+//! version, variant) read from the package itself by [`crate::package`], or why it is
+//! not a valid package. The registry's own answer always wins once there is one.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::package::{self, Expect, Identity, Invalid};
 
 /// A planned upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +20,9 @@ pub struct Artifact {
     pub size: u64,
     /// Lower-case hex sha256 of the content.
     pub sha256: String,
-    /// Predicted package name and version, if the file name follows a known convention.
-    pub predicted: Option<(String, String)>,
+    /// What the package says it is, or why it is not a valid package (such a file is
+    /// never sent).
+    pub identity: Result<Identity, Invalid>,
     /// The file's identity when it was planned (device and inode on Unix): a later
     /// open must find the same file, not one swapped in since.
     pub file_id: Option<(u64, u64)>,
@@ -33,27 +35,54 @@ impl Artifact {
     /// on a blocking thread.
     pub fn plan(rel: String, path: PathBuf, hash: bool) -> std::io::Result<Artifact> {
         // Opening proves the file is readable before anything is sent.
-        let (file, meta) = open_checked(&path, None)?;
-        let file_id = identity(&meta);
-        let (size, sha256) = if hash {
-            hash_open_file(file, meta.len())?
-        } else {
-            (meta.len(), String::new())
-        };
+        let (mut file, meta) = open_checked(&path, None)?;
+        let file_id = file_identity(&meta);
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let predicted = predict(&file_name);
+        let identity = package::read(&mut file, &file_name, Expect::Infer);
+        let (size, sha256) = if hash {
+            use std::io::{Seek, SeekFrom};
+            file.seek(SeekFrom::Start(0))?;
+            hash_open_file(file, meta.len())?
+        } else {
+            (meta.len(), String::new())
+        };
         Ok(Artifact {
             rel,
             path,
             file_name,
             size,
             sha256,
-            predicted,
+            identity,
             file_id,
         })
+    }
+
+    /// Reads the identity again as a package for a registry of `ecosystem`, when the
+    /// file was taken for another kind (a `.tgz` on a Helm registry must be a chart,
+    /// anything on a Files registry follows the file-name rule). Blocking.
+    pub fn expect(&mut self, ecosystem: package::Ecosystem) -> std::io::Result<()> {
+        if self
+            .identity
+            .as_ref()
+            .is_ok_and(|id| id.format.ecosystem() == ecosystem)
+        {
+            return Ok(());
+        }
+        let (mut file, _) = open_checked(&self.path, self.file_id)?;
+        self.identity = package::read(&mut file, &self.file_name, Expect::In(ecosystem))
+            .map_err(|e| Invalid(format!("{e} (the registry holds {} packages)", ecosystem.label())));
+        Ok(())
+    }
+
+    /// How messages name the package: its identity, else its file name.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        self.identity
+            .as_ref()
+            .map_or_else(|_| self.file_name.clone(), Identity::describe)
     }
 
     /// Makes sure the sha256 is known, reading the file if no upload computed it.
@@ -117,7 +146,7 @@ pub fn open_checked(path: &Path, expected: Option<(u64, u64)>) -> std::io::Resul
             "not a regular file (it changed since it was found)",
         ));
     }
-    if expected.is_some() && identity(&meta) != expected {
+    if expected.is_some() && file_identity(&meta) != expected {
         return Err(std::io::Error::other(
             "it was replaced by another file since it was found",
         ));
@@ -127,89 +156,12 @@ pub fn open_checked(path: &Path, expected: Option<(u64, u64)>) -> std::io::Resul
 
 /// A file's identity: device and inode on Unix.
 #[cfg(unix)]
-fn identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+fn file_identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     Some((meta.dev(), meta.ino()))
 }
 
 #[cfg(not(unix))]
-fn identity(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
+fn file_identity(_meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     None
-}
-
-/// Predicts `(name, version)` from a package file name, following each format's
-/// naming convention:
-///
-/// - Debian `name_version_arch.deb`
-/// - Red Hat `name-version-release.arch.rpm`
-/// - Alpine `name-version-rN.apk`
-/// - Python wheels `name-version-….whl` and sdists `name-version.tar.gz`
-/// - Ruby `name-version.gem`, Helm/npm/Terraform/Files `name-version.ext`
-#[must_use]
-pub fn predict(file_name: &str) -> Option<(String, String)> {
-    let lower = file_name.to_ascii_lowercase();
-    if let Some(stem) = lower.strip_suffix(".deb").map(|_| &file_name[..file_name.len() - 4]) {
-        let mut parts = stem.split('_');
-        let name = parts.next()?;
-        let version = parts.next()?;
-        return nonempty(name, version);
-    }
-    if lower.ends_with(".rpm") {
-        let stem = &file_name[..file_name.len() - 4];
-        let stem = stem.rsplit_once('.').map_or(stem, |(s, _arch)| s);
-        let (rest, release) = stem.rsplit_once('-')?;
-        let (name, version) = rest.rsplit_once('-')?;
-        return nonempty(name, &format!("{version}-{release}"));
-    }
-    if lower.ends_with(".apk") {
-        let stem = &file_name[..file_name.len() - 4];
-        let (rest, release) = stem.rsplit_once('-')?;
-        let (name, version) = rest.rsplit_once('-')?;
-        return nonempty(name, &format!("{version}-{release}"));
-    }
-    if lower.ends_with(".whl") {
-        let mut parts = file_name.split('-');
-        return nonempty(parts.next()?, parts.next()?);
-    }
-    let stem = [
-        ".tar.gz", ".tgz", ".gem", ".zip", ".tar.xz", ".tar.bz2", ".nupkg", ".jar",
-    ]
-    .iter()
-    .find_map(|ext| lower.strip_suffix(ext).map(|s| &file_name[..s.len()]))
-    .or_else(|| file_name.rsplit_once('.').map(|(s, _)| s))
-    .unwrap_or(file_name);
-    // The version starts at the first `-` followed by a digit: `my-tool-1.2.3`.
-    let at = stem
-        .char_indices()
-        .find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
-        .map(|(i, _)| i)?;
-    nonempty(&stem[..at], &stem[at + 1..])
-}
-
-fn nonempty(name: &str, version: &str) -> Option<(String, String)> {
-    (!name.is_empty() && !version.is_empty()).then(|| (name.to_owned(), version.to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::predict;
-
-    fn p(f: &str) -> (String, String) {
-        predict(f).unwrap_or_else(|| panic!("no prediction for {f}"))
-    }
-
-    #[test]
-    fn predicts_each_format() {
-        assert_eq!(p("hello_1.2.3-1_amd64.deb"), ("hello".into(), "1.2.3-1".into()));
-        assert_eq!(
-            p("hello-1.2.3-1.el9.x86_64.rpm"),
-            ("hello".into(), "1.2.3-1.el9".into())
-        );
-        assert_eq!(p("hello-world-1.2.3-r0.apk"), ("hello-world".into(), "1.2.3-r0".into()));
-        assert_eq!(p("my_pkg-0.4.0-py3-none-any.whl"), ("my_pkg".into(), "0.4.0".into()));
-        assert_eq!(p("my-pkg-0.4.0.tar.gz"), ("my-pkg".into(), "0.4.0".into()));
-        assert_eq!(p("mychart-1.0.0.tgz"), ("mychart".into(), "1.0.0".into()));
-        assert_eq!(p("tool-2.0.0.bin"), ("tool".into(), "2.0.0".into()));
-        assert!(predict("README").is_none());
-    }
 }

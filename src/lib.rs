@@ -20,6 +20,7 @@ pub mod config;
 pub mod discover;
 pub mod exit;
 pub mod lookup;
+pub mod package;
 pub mod promote;
 pub mod publish;
 pub mod report;

@@ -1,98 +1,48 @@
 //! Finding a file's package in a registry, used alike by publishing, promotion and
-//! promote-only steps. The registry names a package from its file name, and some
-//! ecosystems normalise that name: Python indexes store names the PEP 503 way
-//! (lower-case, runs of `-`, `_` and `.` become one `-`), so `My_Pkg-1.0-py3-none-any.whl`
-//! is `my-pkg` there. Each ecosystem's name rule lives here, in one place. A lookup
-//! always asks for a name (never the whole registry), compares names and versions by
-//! the rule, and fetches the digests of the few candidates the listing returns
-//! without them.
+//! promote-only steps. A lookup asks for a name (never the whole registry): a file's
+//! by its [`Identity`] (read from the package; a Python name in its PEP 503 form
+//! first, as indexes store it; a version in any of its spellings; candidates of
+//! another variant left out), or a package's by the name and version its registry
+//! recorded. Listings carry no digests, so the few candidates' digests are fetched
+//! one by one.
 
 use crate::api::model::{Digests, Package};
 use crate::api::{ApiError, Client};
+use crate::package::Identity;
 use crate::secret::Secret;
 
 /// At most this many same-name-and-version candidates without digests in the listing
 /// are fetched one by one for them (candidates that carry digests are all kept).
 pub const MAX_CANDIDATES: usize = 1000;
 
-/// How an ecosystem compares package names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameRule {
-    /// Python wheels: the index stores the PEP 503 normal form.
-    Python,
-    /// Source archives (`.tar.gz`, `.zip`): a Python sdist in a Python registry, a
-    /// plain file elsewhere, so both spellings are tried.
-    MaybePython,
-    /// Everything else: names are compared as they are.
-    Exact,
+/// What a lookup is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Key<'a> {
+    /// A file, by what the package says it is.
+    Package(&'a Identity),
+    /// A package, by the name and version a registry recorded for it.
+    Recorded { name: &'a str, version: &'a str },
 }
 
-impl NameRule {
-    /// The rule for a package file, by its extension.
-    #[must_use]
-    pub fn for_file(file_name: &str) -> NameRule {
-        let lower = file_name.to_ascii_lowercase();
-        if lower.ends_with(".whl") {
-            NameRule::Python
-        } else if [".tar.gz", ".zip", ".tar.bz2", ".tar.xz"]
-            .iter()
-            .any(|ext| lower.ends_with(ext))
-        {
-            NameRule::MaybePython
-        } else {
-            NameRule::Exact
+impl Key<'_> {
+    fn query_names(self) -> Vec<String> {
+        match self {
+            Key::Package(id) => id.query_names(),
+            Key::Recorded { name, .. } => vec![name.to_owned()],
         }
     }
 
-    /// The names to ask the registry for, most likely first.
-    #[must_use]
-    pub fn query_names(self, name: &str) -> Vec<String> {
-        let normal = pep503(name);
-        let mut names = match self {
-            NameRule::Python => vec![normal, name.to_owned()],
-            NameRule::MaybePython => vec![name.to_owned(), normal],
-            NameRule::Exact => vec![name.to_owned()],
+    fn matches(self, pkg: &Package) -> bool {
+        let Some(version) = pkg.version.as_deref() else {
+            return false;
         };
-        names.dedup();
-        names
-    }
-
-    /// Whether a registry's `name` is the package called `wanted`.
-    #[must_use]
-    pub fn same_name(self, name: &str, wanted: &str) -> bool {
         match self {
-            NameRule::Exact => name == wanted,
-            NameRule::Python | NameRule::MaybePython => name == wanted || pep503(name) == pep503(wanted),
-        }
-    }
-
-    /// Whether a registry's `version` is `wanted` (Python versions ignore case).
-    #[must_use]
-    pub fn same_version(self, version: &str, wanted: &str) -> bool {
-        match self {
-            NameRule::Exact => version == wanted,
-            NameRule::Python | NameRule::MaybePython => version.eq_ignore_ascii_case(wanted),
-        }
-    }
-}
-
-/// The PEP 503 normal form of a Python project name.
-#[must_use]
-pub fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_run = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('-');
+            Key::Package(id) => {
+                id.same_name(&pkg.name) && id.same_version(version) && id.same_variant(pkg.variant.as_deref())
             }
-            in_run = true;
-        } else {
-            out.push(c.to_ascii_lowercase());
-            in_run = false;
+            Key::Recorded { name, version: v } => pkg.name == name && version == v,
         }
     }
-    out
 }
 
 /// What a registry holds for a file.
@@ -142,11 +92,8 @@ fn classify(mut candidates: Vec<Package>, sha256: &str) -> Found {
 /// The package a lookup is for.
 #[derive(Debug, Clone, Copy)]
 pub struct Wanted<'a> {
-    /// The file's base name (it decides the name rule).
-    pub file_name: &'a str,
-    /// Name and version, predicted from the file name or taken from the registry.
-    pub identity: Option<(&'a str, &'a str)>,
-    /// The file's sha256 (lower-case hex).
+    pub key: Key<'a>,
+    /// The file's sha256 (lower-case hex), when known.
     pub sha256: &'a str,
 }
 
@@ -158,16 +105,10 @@ pub async fn find(
     registry: &str,
     wanted: Wanted<'_>,
 ) -> Result<Found, ApiError> {
-    let Some((name, version)) = wanted.identity else {
-        return Ok(Found::Unknown);
-    };
-    let rule = NameRule::for_file(wanted.file_name);
     let mut candidates = Vec::new();
-    for query in rule.query_names(name) {
+    for query in wanted.key.query_names() {
         let listed = client.list(org, registry, token, Some(&query), None).await?;
-        candidates.extend(listed.into_iter().filter(|p| {
-            rule.same_name(&p.name, name) && p.version.as_deref().is_some_and(|v| rule.same_version(v, version))
-        }));
+        candidates.extend(listed.into_iter().filter(|p| wanted.key.matches(p)));
         if !candidates.is_empty() {
             break;
         }
@@ -195,23 +136,52 @@ pub async fn find(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::package::Format;
 
-    #[test]
-    fn pep503_normalises_case_and_separator_runs() {
-        assert_eq!(pep503("Django"), "django");
-        assert_eq!(pep503("My_Pkg"), "my-pkg");
-        assert_eq!(pep503("a.-_b__c"), "a-b-c");
-        assert_eq!(pep503("zope.interface"), "zope-interface");
+    fn pkg(name: &str, version: &str, variant: Option<&str>) -> Package {
+        Package {
+            name: name.into(),
+            version: Some(version.into()),
+            variant: variant.map(Into::into),
+            ..Package::default()
+        }
+    }
+
+    fn identity(format: Format, name: &str, version: &str, aliases: &[&str], variant: Option<&str>) -> Identity {
+        Identity {
+            format,
+            name: name.into(),
+            version: version.into(),
+            version_aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+            variant: variant.map(Into::into),
+            name_says: None,
+        }
     }
 
     #[test]
-    fn wheels_ask_for_the_normal_form_first_and_compare_by_it() {
-        let rule = NameRule::for_file("My_Pkg-1.0-py3-none-any.whl");
-        assert_eq!(rule, NameRule::Python);
-        assert_eq!(rule.query_names("My_Pkg"), ["my-pkg", "My_Pkg"]);
-        assert_eq!(rule.query_names("django"), ["django"]);
-        assert!(rule.same_name("my-pkg", "My_Pkg"));
-        assert!(rule.same_version("1.0RC1", "1.0rc1"));
+    fn python_names_are_asked_for_in_their_normal_form_and_compared_by_it() {
+        let id = identity(Format::Wheel, "My_Pkg", "1.0rc1", &[], Some("py3-none-any"));
+        let key = Key::Package(&id);
+        assert_eq!(key.query_names(), ["my-pkg", "My_Pkg"]);
+        assert!(key.matches(&pkg("my-pkg", "1.0RC1", None)));
+        assert!(!key.matches(&pkg("my-pkg", "1.0rc1", Some("cp311-cp311-linux_x86_64"))));
+    }
+
+    #[test]
+    fn a_version_matches_in_any_spelling_and_other_architectures_are_left_out() {
+        let id = identity(Format::Debian, "hello", "1:2.4.1-1", &["2.4.1-1"], Some("amd64"));
+        let key = Key::Package(&id);
+        assert_eq!(key.query_names(), ["hello"]);
+        assert!(key.matches(&pkg("hello", "1:2.4.1-1", Some("amd64"))));
+        assert!(key.matches(&pkg("hello", "2.4.1-1", None)));
+        assert!(!key.matches(&pkg("hello", "2.4.1-1", Some("arm64"))));
+        assert!(!key.matches(&pkg("Hello", "2.4.1-1", None)), "Debian names are exact");
+        let recorded = Key::Recorded {
+            name: "hello",
+            version: "2.4.1-1",
+        };
+        assert!(recorded.matches(&pkg("hello", "2.4.1-1", Some("arm64"))));
+        assert!(!recorded.matches(&pkg("hello", "1:2.4.1-1", None)));
     }
 
     #[test]
@@ -229,17 +199,5 @@ mod tests {
         assert_eq!(found.against("cc"), Found::Many(vec![pkg("a", "aa"), pkg("b", "bb")]));
         assert_eq!(Found::Other(pkg("a", "aa")).against(""), Found::Other(pkg("a", "aa")));
         assert_eq!(Found::Absent.against("aa"), Found::Absent);
-    }
-
-    #[test]
-    fn other_formats_compare_names_as_they_are() {
-        let rule = NameRule::for_file("My_Pkg_1.0_amd64.deb");
-        assert_eq!(rule, NameRule::Exact);
-        assert_eq!(rule.query_names("My_Pkg"), ["My_Pkg"]);
-        assert!(!rule.same_name("my-pkg", "My_Pkg"));
-        assert_eq!(
-            NameRule::for_file("Tool_X-1.0.tar.gz").query_names("Tool_X"),
-            ["Tool_X", "tool-x"]
-        );
     }
 }

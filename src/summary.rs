@@ -149,5 +149,6 @@ fn status_word(status: Status) -> &'static str {
         Status::Replaced => "replaced",
         Status::Planned => "planned",
         Status::Failed => "FAILED",
+        Status::Invalid => "INVALID",
     }
 }

@@ -21,6 +21,10 @@ pub struct Package {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// What tells apart several files of one name and version (an architecture, a
+    /// wheel's tags, a gem's platform), when the registry says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digests: Option<Digests>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

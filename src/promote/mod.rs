@@ -17,7 +17,7 @@ use crate::auth::Auth;
 use crate::ci::Ci;
 use crate::config::Spelling;
 use crate::exit::{Abort, ExitStatus};
-use crate::lookup::{self, Found, Wanted};
+use crate::lookup::{self, Found, Key, Wanted};
 use crate::report::{Entry, Promotion, PromotionStatus};
 use crate::retry::run::{self, Stopped};
 
@@ -157,7 +157,7 @@ impl Promoter {
         // name and version but other content may be another architecture: the copy
         // itself decides about it.
         if let Destination::Identical(pkg) = self.check_destination(entry, dest).await? {
-            return Ok((PromotionStatus::Identical, Some(pkg)));
+            return Ok((PromotionStatus::Identical, Some(*pkg)));
         }
         let once = |_| self.copy_once(entry, dest, id);
         run::retry(self.client.policy(), cancel, PromoteError::retry_class, once)
@@ -187,7 +187,7 @@ impl Promoter {
                 self.check_destination(entry, dest).await?
             };
             match found {
-                Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(pkg))),
+                Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(*pkg))),
                 Destination::Others(digests) if err.is_already_exists() => {
                     return Err(PromoteError::Different {
                         name: entry.name.clone().unwrap_or_default(),
@@ -234,13 +234,12 @@ impl Promoter {
         };
         let token = self.auth.token(&self.org, dest).await.map_err(PromoteError::Token)?;
         let wanted = Wanted {
-            file_name: entry.path.rsplit('/').next().unwrap_or(&entry.path),
-            identity: Some((name, version)),
+            key: Key::Recorded { name, version },
             sha256: &entry.sha256,
         };
         let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
         match lookup::find(&self.client, &token, &self.org, dest, wanted).await {
-            Ok(Found::Exact(pkg)) => Ok(Destination::Identical(pkg)),
+            Ok(Found::Exact(pkg)) => Ok(Destination::Identical(Box::new(pkg))),
             Ok(Found::Other(pkg)) => Ok(Destination::Others(vec![digest(&pkg)])),
             Ok(Found::Many(pkgs)) => Ok(Destination::Others(pkgs.iter().map(digest).collect())),
             Ok(Found::Absent | Found::Unknown) => Ok(Destination::Absent),
@@ -276,7 +275,7 @@ fn copied(entry: &Entry, dest: &str, pkg: Package) -> Result<Copied, PromoteErro
 /// What a destination registry holds under a package's name and version.
 enum Destination {
     /// The same content: already promoted.
-    Identical(Package),
+    Identical(Box<Package>),
     /// Other content (their sha256s): another architecture, or a conflict.
     Others(Vec<String>),
     Absent,

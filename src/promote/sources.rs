@@ -12,7 +12,7 @@ use crate::auth::Auth;
 use crate::ci::{Ci, Platform, meta_data, outputs};
 use crate::config::Config;
 use crate::exit::{Abort, ExitStatus};
-use crate::lookup::{self, Found, Wanted};
+use crate::lookup::{self, Found, Key, Wanted};
 use crate::publish;
 use crate::report::{Entry, Status};
 
@@ -36,9 +36,12 @@ pub async fn find(
         .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
     let mut entries = Vec::with_capacity(artifacts.len());
     for artifact in artifacts {
+        let Ok(identity) = &artifact.identity else {
+            entries.push(publish::invalid_entry(artifact));
+            continue;
+        };
         let wanted = Wanted {
-            file_name: &artifact.file_name,
-            identity: artifact.predicted.as_ref().map(|(n, v)| (n.as_str(), v.as_str())),
+            key: Key::Package(identity),
             sha256: &artifact.sha256,
         };
         let found = lookup::find(client, &token, org, source, wanted)

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use tokio::sync::SemaphorePermit;
 
 use super::failure::{self, Failure};
-use super::identity;
 use super::run::FileRun;
 use super::state::Route;
 use super::{AbortOnDrop, Publisher};
@@ -181,7 +180,7 @@ impl FileRun<'_> {
         p.ci.line(&format!(
             "  {}: deleted the existing {} ({}) for replacement",
             self.a.rel,
-            identity::describe(&self.a),
+            self.a.describe(),
             old.id
         ));
         self.st.deleting = None;

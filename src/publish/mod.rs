@@ -8,7 +8,6 @@
 
 mod attempt;
 mod failure;
-mod identity;
 pub mod policy;
 mod reconcile;
 mod run;
@@ -159,6 +158,7 @@ impl Publisher {
             Status::Skipped => "skipped",
             Status::Replaced => "replaced",
             Status::Planned => "planned",
+            Status::Invalid => "INVALID",
         };
         self.ci.line(&format!(
             "  {word}: {} ({} in {}, {})",
@@ -225,8 +225,9 @@ pub fn new_entry(artifact: &Artifact) -> Entry {
         path: artifact.rel.clone(),
         size: artifact.size,
         sha256: artifact.sha256.clone(),
-        name: identity::name_version(artifact).map(|(n, _)| n.to_owned()),
-        version: identity::name_version(artifact).map(|(_, v)| v.to_owned()),
+        name: artifact.identity.as_ref().ok().map(|id| id.name.clone()),
+        version: artifact.identity.as_ref().ok().map(|id| id.version.clone()),
+        variant: artifact.identity.as_ref().ok().and_then(|id| id.variant.clone()),
         id: None,
         web_url: None,
         status: Status::Planned,
@@ -236,6 +237,17 @@ pub fn new_entry(artifact: &Artifact) -> Entry {
         auth_refused: false,
         promotions: Vec::new(),
     }
+}
+
+/// The report entry of a file that is not a valid package: never sent.
+#[must_use]
+pub fn invalid_entry(artifact: &Artifact) -> Entry {
+    let mut entry = new_entry(artifact);
+    if let Err(invalid) = &artifact.identity {
+        entry.status = Status::Invalid;
+        entry.error = Some(format!("{invalid}; it was not sent"));
+    }
+    entry
 }
 
 /// Takes name, version, id and link from the registry's answer.

@@ -119,8 +119,9 @@ pub fn decide(found: Found, c: Context) -> Action {
             IfExists::Replace if c.replaced => Action::Fail(Refusal::StillThere(Some(pkg))),
             // The listing may lag: the one package shown may be another architecture
             // while the file's own earlier version is not listed yet. Let it settle
-            // before deleting anything.
-            IfExists::Replace if c.can_look_again => Action::LookAgain,
+            // before deleting anything, unless the registry says which variant it is
+            // (the lookup keeps only the file's own).
+            IfExists::Replace if c.can_look_again && pkg.variant.is_none() => Action::LookAgain,
             IfExists::Replace => Action::Replace(pkg),
         },
         (Trigger::Conflict, Found::Many(pkgs)) => match c.policy {

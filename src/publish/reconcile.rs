@@ -5,7 +5,6 @@
 //! or read.
 
 use super::failure::{self, CANCELLED_BEFORE, CANCELLED_CHECKING, CANCELLED_LISTING, Failure, Subject};
-use super::identity;
 use super::policy::{self, Action, Context, Refusal, Trigger};
 use super::run::FileRun;
 use super::state::{Done, Next};
@@ -14,7 +13,7 @@ use crate::api::ApiError;
 use crate::api::model::Package;
 use crate::artifact::Artifact;
 use crate::auth::AuthError;
-use crate::lookup::{self, Found, Wanted};
+use crate::lookup::{self, Found, Key, Wanted};
 use crate::report::Status;
 use crate::report::text::duration;
 
@@ -24,7 +23,7 @@ impl FileRun<'_> {
     /// with (on a first publish the upload hashes it while streaming). A lookup that
     /// fails here is no reason to stop: the upload decides.
     pub(super) async fn precheck(&mut self) -> Result<Option<Done>, Failure> {
-        if self.a.size < PRECHECK_THRESHOLD || identity::name_version(&self.a).is_none() {
+        if self.a.size < PRECHECK_THRESHOLD || self.a.identity.is_err() {
             return Ok(None);
         }
         let Some(found) = self.precheck_lookup().await? else {
@@ -115,7 +114,7 @@ impl FileRun<'_> {
 
     fn refusal(&self, refusal: Refusal, err: Option<&ApiError>) -> Failure {
         let subject = Subject {
-            identity: &identity::describe(&self.a),
+            identity: &self.a.describe(),
             sha256: &self.a.sha256,
             file_name: &self.a.file_name,
             err,
@@ -132,9 +131,11 @@ impl Publisher {
             .token()
             .await
             .map_err(|e| Failure::auth(format!("cannot get a token to look the package up: {e}")))?;
+        let Ok(identity) = &a.identity else {
+            return Ok(Found::Unknown);
+        };
         let wanted = Wanted {
-            file_name: &a.file_name,
-            identity: identity::name_version(a),
+            key: Key::Package(identity),
             sha256: &a.sha256,
         };
         lookup::find(&self.client, &token, &self.org, &self.registry, wanted)

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use super::attempt::{Stop, keep_digest};
 use super::failure::{self, CANCELLED_BEFORE, CANCELLED_UNCOMPARED, Failure, Kind};
-use super::identity;
 use super::policy::Trigger;
 use super::reconcile::hash;
 use super::slots::Slots;
@@ -240,7 +239,7 @@ impl FileRun<'_> {
             }
             Err(mut failure) => {
                 if let Some(old) = &self.st.deleted {
-                    failure = failure::replaced_but_failed(failure, &identity::describe(a), &old.id);
+                    failure = failure::replaced_but_failed(failure, &a.describe(), &old.id);
                 }
                 entry.status = Status::Failed;
                 entry.auth_refused = failure.kind == Kind::Auth;

@@ -136,6 +136,7 @@ fn status_cell(e: &Entry) -> String {
         Status::Replaced => "♻️ replaced",
         Status::Planned => "📝 planned",
         Status::Failed => "❌ failed",
+        Status::Invalid => "❌ invalid",
     };
     match &e.error {
         Some(err) => format!("{label}: {}", escape(err)),
@@ -228,6 +229,7 @@ mod tests {
             sha256: "ab".into(),
             name: Some("n".into()),
             version: Some("1".into()),
+            variant: None,
             id: None,
             web_url: Some("https://buildkite.com/x (y)".into()),
             status: Status::Published,

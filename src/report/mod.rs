@@ -29,13 +29,15 @@ pub enum Status {
     Planned,
     /// Not published; see `error`.
     Failed,
+    /// Not a valid package for the registry (see `error`): never sent.
+    Invalid,
 }
 
 impl Status {
     /// Whether this outcome counts as done (exit 0).
     #[must_use]
     pub fn is_ok(self) -> bool {
-        self != Status::Failed
+        !matches!(self, Status::Failed | Status::Invalid)
     }
 }
 
@@ -78,6 +80,10 @@ pub struct Entry {
     pub sha256: String,
     pub name: Option<String>,
     pub version: Option<String>,
+    /// What tells this file apart from others of its name and version: an
+    /// architecture (Debian, RPM, Alpine), a wheel's tags, `sdist`, a gem's platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub id: Option<String>,
     pub web_url: Option<String>,
     pub status: Status,
@@ -105,7 +111,11 @@ pub struct Totals {
     pub skipped: usize,
     pub replaced: usize,
     pub planned: usize,
+    /// Files that failed, the invalid ones included.
     pub failed: usize,
+    /// Of those, files that are not valid packages for the registry.
+    #[serde(default)]
+    pub invalid: usize,
     pub promoted: usize,
     pub promotion_failed: usize,
     pub bytes: u64,
@@ -157,6 +167,10 @@ impl Report {
                 Status::Replaced => t.replaced += 1,
                 Status::Planned => t.planned += 1,
                 Status::Failed => t.failed += 1,
+                Status::Invalid => {
+                    t.failed += 1;
+                    t.invalid += 1;
+                }
             }
             for p in &e.promotions {
                 match p.status {

@@ -1,7 +1,7 @@
 //! The binary as a Buildkite plugin: configuration from the agent, the annotation,
 //! meta-data, log groups, OIDC through the agent, and redaction.
 
-use crate::support::{Fault, Job, TOKEN, emulator};
+use crate::support::{Fault, Job, TOKEN, emulator, fixtures};
 
 fn plugin(emu: &crate::support::Handle, config: &str) -> Job {
     let config = config.replace("EMU", &emu.url);
@@ -21,7 +21,7 @@ fn annotation_meta_data_and_log_groups() {
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU"}"#,
     )
     .env("BUILDKITE_API_TOKEN", TOKEN)
-    .file("dist/hello_1.0_amd64.deb", "hello");
+    .deb("dist/hello_1.0_amd64.deb", "hello");
     let out = job.run();
     out.code(0)
         .has("~~~ :package: package-publisher")
@@ -81,8 +81,8 @@ fn flattened_plugin_variables_with_any_plugin_name() {
         .env("BUILDKITE_PLUGIN_MY_FORK_ARTIFACTS_1", "b/*.deb")
         .env("BUILDKITE_PLUGIN_MY_FORK_API_URL", &emu.url)
         .env("BUILDKITE_PLUGIN_MY_FORK_ANNOTATE", "false")
-        .file("a/x_1.0_amd64.deb", "x")
-        .file("b/y_1.0_amd64.deb", "y");
+        .deb("a/x_1.0_amd64.deb", "x")
+        .deb("b/y_1.0_amd64.deb", "y");
     job.run().code(0);
     assert_eq!(emu.packages("debs").len(), 2);
     assert!(
@@ -98,7 +98,7 @@ fn oidc_tokens_come_from_the_agent_per_registry_audience_and_are_redacted() {
         &emu,
         r#"{"registry":"debs","artifacts":"dist/*.deb","promote-to":"production","api-url":"EMU"}"#,
     )
-    .file("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a");
     let out = job.run();
     out.code(0).has("OIDC");
     let requests = job.agent_calls_of(&["oidc", "request-token"]);
@@ -154,7 +154,7 @@ fn failure_opens_the_log_group_and_styles_the_annotation_as_error() {
         r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","annotation-context":"my-ctx"}"#,
     )
     .env("BUILDKITE_API_TOKEN", TOKEN)
-    .file("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(1).has("^^^ +++").has("nope");
     let (args, body) = &job.agent_calls_of(&["annotate"])[0];
     assert_eq!(args[1..5], ["--style", "error", "--context", "my-ctx"]);
@@ -168,7 +168,7 @@ fn hostile_file_names_render_inert_in_the_annotation() {
         &emu,
         r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","dry-run":true}"#,
     )
-    .file("dist/<script>alert(1)<|script>[x](javascript:y)_1.0_amd64.deb", "a");
+    .deb("dist/<script>alert(1)<|script>[x](javascript:y)_1.0_amd64.deb", "a");
     job.run().code(0);
     let (args, body) = &job.agent_calls_of(&["annotate"])[0];
     assert_eq!(args[2], "info");
@@ -182,7 +182,11 @@ fn download_fetches_artifacts_before_globbing() {
     let emu = emulator(&[]);
     let job = plugin(&emu, r#"{"registry":"debs","artifacts":"pkg/*.deb","download":"pkg/*.deb","download-build":"0190-build","api-url":"EMU"}"#).env("BUILDKITE_API_TOKEN", TOKEN);
     std::fs::create_dir_all(job.artifact_store("0190-build").join("pkg")).unwrap();
-    std::fs::write(job.artifact_store("0190-build").join("pkg/a_1.0_amd64.deb"), "a").unwrap();
+    std::fs::write(
+        job.artifact_store("0190-build").join("pkg/a_1.0_amd64.deb"),
+        fixtures::deb_for("a_1.0_amd64.deb", "a"),
+    )
+    .unwrap();
     job.run().code(0);
     let calls = job.agent_calls_of(&["artifact", "download"]);
     assert_eq!(
@@ -205,9 +209,9 @@ fn oidc_tokens_are_refreshed_before_they_expire() {
         r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","concurrency":1}"#,
     )
     .env("SHIM_TOKEN_LIFETIME", "61")
-    .file("dist/a_1.0_amd64.deb", "a")
-    .file("dist/b_1.0_amd64.deb", "b")
-    .file("dist/c_1.0_amd64.deb", "c");
+    .deb("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/b_1.0_amd64.deb", "b")
+    .deb("dist/c_1.0_amd64.deb", "c");
     job.run().code(0);
     let requests = job.agent_calls_of(&["oidc", "request-token"]);
     assert!(
@@ -231,7 +235,7 @@ fn an_agent_that_cannot_mint_tokens_is_retried_then_reported_as_refused() {
         r#"{"registry":"debs","artifacts":"dist/*.deb","api-url":"EMU","retries":2}"#,
     )
     .env("SHIM_FAIL", "oidc request-token")
-    .file("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a");
     job.run()
         .code(4)
         .has("cannot get an OIDC token")

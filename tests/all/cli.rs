@@ -17,7 +17,7 @@ fn cli(emu: &crate::support::Handle, args: &[&str]) -> Job {
 fn seed(emu: &crate::support::Handle, registry: &str, n: usize) {
     let mut job = Job::local(emu, registry, "dist/*.deb").env("PACKAGE_PUBLISHER_CONCURRENCY", "16");
     for i in 0..n {
-        job = job.file(&format!("dist/pkg{i:03}_1.0.{i}_amd64.deb"), &format!("p{i}"));
+        job = job.deb(&format!("dist/pkg{i:03}_1.0.{i}_amd64.deb"), &format!("p{i}"));
     }
     job.run().code(0);
 }
@@ -134,7 +134,7 @@ fn publish_subcommand_takes_flags() {
         &emu,
         &["publish", "--registry", "debs", "dist/*.deb", "--report-file", "r.json"],
     )
-    .file("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(0).has("published");
     assert_eq!(job.json("r.json")["totals"]["published"], 1);
     cli(
@@ -223,7 +223,7 @@ fn delete_asks_for_confirmation_on_a_terminal() {
 fn publish_with_flags_speaks_in_flags() {
     let emu = emulator(&[]);
     let out = cli(&emu, &["publish", "--registry", "debs", "dist/*.deb", "--dry-run"])
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(0)
         .has("configuration from command-line flags")
@@ -255,7 +255,7 @@ fn publish_with_flags_speaks_in_flags() {
 fn a_pattern_that_matches_nothing_names_the_flag_to_change() {
     let emu = emulator(&[]);
     cli(&emu, &["publish", "--registry", "debs", "dist/*.rpm"])
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(3)
         .has("\"dist/*.rpm\" matched no files")
@@ -273,7 +273,7 @@ fn promote_with_flags_speaks_in_flags() {
         .lacks("`artifacts`")
         .lacks("`promote-from`");
     cli(&emu, &["promote", "--from", "debs", "--to", "nowhere", "dist/*.deb"])
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(1)
         .has("registry \"nowhere\" was not found")
@@ -287,7 +287,7 @@ fn no_token_with_flags_names_the_variables_to_set() {
     cli(&emu, &["publish", "--registry", "debs", "dist/*.deb"])
         .unset("BUILDKITE_API_TOKEN")
         .env("PACKAGE_PUBLISHER_OIDC", "false")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(2)
         .has("PACKAGE_PUBLISHER_API_TOKEN_ENV")
@@ -339,7 +339,7 @@ fn list_flags_and_variables_split_commas_alike() {
             "production,staging",
         ],
     )
-    .file("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     assert_eq!(emu.packages("production").len(), 1);
     assert_eq!(emu.packages("staging").len(), 1);
@@ -347,7 +347,7 @@ fn list_flags_and_variables_split_commas_alike() {
     let emu = emulator(&[("production", "debian"), ("staging", "debian")]);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production, staging")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     assert_eq!(emu.packages("staging").len(), 1);
 }
@@ -465,8 +465,8 @@ fn help_says_where_the_token_comes_from() {
 fn a_dry_run_summary_counts_what_it_planned() {
     let emu = emulator(&[]);
     cli(&emu, &["publish", "--registry", "debs", "dist/*.deb", "--dry-run"])
-        .file("dist/a_1.0_amd64.deb", "a")
-        .file("dist/b_1.0_amd64.deb", "b")
+        .deb("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/b_1.0_amd64.deb", "b")
         .run()
         .code(0)
         .has("(dry run): 2 planned");
@@ -488,7 +488,7 @@ fn a_refused_connection_names_the_url_once() {
         .env("BUILDKITE_API_TOKEN", TOKEN)
         .args(&["publish", "--registry", "acme/debs", "dist/*.deb", "--retries", "0"])
         .args(&["--api-url", url])
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(1).has("Connection refused");
     assert_eq!(out.all().matches("127.0.0.1:9").count(), 1, "{}", out.all());
@@ -499,7 +499,7 @@ fn a_refused_token_is_reported_once() {
     let emu = emulator(&[]);
     let out = cli(&emu, &["publish", "--registry", "debs", "dist/*.deb"])
         .env("BUILDKITE_API_TOKEN", "bkua_revoked")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(4);
     assert_eq!(out.all().matches("answered 401").count(), 1, "{}", out.all());

@@ -8,7 +8,7 @@ use crate::support::{Job, TOKEN, emulator};
 fn job(pairs: &[(&str, &str)]) -> Job {
     let mut job = Job::new()
         .env("BUILDKITE_API_TOKEN", TOKEN)
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     for (k, v) in pairs {
         job = job.env(k, v);
     }
@@ -314,7 +314,7 @@ fn download_outside_buildkite() {
 #[test]
 fn no_token_and_oidc_off() {
     let out = Job::new()
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .env(REG.0, REG.1)
         .env(ART.0, ART.1)
         .env("PACKAGE_PUBLISHER_OIDC", "false")
@@ -328,7 +328,7 @@ fn no_token_and_oidc_off() {
 fn pattern_that_matches_nothing_exits_3() {
     let emu = emulator(&[]);
     let out = Job::local(&emu, "debs", "dist/*.rpm")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(3)
         .has("\"dist/*.rpm\" matched no files")
@@ -340,7 +340,7 @@ fn pattern_that_matches_nothing_exits_3() {
 fn pattern_that_matches_only_a_directory_exits_3() {
     let emu = emulator(&[]);
     let out = Job::local(&emu, "debs", "dist/pkgs")
-        .file("dist/pkgs/a_1.0_amd64.deb", "a")
+        .deb("dist/pkgs/a_1.0_amd64.deb", "a")
         .run();
     out.code(3).has("matched only directories: dist/pkgs");
 }
@@ -348,7 +348,7 @@ fn pattern_that_matches_only_a_directory_exits_3() {
 #[test]
 fn symlink_to_a_file_outside_the_working_directory() {
     let emu = emulator(&[]);
-    let job = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a");
+    let job = Job::local(&emu, "debs", "dist/*.deb").deb("dist/a_1.0_amd64.deb", "a");
     let outside = job.dir.path().join("secret.txt");
     std::fs::write(&outside, "secret").unwrap();
     std::os::unix::fs::symlink(&outside, job.work().join("dist/leak_1.0_amd64.deb")).unwrap();
@@ -362,7 +362,7 @@ fn symlink_to_a_file_outside_the_working_directory() {
 #[test]
 fn unreadable_file_is_named() {
     let emu = emulator(&[]);
-    let job = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "a");
+    let job = Job::local(&emu, "debs", "dist/*.deb").deb("dist/a_1.0_amd64.deb", "a");
     std::os::unix::fs::symlink(
         job.work().join("dist/missing"),
         job.work().join("dist/broken_1.0_amd64.deb"),
@@ -381,7 +381,7 @@ fn token_without_the_write_scope_exits_4_and_names_the_scope() {
     let emu = crate::support::emulator_with(config);
     let out = Job::local(&emu, "debs", "dist/*.deb")
         .env("BUILDKITE_API_TOKEN", "bkua_readonly")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(4).has("403").has("write_packages").lacks("bkua_readonly");
 }
@@ -391,7 +391,7 @@ fn unknown_token_exits_4() {
     let emu = emulator(&[]);
     let out = Job::local(&emu, "debs", "dist/*.deb")
         .env("BUILDKITE_API_TOKEN", "bkua_revoked_token")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(4)
         .has("401")
@@ -403,7 +403,7 @@ fn unknown_token_exits_4() {
 fn unknown_registry_is_a_clear_404() {
     let emu = emulator(&[]);
     let out = Job::local(&emu, "nope", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run();
     out.code(1).has("404").has("No registry found");
 }
@@ -465,7 +465,7 @@ fn variable_typos_suggest_the_variable() {
 #[test]
 fn no_token_messages_name_options_in_each_source() {
     let out = Job::new()
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .env(REG.0, REG.1)
         .env(ART.0, ART.1)
         .env("PACKAGE_PUBLISHER_OIDC", "false")
@@ -474,7 +474,7 @@ fn no_token_messages_name_options_in_each_source() {
         .has("name another variable with PACKAGE_PUBLISHER_API_TOKEN_ENV")
         .has("allow OIDC with `PACKAGE_PUBLISHER_OIDC=auto`");
     let out = Job::new()
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .env("BUILDKITE", "true")
         .env(
             "BUILDKITE_PLUGIN_CONFIGURATION",

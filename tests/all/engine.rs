@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::support::{EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, signal};
+use crate::support::{EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, signal};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -42,7 +42,7 @@ fn posts(emu: &Handle) -> Vec<crate::support::server::Record> {
 fn job_with_files(emu: &Handle, n: usize) -> Job {
     let mut job = Job::local(emu, "debs", "dist/*.deb");
     for i in 0..n {
-        job = job.file(&format!("dist/p{i:02}_1.0_amd64.deb"), &format!("content {i}"));
+        job = job.deb(&format!("dist/p{i:02}_1.0_amd64.deb"), &format!("content {i}"));
     }
     job
 }
@@ -147,7 +147,7 @@ fn lost_answer(policy: &str) -> (Handle, Job) {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", policy)
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     (emu, job)
 }
 
@@ -172,8 +172,8 @@ fn python_names_are_found_in_their_normal_form() {
     let emu = emulator(&[("pypi", "python")]);
     let job = Job::local(&emu, "pypi", "dist/*")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/My_Pkg-1.0-py3-none-any.whl", "wheel")
-        .file("dist/Django-4.2-py3-none-any.whl", "django");
+        .wheel("dist", "My_Pkg", "1.0", "wheel")
+        .wheel("dist", "Django", "4.2", "django");
     job.run().code(0);
     let mut names: Vec<String> = emu.packages("pypi").into_iter().map(|p| p.name).collect();
     names.sort();
@@ -188,7 +188,7 @@ fn python_names_are_found_in_their_normal_form() {
     lose_first_answer(&emu, "pypi");
     let job = Job::local(&emu, "pypi", "dist/*")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/My_Pkg-2.0-py3-none-any.whl", "wheel 2");
+        .wheel("dist", "My_Pkg", "2.0", "wheel 2");
     job.run().code(0).has("had landed");
     assert_eq!(job.json("r.json")["packages"][0]["status"], "published");
     assert_eq!(emu.packages("pypi").len(), 3);
@@ -197,7 +197,7 @@ fn python_names_are_found_in_their_normal_form() {
 /// A registry holding `a 1.0` with other content, and a job replacing it.
 fn replace_job(emu: &Handle, method: &str) -> Job {
     Job::local(emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "old")
+        .deb("dist/a_1.0_amd64.deb", "old")
         .run()
         .code(0);
     Job::local(emu, "debs", "dist/*.deb")
@@ -205,7 +205,7 @@ fn replace_job(emu: &Handle, method: &str) -> Job {
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", method)
         .env("PACKAGE_PUBLISHER_RETRIES", "1")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "new content")
+        .deb("dist/a_1.0_amd64.deb", "new content")
 }
 
 #[test]
@@ -248,8 +248,9 @@ fn a_deletion_for_replacement_is_reported_even_when_the_new_upload_fails() {
         },
     ));
     let out = job.run_within(LIMIT);
-    out.code(1)
-        .has(&format!("deleted the existing a 1.0 ({old_id}) for replacement"));
+    out.code(1).has(&format!(
+        "deleted the existing a 1.0 (amd64) ({old_id}) for replacement"
+    ));
     let entry = &job.json("r.json")["packages"][0];
     assert_eq!(entry["status"], "failed");
     assert_eq!(entry["deleted_id"], old_id.as_str());
@@ -298,9 +299,9 @@ fn sigterm_reports_every_files_true_state() {
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","concurrency":1,"report-file":"r.json"}"#,
     )
     .env("BUILDKITE_API_TOKEN", TOKEN)
-    .file("dist/a_1.0_amd64.deb", "a")
-    .file("dist/b_1.0_amd64.deb", "b")
-    .file("dist/c_1.0_amd64.deb", "c");
+    .deb("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/b_1.0_amd64.deb", "b")
+    .deb("dist/c_1.0_amd64.deb", "c");
     let out = signal_when(&job, "TERM", || emu.packages("debs").len() >= 2);
     out.code(1).has("SIGTERM received");
     let report = job.json("r.json");
@@ -335,7 +336,7 @@ fn sigint_during_an_upload_that_never_lands_reports_it_failed() {
     ));
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     let out = signal_when(&job, "INT", || emu.state.lock().unwrap().publishes_in_flight > 0);
     out.code(1).has("SIGINT received");
     let entry = &job.json("r.json")["packages"][0];
@@ -365,7 +366,7 @@ fn a_silent_or_trickling_lookup_is_abandoned_after_the_stall_timeout() {
         Job::local(&emu, "debs", "dist/*.deb")
             .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "2")
             .env("PACKAGE_PUBLISHER_RETRIES", "1")
-            .file("dist/a_1.0_amd64.deb", "a")
+            .deb("dist/a_1.0_amd64.deb", "a")
             .run_within(LIMIT)
             .code(1)
             .has("could not be checked")
@@ -386,7 +387,7 @@ fn an_endless_error_body_is_read_only_up_to_a_cap() {
     ));
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_RETRIES", "1")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run_within(LIMIT)
         .code(1)
         .has("answered 500: xxxx");
@@ -414,7 +415,7 @@ fn a_hung_agent_token_request_times_out() {
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","stall-timeout":2,"retries":1,"report-file":"r.json"}"#,
     )
     .env("SHIM_HANG", "oidc request-token")
-    .file("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/a_1.0_amd64.deb", "a")
     .run_within(LIMIT)
     .code(4)
     .has("did not finish within 2 s");
@@ -461,12 +462,12 @@ fn one_lookup_before_a_large_upload_and_never_a_whole_registry_listing() {
     // Another architecture of the same release is already there.
     let big = "x".repeat(2 * 1024 * 1024);
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_arm64.deb", &big[1..])
+        .deb("dist/a_1.0_arm64.deb", &big[1..])
         .run()
         .code(0);
     let before = emu.requests().len();
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", &big)
+        .deb("dist/a_1.0_amd64.deb", &big)
         .run()
         .code(0);
     let lists = emu.requests()[before..]
@@ -518,7 +519,7 @@ fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
     });
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     let lookups = || emu.requests().iter().any(|r| r.method == "POST") && emu.state.lock().unwrap().arrivals >= 2;
     signal_when(&job, "TERM", lookups).code(1);
     let entry = &job.json("r.json")["packages"][0];
@@ -534,7 +535,7 @@ fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     let copying = || {
         let s = emu.state.lock().unwrap();
         s.arrivals > 0 && !s.registries["debs"].packages.is_empty() && s.requests.iter().any(|r| r.method == "GET")
@@ -553,7 +554,8 @@ fn a_release_with_many_files_per_name_and_version_is_recognised_on_a_rerun() {
     let emu = emulator(&[("pypi", "python")]);
     let mut job = Job::local(&emu, "pypi", "dist/*.whl").env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     for i in 0..60 {
-        job = job.file(&format!("dist/demo-1.0-cp3{i:02}-none-any.whl"), &format!("wheel {i}"));
+        let (name, bytes) = fixtures::wheel_tagged("demo", "1.0", &format!("cp3{i:02}"));
+        job = job.bytes(&format!("dist/{name}"), &bytes);
     }
     job.run_within(LIMIT).code(0);
     job.run_within(LIMIT).code(0);
@@ -583,23 +585,36 @@ fn replace_lets_a_lagging_listing_settle_before_deleting_anything() {
     });
     // Another architecture, long listed; then this file's earlier build, not listed yet.
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_arm64.deb", "arm")
+        .deb("dist/a_1.0_arm64.deb", "arm")
         .run()
         .code(0);
     std::thread::sleep(Duration::from_millis(3100));
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "old amd64")
+        .deb("dist/a_1.0_amd64.deb", "old amd64")
         .run()
         .code(0);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
-        .file("dist/a_1.0_amd64.deb", "new amd64");
-    // Two packages share the name and version once the listing caught up: replace
-    // refuses to guess, and above all the other architecture is never deleted.
-    job.run_within(LIMIT).code(1).has("will not guess");
+        .deb("dist/a_1.0_amd64.deb", "new amd64");
+    let old_amd64 = emu
+        .packages("debs")
+        .into_iter()
+        .find(|p| p.variant.as_deref() == Some("amd64"))
+        .unwrap();
+    // The listing shows only the other architecture at first, which is not this
+    // file's: nothing is deleted until the file's own earlier build is listed, and
+    // then only that one, never the other architecture.
+    job.run_within(LIMIT).code(0).has("replaced");
     let files: Vec<String> = emu.packages("debs").into_iter().map(|p| p.file_name).collect();
     assert!(files.contains(&"a_1.0_arm64.deb".to_owned()), "{files:?}");
-    assert!(!emu.requests().iter().any(|r| r.method == "DELETE"));
+    let deletes: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(deletes[0].ends_with(&old_amd64.id), "{deletes:?}");
 }
 
 #[test]
@@ -615,7 +630,7 @@ fn sigterm_before_publishing_ends_at_once_with_a_report() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     let out = signal_when(&job, "TERM", || emu.state.lock().unwrap().arrivals > 0);
     out.code(1).has("cancelled during the promotion check");
     assert!(job.json("r.json")["error"].as_str().unwrap().contains("cancelled"));
@@ -658,7 +673,7 @@ fn a_copy_whose_answer_was_lost_is_promoted_despite_a_lagging_listing() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run_within(LIMIT).code(0);
     let promotion = &job.json("r.json")["packages"][0]["promotions"][0];
     assert!(

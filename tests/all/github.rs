@@ -43,8 +43,8 @@ fn outputs_and_summary() {
     let job = action(&emu)
         .env("BUILDKITE_API_TOKEN", TOKEN)
         .env("INPUT_REPORT-FILE", "report.json")
-        .file("dist/a_1.0_amd64.deb", "a")
-        .file("dist/b_1.0_amd64.deb", "b");
+        .deb("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/b_1.0_amd64.deb", "b");
     let out = job.run();
     out.code(0)
         .has("::group::")
@@ -84,7 +84,7 @@ fn failure_per_file_is_an_escaped_error_command() {
     });
     let job = action(&emu)
         .env("BUILDKITE_API_TOKEN", TOKEN)
-        .file("dist/a:b,c%::warning::x_1.0_amd64.deb", "a");
+        .deb("dist/a:b,c%::warning::x_1.0_amd64.deb", "a");
     let out = job.run();
     out.code(1);
     let error = out
@@ -115,7 +115,7 @@ fn oidc_token_from_the_runner() {
             &format!("{}/_github/token?api-version=2.0", emu.url),
         )
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "gh-request-token")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     let out = job.run();
     out.code(0);
     assert_eq!(emu.packages("debs").len(), 1);
@@ -146,7 +146,7 @@ fn oidc_token_from_the_runner() {
 fn missing_id_token_permission_says_so() {
     let emu = emulator(&[]);
     action(&emu)
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(4)
         .has("id-token: write");
@@ -176,7 +176,7 @@ fn the_packages_output_shrinks_to_fit_the_output_limit() {
     let mut job = action(&emu).env("INPUT_DRY-RUN", "true");
     let long = "x".repeat(60);
     for i in 0..3200 {
-        job = job.file(&format!("dist/{long}{i:04}_1.0_amd64.deb"), "p");
+        job = job.deb(&format!("dist/{long}{i:04}_1.0_amd64.deb"), "p");
     }
     // Even the short form of 3200 entries is over the budget once counted as UTF-16.
     job.run().code(0).has("`packages` output is an empty list");

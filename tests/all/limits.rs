@@ -12,28 +12,30 @@ fn plugin(emu: &Handle, config: &str) -> Job {
     Job::plugin(emu, config).env("BUILDKITE_API_TOKEN", TOKEN)
 }
 
-/// A job directory holding `n` small packages.
+/// A job directory holding `n` small files for a Files registry
+/// (`dist/pkg00042-1.0.42.bin`: the Files rule's name and version), thousands of
+/// packages without building thousands of archives.
 fn many(job: Job, n: usize) -> Job {
     let dist = job.work().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
     for i in 0..n {
-        std::fs::write(dist.join(format!("pkg{i:05}_1.0.{i}_amd64.deb")), format!("{i}")).unwrap();
+        std::fs::write(dist.join(format!("pkg{i:05}-1.0.{i}.bin")), format!("{i}")).unwrap();
     }
     job
 }
 
 #[test]
 fn a_release_of_thousands_of_packages_is_stored_and_read_back_whole() {
-    let emu = emulator(&[("production", "debian")]);
+    let emu = emulator(&[("files", "files"), ("production", "files")]);
     let publish = many(
         plugin(
             &emu,
-            r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","concurrency":16,"annotate":false}"#,
+            r#"{"registry":"files","artifacts":["dist/*.bin"],"api-url":"EMU","concurrency":16,"annotate":false}"#,
         ),
         2500,
     );
     publish.run_within(LIMIT).code(0);
-    assert_eq!(emu.packages("debs").len(), 2500);
+    assert_eq!(emu.packages("files").len(), 2500);
     // The shim refused any value over 100 KB, so the report went in parts.
     let sets = publish.agent_calls_of(&["meta-data", "set"]);
     assert!(sets.len() > 2, "{} meta-data set calls", sets.len());
@@ -42,7 +44,7 @@ fn a_release_of_thousands_of_packages_is_stored_and_read_back_whole() {
     // A later promote-only step in the same build finds all 2500.
     let promote = plugin(
         &emu,
-        r#"{"promote-from":"debs","promote-to":["production"],"api-url":"EMU","dry-run":true,"report-file":"r.json","annotate":false}"#,
+        r#"{"promote-from":"files","promote-to":["production"],"api-url":"EMU","dry-run":true,"report-file":"r.json","annotate":false}"#,
     )
     .env("SHIM_STATE", &publish.agent_dir().display().to_string());
     promote
@@ -72,8 +74,8 @@ fn meta_data_exists_failing_is_an_error_not_a_missing_report() {
 fn github(emu: &Handle) -> Job {
     let job = Job::new()
         .env("GITHUB_ACTIONS", "true")
-        .env("INPUT_REGISTRY", "acme/debs")
-        .env("INPUT_ARTIFACTS", "dist/*.deb")
+        .env("INPUT_REGISTRY", "acme/files")
+        .env("INPUT_ARTIFACTS", "dist/*.bin")
         .env("INPUT_CONCURRENCY", "16")
         .env("INPUT_API-URL", &emu.url)
         .env("BUILDKITE_API_TOKEN", TOKEN);
@@ -93,7 +95,7 @@ fn packages_output(job: &Job) -> (String, usize) {
 
 #[test]
 fn github_outputs_stay_within_1_mb_as_utf16_and_the_warning_says_what_they_hold() {
-    let emu = emulator(&[]);
+    let emu = emulator(&[("files", "files")]);
     let job = many(github(&emu), 1500);
     let out = job.run_within(LIMIT);
     out.code(0).has("holds only path, name, version, id and status");
@@ -103,7 +105,7 @@ fn github_outputs_stay_within_1_mb_as_utf16_and_the_warning_says_what_they_hold(
     assert_eq!(list.len(), 1500);
     assert!(list[0].get("sha256").is_none());
 
-    let emu = emulator(&[]);
+    let emu = emulator(&[("files", "files")]);
     let job = many(github(&emu), 3500);
     let out = job.run_within(LIMIT);
     out.code(0).has("`packages` output is an empty list");
@@ -142,7 +144,7 @@ fn an_agent_without_annotate_priority_still_gets_the_annotation() {
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU"}"#,
     )
     .env("SHIM_OLD_AGENT", "1")
-    .file("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a");
     job.run_within(LIMIT).code(0).has("written without a priority");
     let calls = job.agent_calls_of(&["annotate"]);
     assert_eq!(calls.len(), 2);
@@ -158,7 +160,7 @@ fn a_hung_annotate_is_stopped_and_the_run_still_ends() {
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","stall-timeout":2}"#,
     )
     .env("SHIM_HANG", "annotate --style")
-    .file("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/a_1.0_amd64.deb", "a")
     .run_within(LIMIT)
     .code(0)
     .has("did not finish within 2 s");
@@ -178,7 +180,7 @@ fn parallel_jobs_with_a_long_step_key_keep_their_own_annotation() {
             )
             .env("BUILDKITE_STEP_KEY", &key)
             .env("BUILDKITE_PARALLEL_JOB", n)
-            .file(&format!("dist/a{n}_1.0_amd64.deb"), n);
+            .deb(&format!("dist/a{n}_1.0_amd64.deb"), n);
             job.run().code(0);
             let (args, _) = job.agent_calls_of(&["annotate"]).remove(0);
             let at = args.iter().position(|a| a == "--context").unwrap();
@@ -203,7 +205,7 @@ fn a_literal_path_through_a_symlinked_directory_is_refused() {
 #[test]
 fn a_fifo_or_a_line_feed_in_a_name_is_refused_by_name_without_hanging() {
     let emu = emulator(&[]);
-    let job = Job::local(&emu, "debs", "dist/*.deb").file("dist/ok_1.0_all.deb", "ok");
+    let job = Job::local(&emu, "debs", "dist/*.deb").deb("dist/ok_1.0_all.deb", "ok");
     let fifo = job.work().join("dist/pipe_1.0_all.deb");
     assert!(
         std::process::Command::new("mkfifo")
@@ -224,7 +226,7 @@ fn a_fifo_or_a_line_feed_in_a_name_is_refused_by_name_without_hanging() {
 #[test]
 fn an_absolute_pattern_is_a_configuration_error() {
     let emu = emulator(&[]);
-    let job = Job::local(&emu, "debs", "x").file("dist/a_1.0_all.deb", "a");
+    let job = Job::local(&emu, "debs", "x").deb("dist/a_1.0_all.deb", "a");
     let pattern = format!("{}/dist/*.deb", job.work().display());
     job.env("PACKAGE_PUBLISHER_ARTIFACTS", &pattern)
         .run()
@@ -248,7 +250,7 @@ fn a_token_echoed_by_the_server_is_redacted_even_when_cut_short() {
         &emu,
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","report-file":"r.json"}"#,
     )
-    .file("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a");
     let out = job.run_within(LIMIT);
     out.code(1).has("[redacted]");
     let leaked = &TOKEN[..8];
@@ -281,7 +283,7 @@ fn terminal_escapes_from_the_server_never_reach_the_log() {
         &emu,
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU"}"#,
     )
-    .file("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/a_1.0_amd64.deb", "a")
     .run_within(LIMIT);
     out.code(0).has("evil␛[31mred");
     assert!(!out.stdout.contains("\u{1b}[31m"));
@@ -295,7 +297,7 @@ fn a_token_that_is_not_utf8_is_named_not_ignored() {
     Job::local(&emu, "debs", "dist/*.deb")
         .unset("BUILDKITE_API_TOKEN")
         .env_bytes("BUILDKITE_API_TOKEN", b"bkua_\xff\xfe")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(2)
         .has("BUILDKITE_API_TOKEN is set, but its value is not valid UTF-8");

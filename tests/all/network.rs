@@ -7,13 +7,13 @@
 use std::time::{Duration, Instant};
 
 use crate::support::tls::{connect_proxy, emulator_tls, mitmproxy, pki};
-use crate::support::{EmuConfig, Job, emulator_with};
+use crate::support::{EmuConfig, Job, emulator_with, fixtures};
 
 const DEB: &str = "dist/a_1.0_amd64.deb";
 
-fn sha256(text: &str) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+/// The sha256 of the package [`DEB`] built with `payload`.
+fn sha256(payload: &str) -> String {
+    fixtures::deb_sha256("a_1.0_amd64.deb", payload)
 }
 
 #[test]
@@ -24,7 +24,7 @@ fn a_private_ca_in_ssl_cert_file_or_dir_is_trusted_for_the_api_and_the_storage_l
         Job::local(&emu.handle, "debs", "dist/*.deb")
             .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
             .env(var, value)
-            .file(DEB, "deb bytes over https")
+            .deb(DEB, "deb bytes over https")
     };
     job("SSL_CERT_FILE", &pki.ca.display().to_string()).run().code(0);
     let stored = emu.handle.packages("debs");
@@ -49,7 +49,7 @@ fn an_unknown_ca_is_refused_at_once_with_how_to_add_it() {
     let started = Instant::now();
     let out = Job::local(&emu.handle, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_RETRIES", "5")
-        .file(DEB, "a")
+        .deb(DEB, "a")
         .run_within(Duration::from_secs(60));
     assert_ne!(out.code, 0, "{out:?}");
     out.has("not trusted")
@@ -67,7 +67,7 @@ fn an_unknown_ca_is_refused_at_once_with_how_to_add_it() {
 fn a_certificate_file_that_holds_no_certificate_is_a_configuration_error() {
     let emu = emulator_with(EmuConfig::default());
     let job = Job::local(&emu, "debs", "dist/*.deb")
-        .file(DEB, "a")
+        .deb(DEB, "a")
         .file("not-a-ca.pem", "hello");
     let path = job.work().join("not-a-ca.pem").display().to_string();
     job.env("SSL_CERT_FILE", &path)
@@ -103,7 +103,7 @@ fn every_leg_goes_through_mitmproxy_whose_ca_is_trusted_only_via_ssl_cert_file()
             &format!("http://alice:s3cret-proxy-pw@127.0.0.1:{}", mitm.port),
         )
         .env("SSL_CERT_FILE", &mitm.ca.display().to_string())
-        .file(DEB, "through the inspecting proxy");
+        .deb(DEB, "through the inspecting proxy");
     let summary = job.dir.path().join("summary");
     let out = job
         .env("GITHUB_STEP_SUMMARY", &summary.display().to_string())
@@ -158,7 +158,7 @@ fn a_connect_proxy_carries_the_api_and_no_proxy_exempts_a_host() {
             )
             .env("no_proxy", "127.0.0.1")
             .env("SSL_CERT_FILE", &pki.ca.display().to_string())
-            .file(DEB, "through a CONNECT proxy");
+            .deb(DEB, "through a CONNECT proxy");
         let summary = job.dir.path().join("summary");
         job.env("GITHUB_STEP_SUMMARY", &summary.display().to_string())
             .run_within(Duration::from_secs(60))
@@ -205,7 +205,7 @@ fn the_user_agent_names_the_build_for_the_api_and_only_the_tool_for_storage() {
     )
     .env("BUILDKITE_API_TOKEN", crate::support::TOKEN)
     .env("BUILDKITE_BUILD_URL", "https://buildkite.com/acme/app/builds/7")
-    .file(DEB, "a")
+    .deb(DEB, "a")
     .run()
     .code(0);
     let tool = format!("package-publisher/{}", env!("CARGO_PKG_VERSION"));
@@ -235,7 +235,7 @@ fn a_put_storage_form_gets_the_raw_file_with_its_exact_length() {
     let content = "raw bytes for a signed URL";
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
-        .file(DEB, content)
+        .deb(DEB, content)
         .run()
         .code(0)
         .has("published");
@@ -247,7 +247,8 @@ fn a_put_storage_form_gets_the_raw_file_with_its_exact_length() {
     let puts: Vec<_> = emu.requests().into_iter().filter(|r| r.method == "PUT").collect();
     assert_eq!(puts.len(), 1, "{puts:?}");
     assert!(puts[0].path.starts_with("/_storage/object/uploads/"), "{:?}", puts[0]);
-    assert_eq!(puts[0].content_length, Some(content.len() as u64));
+    let size = fixtures::deb_for("a_1.0_amd64.deb", content).len() as u64;
+    assert_eq!(puts[0].content_length, Some(size));
     assert_eq!(puts[0].auth, "none");
     assert_eq!(puts[0].status, 200);
 }
@@ -268,7 +269,7 @@ fn a_storage_leg_failure_names_the_storage_host() {
     let out = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
         .env("PACKAGE_PUBLISHER_RETRIES", "0")
-        .file(DEB, "a")
+        .deb(DEB, "a")
         .run_within(Duration::from_secs(60));
     assert_ne!(out.code, 0, "{out:?}");
     out.has("the storage host localhost must be reachable from here");

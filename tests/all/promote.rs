@@ -1,6 +1,6 @@
 //! Promotion: publish-then-promote, and promote-only steps after a block step.
 
-use crate::support::{Fault, Job, TOKEN, emulator};
+use crate::support::{Fault, Job, TOKEN, emulator, fixtures};
 
 /// `package-publisher promote --from staging --to production 'dist/*.deb'` from a terminal.
 fn promote_cli(emu: &crate::support::Handle) -> Job {
@@ -28,8 +28,8 @@ fn publish_then_promote_copies_every_package() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian"), ("mirror", "debian")]);
     let job = staging_job(&emu)
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production\nmirror")
-        .file("dist/a_1.0_amd64.deb", "a")
-        .file("dist/b_1.0_amd64.deb", "b");
+        .deb("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/b_1.0_amd64.deb", "b");
     job.run().code(0).has("promoted production").has("promoted mirror");
     assert_eq!(emu.packages("production").len(), 2);
     assert_eq!(emu.packages("mirror").len(), 2);
@@ -61,8 +61,8 @@ fn nothing_is_promoted_when_a_publish_failed() {
     });
     let job = staging_job(&emu)
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
-        .file("dist/good_1.0_amd64.deb", "g")
-        .file("dist/bad_1.0_amd64.deb", "b");
+        .deb("dist/good_1.0_amd64.deb", "g")
+        .deb("dist/bad_1.0_amd64.deb", "b");
     job.run().code(1).has("nothing was promoted");
     assert!(emu.packages("production").is_empty());
     assert_eq!(job.json("r.json")["packages"][1]["promotions"][0]["status"], "skipped");
@@ -73,7 +73,10 @@ fn uncopyable_ecosystem_is_refused_before_any_upload() {
     let emu = emulator(&[("charts", "helm"), ("charts-prod", "helm")]);
     Job::local(&emu, "charts", "dist/*.tgz")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "charts-prod")
-        .file("dist/mychart-1.0.0.tgz", "chart")
+        .bytes(
+            "dist/mychart-1.0.0.tgz",
+            &fixtures::helm_chart("mychart", "apiVersion: v2\nname: mychart\nversion: 1.0.0\n"),
+        )
         .run()
         .code(1)
         .has("helm registry")
@@ -89,7 +92,7 @@ fn unknown_destination_is_refused_before_any_upload() {
     let emu = emulator(&[("staging", "debian")]);
     staging_job(&emu)
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "prodution")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(1)
         .has("\"prodution\" was not found");
@@ -100,8 +103,8 @@ fn unknown_destination_is_refused_before_any_upload() {
 fn copy_refused_for_one_package_while_others_succeed() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
     let job = staging_job(&emu)
-        .file("dist/a_1.0_amd64.deb", "a")
-        .file("dist/b_1.0_amd64.deb", "b");
+        .deb("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/b_1.0_amd64.deb", "b");
     job.run().code(0);
     let b_id = emu
         .packages("staging")
@@ -128,12 +131,12 @@ fn copy_refused_for_one_package_while_others_succeed() {
 fn destination_with_different_content_names_both_digests() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
     Job::local(&emu, "production", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "old")
+        .deb("dist/a_1.0_amd64.deb", "old")
         .run()
         .code(0);
     let job = staging_job(&emu)
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
-        .file("dist/a_1.0_amd64.deb", "new");
+        .deb("dist/a_1.0_amd64.deb", "new");
     let out = job.run();
     out.code(1).has("different content");
     let r = job.json("r.json");
@@ -162,8 +165,8 @@ fn two_step_pipeline_with_meta_data_and_reruns() {
         .env("BUILDKITE_ORGANIZATION_SLUG", "acme")
         .env("BUILDKITE_API_TOKEN", TOKEN)
         .env("BUILDKITE_PLUGIN_CONFIGURATION", &config1)
-        .file("dist/a_1.0_amd64.deb", "a")
-        .file("dist/b_1.0_amd64.deb", "b");
+        .deb("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/b_1.0_amd64.deb", "b");
     let state = step1.agent_dir().display().to_string();
     step1.run().code(0);
     assert!(emu.packages("production").is_empty());
@@ -203,10 +206,10 @@ fn two_step_pipeline_with_meta_data_and_reruns() {
 #[test]
 fn promote_only_identifies_packages_by_the_matched_files() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
-    staging_job(&emu).file("dist/a_1.0_amd64.deb", "a").run().code(0);
+    staging_job(&emu).deb("dist/a_1.0_amd64.deb", "a").run().code(0);
     let job = promote_cli(&emu)
         .args(&["--report-file", "r.json"])
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     assert_eq!(emu.packages("production").len(), 1);
     assert!(
@@ -215,7 +218,7 @@ fn promote_only_identifies_packages_by_the_matched_files() {
             .any(|r| r.path.ends_with("/registries/production/packages") && r.method == "POST")
     );
     // A file with the same name and version but other content is not that package.
-    let other = promote_cli(&emu).file("dist/a_1.0_amd64.deb", "tampered");
+    let other = promote_cli(&emu).deb("dist/a_1.0_amd64.deb", "tampered");
     other
         .run()
         .code(1)
@@ -249,10 +252,10 @@ fn architectures_of_one_version_are_different_packages() {
     let big = |c: &str| c.repeat(1024 * 1024 + 1);
     let job = staging_job(&emu)
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
-        .file("dist/foo_1.0_amd64.deb", &big("a"))
-        .file("dist/foo_1.0_arm64.deb", &big("b"))
-        .file("dist/bar_2.0_amd64.deb", "small")
-        .file("dist/bar_2.0_arm64.deb", "small but other");
+        .deb("dist/foo_1.0_amd64.deb", &big("a"))
+        .deb("dist/foo_1.0_arm64.deb", &big("b"))
+        .deb("dist/bar_2.0_amd64.deb", "small")
+        .deb("dist/bar_2.0_arm64.deb", "small but other");
     job.run().code(0);
     assert_eq!(emu.packages("staging").len(), 4);
     assert_eq!(emu.packages("production").len(), 4);
@@ -263,18 +266,24 @@ fn architectures_of_one_version_are_different_packages() {
         assert_eq!(p["promotions"][0]["status"], "identical", "{p}");
     }
     assert_eq!(emu.packages("staging").len(), 4);
-    // A rebuilt amd64 with `replace`: two packages carry that name and version and the
-    // API does not say which is which, so nothing is deleted on a guess.
+    // A rebuilt amd64 with `replace`: two packages carry that name and version, and
+    // the registry's variant says which one is amd64: only that one is replaced.
+    let arm64 = emu
+        .packages("staging")
+        .into_iter()
+        .find(|p| p.name == "foo" && p.variant.as_deref() == Some("arm64"))
+        .unwrap();
     let rebuilt = Job::local(&emu, "staging", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
-        .file("dist/foo_1.0_amd64.deb", &big("c"));
-    rebuilt.run().code(1).has("will not guess which one to delete");
+        .deb("dist/foo_1.0_amd64.deb", &big("c"));
+    rebuilt.run().code(0).has("replaced");
     let foo: Vec<_> = emu
         .packages("staging")
         .into_iter()
         .filter(|p| p.name == "foo")
         .collect();
     assert_eq!(foo.len(), 2, "both architectures are still there");
+    assert!(foo.contains(&arm64), "the arm64 package was left alone");
 }
 
 /// Parallel jobs publishing to one registry each store their own report; the promote
@@ -294,7 +303,7 @@ fn promote_only_merges_the_reports_of_parallel_jobs() {
             .env("BUILDKITE_JOB_ID", &format!("job-{n}"))
             .env("BUILDKITE_PARALLEL_JOB", n)
             .env("BUILDKITE_PLUGIN_CONFIGURATION", &publish)
-            .file(&format!("dist/part{n}_1.0_amd64.deb"), n);
+            .deb(&format!("dist/part{n}_1.0_amd64.deb"), n);
         if let Some(s) = state {
             j = j.env("SHIM_STATE", s);
         }
@@ -343,11 +352,11 @@ fn a_token_refused_during_promotion_exits_4() {
         vec!["read_packages".into(), "read_registries".into()],
     );
     let emu = crate::support::emulator_with(config);
-    staging_job(&emu).file("dist/a_1.0_amd64.deb", "a").run().code(0);
+    staging_job(&emu).deb("dist/a_1.0_amd64.deb", "a").run().code(0);
     let job = promote_cli(&emu)
         .env("BUILDKITE_API_TOKEN", "bkua_readonly")
         .args(&["--report-file", "r.json"])
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run()
         .code(4)
         .has("403")

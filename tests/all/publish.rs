@@ -2,11 +2,11 @@
 
 use serde_json::Value;
 
-use crate::support::{Fault, Job, emulator};
+use crate::support::{Fault, Job, emulator, fixtures};
 
-fn sha256(text: &str) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(text.as_bytes()))
+/// The sha256 of the package `dist/a_1.0_amd64.deb` built with `payload`.
+fn sha256(payload: &str) -> String {
+    fixtures::deb_sha256("a_1.0_amd64.deb", payload)
 }
 
 #[test]
@@ -14,8 +14,8 @@ fn publishes_every_file_and_the_report_matches_the_registry() {
     let emu = emulator(&[]);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "out/report.json")
-        .file("dist/zeta_1.0_amd64.deb", "zeta")
-        .file("dist/alpha_2.0_amd64.deb", "alpha")
+        .deb("dist/zeta_1.0_amd64.deb", "zeta")
+        .deb("dist/alpha_2.0_amd64.deb", "alpha")
         .file("dist/notes.txt", "not a package");
     job.run()
         .code(0)
@@ -46,7 +46,7 @@ fn publishes_every_file_and_the_report_matches_the_registry() {
     }
     assert_eq!(
         stored.iter().find(|p| p.name == "alpha").unwrap().sha256,
-        sha256("alpha")
+        fixtures::deb_sha256("alpha_2.0_amd64.deb", "alpha")
     );
     // The multipart file name is the base name: the registry parses it.
     let names: Vec<String> = emu.requests().iter().filter_map(|r| r.file_name.clone()).collect();
@@ -58,7 +58,7 @@ fn rerun_is_identical_and_uploads_nothing_new() {
     let emu = emulator(&[]);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     job.run().code(0).has("identical  dist/a_1.0_amd64.deb");
     assert_eq!(job.json("r.json")["packages"][0]["status"], "identical");
@@ -68,10 +68,10 @@ fn rerun_is_identical_and_uploads_nothing_new() {
 #[test]
 fn same_version_with_different_content_fails_naming_both_digests() {
     let emu = emulator(&[]);
-    let first = Job::local(&emu, "debs", "dist/*.deb").file("dist/a_1.0_amd64.deb", "one");
+    let first = Job::local(&emu, "debs", "dist/*.deb").deb("dist/a_1.0_amd64.deb", "one");
     first.run().code(0);
     let second = Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "two")
+        .deb("dist/a_1.0_amd64.deb", "two")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     second
         .run()
@@ -87,11 +87,11 @@ fn same_version_with_different_content_fails_naming_both_digests() {
 fn if_exists_skip_leaves_a_different_package_alone() {
     let emu = emulator(&[]);
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "one")
+        .deb("dist/a_1.0_amd64.deb", "one")
         .run()
         .code(0);
     let job = Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "two")
+        .deb("dist/a_1.0_amd64.deb", "two")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "skip")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     job.run().code(0).has("skipped");
@@ -103,11 +103,11 @@ fn if_exists_skip_leaves_a_different_package_alone() {
 fn if_exists_fail_fails_even_when_identical() {
     let emu = emulator(&[]);
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "one")
+        .deb("dist/a_1.0_amd64.deb", "one")
         .run()
         .code(0);
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "one")
+        .deb("dist/a_1.0_amd64.deb", "one")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "fail")
         .run()
         .code(1)
@@ -119,12 +119,12 @@ fn if_exists_fail_fails_even_when_identical() {
 fn if_exists_replace_deletes_then_publishes() {
     let emu = emulator(&[]);
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "one")
+        .deb("dist/a_1.0_amd64.deb", "one")
         .run()
         .code(0);
     let old_id = emu.packages("debs")[0].id.clone();
     let job = Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "two")
+        .deb("dist/a_1.0_amd64.deb", "two")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     job.run().code(0).has("replaced");
@@ -146,7 +146,7 @@ fn dry_run_sends_nothing_and_says_what_would_happen() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_DRY_RUN", "true")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/hello_1.2.3-1_amd64.deb", "x");
+        .deb("dist/hello_1.2.3-1_amd64.deb", "x");
     job.run()
         .code(0)
         .has("dry run")
@@ -157,7 +157,10 @@ fn dry_run_sends_nothing_and_says_what_would_happen() {
     assert_eq!(r["dry_run"], true);
     assert_eq!(r["packages"][0]["status"], "planned");
     assert_eq!(r["packages"][0]["name"], "hello");
-    assert_eq!(r["packages"][0]["sha256"], sha256("x"));
+    assert_eq!(
+        r["packages"][0]["sha256"],
+        fixtures::deb_sha256("hello_1.2.3-1_amd64.deb", "x")
+    );
 }
 
 #[test]
@@ -166,7 +169,7 @@ fn dry_run_needs_no_token() {
     Job::local(&emu, "debs", "dist/*.deb")
         .unset("BUILDKITE_API_TOKEN")
         .env("PACKAGE_PUBLISHER_DRY_RUN", "1")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0);
 }
@@ -183,14 +186,14 @@ fn excludes_hidden_files_and_order_with_many_concurrent_uploads() {
         .env("PACKAGE_PUBLISHER_CONCURRENCY", "8")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     for i in 0..40 {
-        job = job.file(
+        job = job.deb(
             &format!("dist/sub{}/pkg{i:02}_1.0_amd64.deb", i % 3),
             &format!("content {i}"),
         );
     }
     job = job
-        .file("dist/pkg-dbg_1.0_amd64.deb", "debug")
-        .file("dist/.hidden_1.0_amd64.deb", "hidden");
+        .deb("dist/pkg-dbg_1.0_amd64.deb", "debug")
+        .deb("dist/.hidden_1.0_amd64.deb", "hidden");
     job.run().code(0);
     let r = job.json("r.json");
     let paths: Vec<String> = r["packages"]
@@ -225,7 +228,7 @@ fn if_no_files_found_warn_and_ignore_still_publish_the_rest() {
     let emu = emulator(&[]);
     Job::local(&emu, "debs", "dist/*.deb\ndist/*.rpm")
         .env("PACKAGE_PUBLISHER_IF_NO_FILES_FOUND", "warn")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0)
         .has("warning: artifacts pattern \"dist/*.rpm\" matched no files");
@@ -248,7 +251,7 @@ fn returned_digest_that_differs_from_the_file_is_a_failure() {
         ..Fault::default()
     });
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(1)
         .has("registry reports sha256 0000")
@@ -266,7 +269,7 @@ fn server_error_message_and_status_are_kept() {
         ..Fault::default()
     });
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(1)
         .has("422")
@@ -284,8 +287,8 @@ fn attestations_are_attached_to_every_package() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a")
-        .file("dist/b_1.0_amd64.deb", "b")
+        .deb("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/b_1.0_amd64.deb", "b")
         .file("att/provenance.json", envelope)
         .file("att/sbom.json", "{\"spdxVersion\": \"SPDX-2.3\"}");
     job.run().code(0).has("attestations: 2 file(s)");
@@ -311,7 +314,7 @@ fn attestation_that_is_not_json_uploads_nothing() {
     let emu = emulator(&[]);
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .file("att/bad.json", "not json")
         .run()
         .code(2)
@@ -324,7 +327,7 @@ fn attestation_pattern_matching_nothing_follows_if_no_files_found() {
     let emu = emulator(&[]);
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(3)
         .has("attestations pattern \"att/*.json\" matched no files");
@@ -336,7 +339,7 @@ fn attestation_over_the_size_limit_is_refused() {
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(17 * 1024 * 1024));
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .file("att/huge.json", &big)
         .run()
         .code(2)
@@ -351,7 +354,7 @@ fn attestations_go_with_the_presigned_finalize_and_the_dry_run_lists_them() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .file("att/one.json", "{\"a\": 1}");
     job.run().code(0);
     assert_eq!(
@@ -362,7 +365,7 @@ fn attestations_go_with_the_presigned_finalize_and_the_dry_run_lists_them() {
         .env("PACKAGE_PUBLISHER_ATTESTATIONS", "att/*.json")
         .env("PACKAGE_PUBLISHER_DRY_RUN", "true")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/b_1.0_amd64.deb", "b")
+        .deb("dist/b_1.0_amd64.deb", "b")
         .file("att/one.json", "{}");
     dry.run()
         .code(0)
@@ -376,7 +379,7 @@ fn a_rerun_does_not_upload_large_files_again() {
     let big = "x".repeat(2 * 1024 * 1024);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/big_1.0_amd64.deb", &big);
+        .deb("dist/big_1.0_amd64.deb", &big);
     job.run().code(0);
     let posts = || emu.requests().iter().filter(|r| r.method == "POST").count();
     assert_eq!(posts(), 1);
@@ -388,7 +391,7 @@ fn a_rerun_does_not_upload_large_files_again() {
     );
     // Different content under the same version may be another architecture, so it is
     // sent, and the registry's refusal is reconciled with both digests named.
-    let other = Job::local(&emu, "debs", "dist/*.deb").file("dist/big_1.0_amd64.deb", &"y".repeat(2 * 1024 * 1024));
+    let other = Job::local(&emu, "debs", "dist/*.deb").deb("dist/big_1.0_amd64.deb", &"y".repeat(2 * 1024 * 1024));
     other
         .run()
         .code(1)

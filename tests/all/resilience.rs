@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::{EmuConfig, Fault, Job, emulator, emulator_with};
+use crate::support::{EmuConfig, Fault, Job, emulator, emulator_with, fixtures};
 
 fn publish_fault(f: Fault) -> Fault {
     Fault {
@@ -22,7 +22,7 @@ fn server_errors_are_retried_until_success() {
         ..Fault::default()
     }));
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0)
         .has("503")
@@ -46,7 +46,7 @@ fn rate_limit_is_honoured_and_retried() {
         ..Fault::default()
     }));
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0)
         .has("429")
@@ -73,7 +73,7 @@ fn retries_are_bounded_and_the_failure_is_reported() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_RETRIES", "2")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(1).has("502").has("upstream sad");
     let posts = emu.requests().iter().filter(|r| r.method == "POST").count();
     assert_eq!(posts, 3, "one attempt plus two retries");
@@ -89,7 +89,7 @@ fn dropped_connection_mid_body_is_retried() {
         ..Fault::default()
     }));
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0);
     assert_eq!(emu.packages("debs").len(), 1);
@@ -106,7 +106,7 @@ fn a_publish_that_landed_before_the_connection_dropped_is_not_sent_again() {
     }));
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(0).has("had landed");
     assert_eq!(emu.packages("debs").len(), 1);
     let posts = emu.requests().iter().filter(|r| r.method == "POST").count();
@@ -124,7 +124,7 @@ fn a_stalled_upload_is_aborted_and_retried() {
     }));
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "1")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0)
         .has("stalled");
@@ -139,13 +139,16 @@ fn too_large_for_direct_upload_falls_back_to_presigned() {
     });
     let big = "x".repeat(5000);
     Job::local(&emu, "debs", "dist/*.deb")
-        .file("dist/big_1.0_amd64.deb", &big)
+        .deb("dist/big_1.0_amd64.deb", &big)
         .run()
         .code(0)
         .has("switching to the presigned upload");
     let stored = emu.packages("debs");
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].size, 5000);
+    assert_eq!(
+        stored[0].size,
+        fixtures::deb_for("big_1.0_amd64.deb", &big).len() as u64
+    );
 }
 
 #[test]
@@ -153,7 +156,7 @@ fn presigned_upload_never_sends_the_token_to_storage_and_sends_an_exact_length()
     let emu = emulator(&[]);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
-        .file("dist/a b_1.0_amd64.deb", "content");
+        .deb("dist/a b_1.0_amd64.deb", "content");
     job.run().code(0);
     let reqs = emu.requests();
     let storage: Vec<_> = reqs.iter().filter(|r| r.path.starts_with("/_storage")).collect();
@@ -176,7 +179,7 @@ fn storage_policy_rejection_shows_the_storage_error() {
     });
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(1)
         .has("403")
@@ -198,7 +201,7 @@ fn upload_slot_without_a_key_is_refused() {
     });
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(1)
         .has("no `key` field");
@@ -219,7 +222,7 @@ fn finalize_conflict_after_an_earlier_attempt_landed_counts_as_published() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/a_1.0_amd64.deb", "a");
+        .deb("dist/a_1.0_amd64.deb", "a");
     job.run().code(0);
     assert_eq!(emu.packages("debs").len(), 1);
     assert_eq!(job.json("r.json")["packages"][0]["status"], "published");
@@ -232,7 +235,7 @@ fn chaos_job(emu: &crate::support::Handle, files: usize) -> Job {
         .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "1")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
     for i in 0..files {
-        job = job.file(
+        job = job.deb(
             &format!("dist/chaos{i:03}_1.{i}.0_amd64.deb"),
             &format!("chaos package {i}"),
         );
@@ -316,7 +319,7 @@ fn a_failed_finalize_is_retried_without_uploading_the_file_again() {
     }));
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0);
     assert_eq!(emu.packages("debs").len(), 1);
@@ -345,7 +348,7 @@ fn a_storage_refusal_gets_one_new_upload_slot() {
     });
     Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
-        .file("dist/a_1.0_amd64.deb", "a")
+        .deb("dist/a_1.0_amd64.deb", "a")
         .run()
         .code(0)
         .has("Policy expired")
@@ -376,7 +379,7 @@ fn a_rate_limit_lowers_the_uploads_in_flight() {
     }));
     let mut job = Job::local(&emu, "debs", "dist/*.deb").env("PACKAGE_PUBLISHER_CONCURRENCY", "2");
     for i in 0..8 {
-        job = job.file(&format!("dist/p{i}_1.0_amd64.deb"), &format!("{i}"));
+        job = job.deb(&format!("dist/p{i}_1.0_amd64.deb"), &format!("{i}"));
     }
     job.run().code(0).has("lowering uploads in flight to 1");
     assert_eq!(emu.packages("debs").len(), 8);

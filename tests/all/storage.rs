@@ -116,7 +116,7 @@ fn presigned_upload_through_a_real_s3_server() {
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
-        .file("dist/hello world_1.0_amd64.deb", "bytes that travel through S3");
+        .deb("dist/hello world_1.0_amd64.deb", "bytes that travel through S3");
     job.run().code(0);
     let stored = emu.packages("debs");
     assert_eq!(stored.len(), 1);

@@ -8,6 +8,8 @@
 pub mod emulator_tls;
 #[path = "../../../emulator/server.rs"]
 pub mod server;
+
+pub mod fixtures;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -172,10 +174,31 @@ impl Job {
 
     /// Writes a file under the working directory.
     pub fn file(self, rel: &str, content: &str) -> Job {
+        self.bytes(rel, content.as_bytes())
+    }
+
+    /// Writes a file of these bytes under the working directory.
+    pub fn bytes(self, rel: &str, content: &[u8]) -> Job {
         let p = self.work().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
         self
+    }
+
+    /// Writes a real Debian package (built by `dpkg-deb`) whose name, version and
+    /// architecture are those its file name `name_version_arch.deb` says, holding
+    /// `payload` (so different payloads are different contents).
+    pub fn deb(self, rel: &str, payload: &str) -> Job {
+        let name = rel.rsplit('/').next().unwrap();
+        let bytes = fixtures::deb_for(name, payload);
+        self.bytes(rel, &bytes)
+    }
+
+    /// Writes a real wheel (built by `pip wheel`) into `dir`, under the file name pip
+    /// gave it.
+    pub fn wheel(self, dir: &str, name: &str, version: &str, payload: &str) -> Job {
+        let (file_name, bytes) = fixtures::wheel(name, version, payload);
+        self.bytes(&format!("{dir}/{file_name}"), &bytes)
     }
 
     /// Starts the binary without waiting for it (stdin closed, output captured).
