@@ -28,6 +28,7 @@ use crate::discover::{self, DiscoverError};
 use crate::exit::{Abort, ExitStatus, abort};
 use crate::promote::{self, Promoter};
 use crate::publish::{self, Publisher};
+use crate::registry;
 use crate::report::{Entry, Report};
 use crate::retry::RetryPolicy;
 use crate::summary;
@@ -149,15 +150,14 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     let artifacts = unless_cancelled(cancel, "planning", planning).await?;
     let client = client(config)?;
     check_cancelled(cancel, "anything was sent")?;
-    if config.dry_run() && !promote_only {
-        let report = planned(config, &artifacts, bundle.as_ref());
-        return Ok(summary::finish(ci, config, report, &[]).await);
-    }
     let auth = unless_cancelled(cancel, "authentication", authenticate(ci, config, &client)).await?;
+    let checking = check_registry(ci, config, &client, &auth, artifacts);
+    let artifacts = unless_cancelled(cancel, "the registry check", checking).await?;
+    warn_about_names(ci, &artifacts);
     let promoter = unless_cancelled(
         cancel,
         "the promotion check",
-        check_promotion(ci, config, &client, &auth),
+        check_promotion(ci, config, &client, &auth, &artifacts),
     )
     .await?;
     check_cancelled(cancel, "the first upload")?;
@@ -167,7 +167,8 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
         let sources = promote::sources::find(ci, config, &client, &auth, &artifacts);
         report.packages = unless_cancelled(cancel, "the search for the packages to promote", sources).await?;
     } else {
-        (report.packages, timings) = publish(ci, config, &client, &auth, artifacts, bundle, cancel).await;
+        let publisher = publisher(ci, config, &client, &auth, bundle.as_ref(), cancel);
+        (report.packages, timings) = publish(ci, config, &publisher, artifacts).await;
     }
     if let Some(p) = &promoter {
         promote(ci, config, p, &mut report.packages, cancel).await;
@@ -307,17 +308,6 @@ fn skipped_dirs(dirs: &[String]) -> String {
     }
 }
 
-/// The report of a dry run: every file planned, and every promotion.
-fn planned(config: &Config, artifacts: &[Artifact], bundle: Option<&Bundle>) -> Report {
-    let mut report = new_report(config);
-    report.packages = artifacts.iter().map(publish::new_entry).collect();
-    for e in &mut report.packages {
-        e.attestations = bundle.map_or(0, |b| b.files.len());
-    }
-    promote::plan_all(&mut report.packages, config.promote_to());
-    report
-}
-
 /// Plans every file, in input order. With `hash`, files are hashed here; publishing
 /// hashes them while uploading instead. The work is split into one batch per core,
 /// each run on a blocking thread, so thousands of small files cost a few thread
@@ -384,6 +374,70 @@ async fn authenticate(ci: &Arc<Ci>, config: &Config, client: &Client) -> Result<
     Ok(Arc::new(auth))
 }
 
+/// Reads the registry the files go to (or come from, in a promote-only step) before
+/// anything is sent: the credentials are proven once, and every file is checked as
+/// a package of the registry's ecosystem.
+async fn check_registry(
+    ci: &Ci,
+    config: &Config,
+    client: &Client,
+    auth: &Auth,
+    artifacts: Vec<Artifact>,
+) -> Result<Vec<Artifact>, Abort> {
+    let option = if config.promote_from().is_some() {
+        "promote-from"
+    } else {
+        "registry"
+    };
+    let target = registry::Target {
+        org: config.organization(),
+        registry: config.source_registry(),
+        option: config.spelling().name(option),
+        token_var: config.api_token_env(),
+    };
+    let known = registry::check(client, auth, &target).await?;
+    let (org, slug) = (target.org, target.registry);
+    match known {
+        registry::Known::Read(Some(ecosystem)) => {
+            ci.line(&format!("registry {org}/{slug} holds {} packages", ecosystem.label()));
+            registry::expect_all(artifacts, ecosystem).await
+        }
+        registry::Known::Read(None) => Ok(artifacts),
+        registry::Known::PackagesOnly => {
+            ci.line(&format!(
+                "registry {org}/{slug}: this token may read its packages but not its settings, so each file's contents say what kind of package it is"
+            ));
+            Ok(artifacts)
+        }
+    }
+}
+
+/// At most this many file-name warnings are printed one by one.
+const NAME_WARNINGS: usize = 20;
+
+/// A file whose name says another package than its contents gets a warning: the
+/// contents win, since the registry reads them.
+fn warn_about_names(ci: &Ci, artifacts: &[Artifact]) {
+    let mismatched: Vec<_> = artifacts
+        .iter()
+        .filter_map(|a| Some((a, a.identity.as_ref().ok()?.name_says.as_ref()?)))
+        .collect();
+    for (a, conventional) in mismatched.iter().take(NAME_WARNINGS) {
+        ci.warning(&format!(
+            "{}: the file name does not match the package inside, {} (its tool would name it {conventional}); the registry reads the package, so it is published as {}",
+            a.rel,
+            a.describe(),
+            a.describe()
+        ));
+    }
+    if mismatched.len() > NAME_WARNINGS {
+        ci.warning(&format!(
+            "{} more files are named otherwise than the packages inside them; each is published as its contents say",
+            mismatched.len() - NAME_WARNINGS
+        ));
+    }
+}
+
 /// With `promote-to`, the promoter, after checking every registry involved can take
 /// copies (before anything is uploaded).
 async fn check_promotion(
@@ -391,10 +445,12 @@ async fn check_promotion(
     config: &Config,
     client: &Client,
     auth: &Arc<Auth>,
+    artifacts: &[Artifact],
 ) -> Result<Option<Promoter>, Abort> {
     if config.promote_to().is_empty() {
         return Ok(None);
     }
+    promote::refuse_uncopyable_files(artifacts, config.promote_to())?;
     let promoter = Promoter {
         client: client.clone(),
         auth: Arc::clone(auth),
@@ -410,31 +466,47 @@ async fn check_promotion(
     Ok(Some(promoter))
 }
 
-/// Publishes every file; the entries in input order and each file's time.
-async fn publish(
+/// The publisher of the run's files.
+fn publisher(
     ci: &Arc<Ci>,
     config: &Config,
     client: &Client,
     auth: &Arc<Auth>,
-    artifacts: Vec<Artifact>,
-    bundle: Option<Bundle>,
+    bundle: Option<&Bundle>,
     cancel: &CancellationToken,
-) -> (Vec<Entry>, Vec<Duration>) {
-    let (org, registry) = (config.organization(), config.source_registry());
-    ci.group(&format!("Publishing {} file(s) to {org}/{registry}", artifacts.len()));
-    let publisher = Publisher {
+) -> Publisher {
+    Publisher {
         client: client.clone(),
         auth: Arc::clone(auth),
         ci: Arc::clone(ci),
-        org: org.to_owned(),
-        registry: registry.to_owned(),
+        org: config.organization().to_owned(),
+        registry: config.source_registry().to_owned(),
         if_exists: config.if_exists(),
         upload_method: config.upload_method(),
         stall: config.stall_timeout(),
         concurrency: config.concurrency(),
-        attestations: bundle.as_ref().map(|b| (Arc::from(b.text.as_str()), b.files.len())),
+        attestations: bundle.map(|b| (Arc::from(b.text.as_str()), b.files.len())),
         cancel: cancel.clone(),
-    };
+    }
+}
+
+/// Publishes every file (a dry run looks each one up and says what the real run
+/// would do); the entries in input order and each file's time.
+async fn publish(
+    ci: &Ci,
+    config: &Config,
+    publisher: &Publisher,
+    artifacts: Vec<Artifact>,
+) -> (Vec<Entry>, Vec<Duration>) {
+    let (org, registry) = (config.organization(), config.source_registry());
+    if config.dry_run() {
+        ci.group(&format!(
+            "Checking {} file(s) against {org}/{registry}",
+            artifacts.len()
+        ));
+        return (publisher.classify_all(artifacts).await, Vec::new());
+    }
+    ci.group(&format!("Publishing {} file(s) to {org}/{registry}", artifacts.len()));
     let mut entries = Vec::new();
     let mut timings = Vec::new();
     for outcome in publisher.publish_all(artifacts).await {

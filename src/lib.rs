@@ -23,6 +23,7 @@ pub mod lookup;
 pub mod package;
 pub mod promote;
 pub mod publish;
+pub mod registry;
 pub mod report;
 pub mod retry;
 pub mod secret;

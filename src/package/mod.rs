@@ -109,6 +109,13 @@ impl Ecosystem {
         })
     }
 
+    /// Whether the Packages API copies packages of this ecosystem between registries
+    /// (it does not copy Helm charts or Terraform modules).
+    #[must_use]
+    pub fn is_copyable(self) -> bool {
+        !matches!(self, Ecosystem::Helm | Ecosystem::Terraform)
+    }
+
     /// The registry's word for it, in messages.
     #[must_use]
     pub fn label(self) -> &'static str {

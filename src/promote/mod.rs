@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::Client;
 use crate::api::model::{Package, is_copyable};
+use crate::artifact::Artifact;
 use crate::auth::Auth;
 use crate::ci::Ci;
 use crate::config::Spelling;
@@ -270,6 +271,29 @@ fn copied(entry: &Entry, dest: &str, pkg: Package) -> Result<Copied, PromoteErro
         }
     }
     Ok((PromotionStatus::Promoted, Some(pkg)))
+}
+
+/// Refuses, before anything is uploaded, files bound for `promote-to` whose packages
+/// the Packages API cannot copy (Helm charts, Terraform modules), known from the
+/// files themselves, so the check holds when the registry cannot be read.
+pub fn refuse_uncopyable_files(artifacts: &[Artifact], destinations: &[String]) -> Result<(), Abort> {
+    let uncopyable = artifacts.iter().find_map(|a| {
+        let format = a.identity.as_ref().ok()?.format;
+        (!format.ecosystem().is_copyable()).then_some((a, format))
+    });
+    match uncopyable {
+        Some((a, format)) => Err(Abort(
+            ExitStatus::Failed,
+            anyhow::anyhow!(
+                "{} is a {}, and the Packages API cannot copy {} packages, so it cannot be promoted to {}: publish to each registry directly instead (one step per registry); nothing was uploaded",
+                a.rel,
+                format.label(),
+                format.ecosystem().label(),
+                destinations.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// What a destination registry holds under a package's name and version.

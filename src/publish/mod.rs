@@ -7,6 +7,7 @@
 //! in-flight uploads [`CANCEL_GRACE`], then records each file's true state.
 
 mod attempt;
+mod dry;
 mod failure;
 pub mod policy;
 mod reconcile;

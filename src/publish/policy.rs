@@ -133,6 +133,46 @@ pub fn decide(found: Found, c: Context) -> Action {
     }
 }
 
+/// What a dry run predicts the real run ends with for a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prediction {
+    /// This status (`Planned` for a new package), with the registry's package when
+    /// there is one.
+    Ends(Status, Option<Package>),
+    /// `replace` deletes this package, then publishes the file.
+    Replaces(Package),
+    /// Not published.
+    Refused(Refusal),
+}
+
+/// What a dry run predicts for a file, given what the registry holds for it now. The
+/// real run sends the file and, when the registry refuses it as a duplicate, looks it
+/// up and lets [`decide`] settle it; this is that decision made up front, with
+/// nothing of this run in the registry. `has_variant`: the file is one of several
+/// a version may hold (an architecture), so a package whose variant the registry
+/// does not name may be another one, which the upload would not conflict with.
+#[must_use]
+pub fn predict(found: Found, policy: IfExists, has_variant: bool) -> Prediction {
+    match &found {
+        Found::Absent | Found::Unknown => return Prediction::Ends(Status::Planned, None),
+        Found::Other(pkg) if has_variant && pkg.variant.is_none() => return Prediction::Ends(Status::Planned, None),
+        _ => {}
+    }
+    let context = Context {
+        trigger: Trigger::Conflict,
+        policy,
+        maybe_ours: false,
+        replaced: false,
+        can_look_again: false,
+    };
+    match decide(found, context) {
+        Action::Done(status, pkg) => Prediction::Ends(status, pkg),
+        Action::Replace(pkg) => Prediction::Replaces(pkg),
+        Action::Fail(refusal) => Prediction::Refused(refusal),
+        Action::Send | Action::LookAgain => Prediction::Ends(Status::Planned, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +324,52 @@ mod tests {
             decide(many(), c(IfExists::SkipIdentical)),
             Action::Fail(Refusal::Several(vec![pkg("b"), pkg("c")]))
         );
+    }
+
+    #[test]
+    fn a_dry_run_predicts_what_the_real_run_ends_with() {
+        let other = || {
+            Found::Other(Package {
+                variant: Some("amd64".into()),
+                ..pkg("other")
+            })
+        };
+        let exact = || Found::Exact(pkg("same"));
+        assert_eq!(
+            predict(Found::Absent, IfExists::Fail, true),
+            Prediction::Ends(Status::Planned, None)
+        );
+        assert!(matches!(
+            predict(exact(), IfExists::SkipIdentical, true),
+            Prediction::Ends(Status::Identical, Some(_))
+        ));
+        assert!(matches!(
+            predict(exact(), IfExists::Skip, true),
+            Prediction::Ends(Status::Skipped, Some(_))
+        ));
+        assert!(matches!(
+            predict(exact(), IfExists::Fail, true),
+            Prediction::Refused(Refusal::Exists(_))
+        ));
+        assert!(matches!(
+            predict(other(), IfExists::SkipIdentical, true),
+            Prediction::Refused(Refusal::Different(_))
+        ));
+        assert!(matches!(
+            predict(other(), IfExists::Skip, true),
+            Prediction::Ends(Status::Skipped, Some(_))
+        ));
+        assert!(matches!(predict(other(), IfExists::Replace, true), Prediction::Replaces(p) if p.id == "other"));
+        // A package whose variant is not said may be another architecture of the
+        // release: the upload would be accepted.
+        assert_eq!(
+            predict(Found::Other(pkg("unsaid")), IfExists::SkipIdentical, true),
+            Prediction::Ends(Status::Planned, None)
+        );
+        // One file per version (an npm package): the same name and version conflicts.
+        assert!(matches!(
+            predict(Found::Other(pkg("npm")), IfExists::SkipIdentical, false),
+            Prediction::Refused(Refusal::Different(_))
+        ));
     }
 }

@@ -39,6 +39,14 @@ impl Publisher {
     /// Publishes one file and returns its report entry.
     pub(super) async fn publish_one(&self, artifact: Artifact, slots: &Slots, overall: &Overall) -> Outcome {
         let started = Instant::now();
+        if artifact.identity.is_err() {
+            // Not a valid package: never sent, never retried.
+            overall.finish(artifact.size);
+            return Outcome {
+                entry: super::invalid_entry(&artifact),
+                elapsed: started.elapsed(),
+            };
+        }
         let mut run = FileRun {
             p: self,
             slots,

@@ -405,7 +405,14 @@ fn unknown_registry_is_a_clear_404() {
     let out = Job::local(&emu, "nope", "dist/*.deb")
         .deb("dist/a_1.0_amd64.deb", "a")
         .run();
-    out.code(1).has("404").has("No registry found");
+    out.code(4)
+        .has("404")
+        .has("registry \"nope\" was not found in organization \"acme\"")
+        .has("nothing was sent");
+    assert!(
+        !emu.requests().iter().any(|r| r.method != "GET"),
+        "nothing but the registry check was sent"
+    );
 }
 
 // ----- each source's own words

@@ -172,11 +172,16 @@ fn a_run_that_stops_early_still_reports_the_error() {
 
 #[test]
 fn the_packages_output_shrinks_to_fit_the_output_limit() {
-    let emu = emulator(&[]);
-    let mut job = action(&emu).env("INPUT_DRY-RUN", "true");
+    let emu = emulator(&[("files", "files")]);
+    let job = action(&emu)
+        .env("INPUT_DRY-RUN", "true")
+        .env("INPUT_REGISTRY", "acme/files")
+        .env("INPUT_ARTIFACTS", "dist/*.bin")
+        .env("BUILDKITE_API_TOKEN", TOKEN);
     let long = "x".repeat(60);
+    std::fs::create_dir_all(job.work().join("dist")).unwrap();
     for i in 0..3200 {
-        job = job.deb(&format!("dist/{long}{i:04}_1.0_amd64.deb"), "p");
+        std::fs::write(job.work().join(format!("dist/{long}{i:04}-1.0.0.bin")), "p").unwrap();
     }
     // Even the short form of 3200 entries is over the budget once counted as UTF-16.
     job.run().code(0).has("`packages` output is an empty list");

@@ -23,6 +23,8 @@ mod github;
 mod promote;
 // The presigned upload's storage leg against a real S3 server (moto).
 mod storage;
+// Packages known by their contents: odd names, epochs, scopes, platforms, invalid files.
+mod identity;
 // Company networks: private CAs, TLS-intercepting and CONNECT proxies, the
 // User-Agent, and storage legs on other hosts and methods.
 mod network;

@@ -79,8 +79,8 @@ fn uncopyable_ecosystem_is_refused_before_any_upload() {
         )
         .run()
         .code(1)
-        .has("helm registry")
-        .has("Publish to each registry directly");
+        .has("dist/mychart-1.0.0.tgz is a Helm chart")
+        .has("publish to each registry directly");
     assert!(
         !emu.requests().iter().any(|r| r.method == "POST"),
         "nothing was uploaded"

@@ -140,6 +140,15 @@ fn if_exists_replace_deletes_then_publishes() {
     );
 }
 
+/// The requests a run sent that could change something (anything but a GET).
+fn writes(emu: &crate::support::Handle) -> Vec<String> {
+    emu.requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
 #[test]
 fn dry_run_sends_nothing_and_says_what_would_happen() {
     let emu = emulator(&[]);
@@ -152,7 +161,7 @@ fn dry_run_sends_nothing_and_says_what_would_happen() {
         .has("dry run")
         .has("planned    dist/hello_1.2.3-1_amd64.deb")
         .has("hello 1.2.3-1");
-    assert!(emu.requests().is_empty(), "{:?}", emu.requests());
+    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
     let r = job.json("r.json");
     assert_eq!(r["dry_run"], true);
     assert_eq!(r["packages"][0]["status"], "planned");
@@ -164,14 +173,84 @@ fn dry_run_sends_nothing_and_says_what_would_happen() {
 }
 
 #[test]
-fn dry_run_needs_no_token() {
+fn dry_run_authenticates_and_reads_the_registry_like_the_real_run() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb")
-        .unset("BUILDKITE_API_TOKEN")
-        .env("PACKAGE_PUBLISHER_DRY_RUN", "1")
-        .deb("dist/a_1.0_amd64.deb", "a")
+    let dry = |registry: &str| {
+        Job::local(&emu, registry, "dist/*.deb")
+            .env("PACKAGE_PUBLISHER_DRY_RUN", "1")
+            .deb("dist/a_1.0_amd64.deb", "a")
+    };
+    dry("debs")
+        .env("BUILDKITE_API_TOKEN", "bkua_bogus")
         .run()
-        .code(0);
+        .code(4)
+        .has("401")
+        .has("was refused")
+        .lacks("bkua_bogus");
+    dry("no-such-registry")
+        .run()
+        .code(4)
+        .has("registry \"no-such-registry\" was not found");
+    dry("debs")
+        .unset("BUILDKITE_API_TOKEN")
+        .run()
+        .code(2)
+        .has("no API token");
+    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
+}
+
+/// A new file, one already there with the same content, one already there with other
+/// content, and one that is no package: the dry run says of each, and exits with,
+/// what the real run then does.
+#[test]
+fn dry_run_statuses_and_exit_code_are_those_of_the_real_run() {
+    for policy in ["skip-identical", "skip", "fail", "replace"] {
+        let emu = emulator(&[]);
+        Job::local(&emu, "debs", "dist/*.deb")
+            .deb("dist/same_1.0_amd64.deb", "same")
+            .deb("dist/conflict_1.0_amd64.deb", "old")
+            .run()
+            .code(0);
+        let job = |dry: bool| {
+            Job::local(&emu, "debs", "dist/*.deb")
+                .env("PACKAGE_PUBLISHER_IF_EXISTS", policy)
+                .env("PACKAGE_PUBLISHER_DRY_RUN", if dry { "true" } else { "false" })
+                .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+                .deb("dist/new_1.0_amd64.deb", "new")
+                .deb("dist/same_1.0_amd64.deb", "same")
+                .deb("dist/conflict_1.0_amd64.deb", "new content")
+                .file("dist/broken_1.0_amd64.deb", "not a package")
+        };
+        let before = emu.requests().len();
+        let dry = job(true);
+        let dry_out = dry.run();
+        assert!(
+            emu.requests()[before..].iter().all(|r| r.method == "GET"),
+            "{policy}: the dry run wrote"
+        );
+        let dry_report = dry.json("r.json");
+        let real = job(false);
+        let real_out = real.run();
+        assert_eq!(dry_out.code, real_out.code, "{policy}: exit codes differ");
+        let real_report = real.json("r.json");
+        let statuses = |r: &Value| -> Vec<String> {
+            r["packages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| format!("{} {}", p["path"].as_str().unwrap(), p["status"].as_str().unwrap()))
+                .collect()
+        };
+        let predicted: Vec<String> = statuses(&dry_report)
+            .into_iter()
+            .map(|s| s.replace(" planned", " published"))
+            .collect();
+        let real_statuses: Vec<String> = statuses(&real_report)
+            .into_iter()
+            .map(|s| s.replace(" replaced", " published"))
+            .collect();
+        assert_eq!(predicted, real_statuses, "{policy}");
+    }
 }
 
 #[test]
