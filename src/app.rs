@@ -2,8 +2,9 @@
 //! hands the API subcommands to [`crate::commands`]; the CI job (also run by `publish`
 //! and `promote`) loads its configuration, then `job` goes: announce → fetch
 //! artifacts (Buildkite `download`) → find files → attestations → plan them (size,
-//! sha256, predicted name and version) → authenticate → check promotion targets →
-//! publish (or, in a promote-only step, find the packages) → promote → report. Each
+//! sha256, identity read from each package) → authenticate → check the registry
+//! (credentials, ecosystem) → check promotion targets → publish (a dry run classifies
+//! each file instead; a promote-only step finds its packages) → promote → report. Each
 //! step is a short function here calling the module that owns the work; this file
 //! decides only the order and the exit code.
 

@@ -145,7 +145,7 @@ pub(super) fn refusal(s: &Subject<'_>, refusal: Refusal) -> Failure {
             LAG_WAITS.len() + 1
         )),
         Refusal::CannotLookUp => Failure::new(format!(
-            "the registry says {} already exists ({says}), but its file name follows no known package naming convention, so the existing package cannot be found to compare with",
+            "the registry says {} already exists ({says}), but its package name and version could not be read, so the existing package cannot be found to compare with",
             s.file_name
         )),
     }

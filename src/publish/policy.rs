@@ -61,7 +61,7 @@ pub enum Refusal {
     StillThere(Option<Package>),
     /// The registry says the package exists but no lookup finds it.
     NotFound,
-    /// The file name follows no known convention, so the duplicate cannot be checked.
+    /// The file's identity is unknown, so the duplicate cannot be checked.
     CannotLookUp,
 }
 
