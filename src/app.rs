@@ -150,6 +150,7 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     };
     let artifacts = unless_cancelled(cancel, "planning", planning).await?;
     let client = client(config)?;
+    client.cancel_with(cancel.clone());
     check_cancelled(cancel, "anything was sent")?;
     let auth = unless_cancelled(cancel, "authentication", authenticate(ci, config, &client)).await?;
     let checking = check_registry(ci, config, &client, &auth, artifacts);
@@ -461,6 +462,7 @@ async fn check_promotion(
         destinations: config.promote_to().to_vec(),
         spelling: config.spelling(),
         promote_only: config.promote_from().is_some(),
+        concurrency: config.concurrency(),
     };
     ci.group("Checking promotion targets");
     promoter.preflight().await?;

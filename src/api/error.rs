@@ -88,6 +88,10 @@ pub enum ApiError {
         url: String,
         detail: String,
     },
+    /// The run was cancelled while the request waited out a rate limit: it was never
+    /// sent.
+    #[error("{method} {url} was not sent: the run was cancelled while it waited out the registry's rate limit")]
+    Cancelled { method: &'static str, url: String },
     /// The local file could not be read: nothing was sent, and retrying will not help.
     #[error("cannot read {path}: {detail}")]
     Local { path: String, detail: String },
@@ -136,7 +140,10 @@ impl ApiError {
             // probably did what was asked.
             ApiError::Decode { .. } | ApiError::Limit { .. } => true,
             // A refused certificate stops the handshake before anything is sent.
-            ApiError::Storage { .. } | ApiError::Local { .. } | ApiError::Certificate { .. } => false,
+            ApiError::Storage { .. }
+            | ApiError::Local { .. }
+            | ApiError::Certificate { .. }
+            | ApiError::Cancelled { .. } => false,
         }
     }
 
@@ -158,7 +165,8 @@ impl ApiError {
             | ApiError::Certificate { .. }
             | ApiError::Decode { .. }
             | ApiError::Limit { .. }
-            | ApiError::Local { .. } => Class::Permanent,
+            | ApiError::Local { .. }
+            | ApiError::Cancelled { .. } => Class::Permanent,
         }
     }
 }

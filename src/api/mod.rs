@@ -8,12 +8,16 @@
 //! Idempotent reads and deletes retry here; publish and copy retry in their callers,
 //! which must look the package up after an ambiguous failure before sending again.
 //!
+//! Every API request passes the run's rate-limit gate ([`gate`]): once an answer says
+//! the organization's limit is reached, no request leaves before the reset.
+//!
 //! Every wait is bounded: JSON calls have a total time limit (`stall-timeout`, so a
 //! silent or trickling server is abandoned), uploads are watched for stalls, answers
 //! are read up to a size cap, and pagination stops after [`MAX_PAGES`] pages.
 
 pub mod body;
 pub mod error;
+pub mod gate;
 pub mod model;
 pub mod net;
 
@@ -26,6 +30,7 @@ use serde::de::DeserializeOwned;
 
 pub use body::{Progress, ReadState};
 pub use error::ApiError;
+use gate::Gate;
 use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
 
 use crate::artifact::Artifact;
@@ -58,6 +63,8 @@ struct Inner {
     /// sha256 digests of packages fetched (or being fetched), by `org/registry/id`:
     /// concurrent lookups of one package share one request.
     digests: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Option<String>>>>>,
+    /// The run's rate-limit gate: every API request waits here.
+    gate: Gate,
 }
 
 /// The most package digests remembered in one run.
@@ -88,7 +95,40 @@ impl Client {
             policy,
             timeout,
             digests: std::sync::Mutex::default(),
+            gate: Gate::default(),
         })))
+    }
+
+    /// After `cancel` fires, a request still waiting out a rate limit is never sent.
+    pub fn cancel_with(&self, cancel: tokio_util::sync::CancellationToken) {
+        self.0.gate.cancel_with(cancel);
+    }
+
+    /// How long the rate-limit gate stays shut, if it is shut now.
+    #[must_use]
+    pub fn rate_limited_for(&self) -> Option<Duration> {
+        self.0.gate.shut_for()
+    }
+
+    /// Sends an API request through the rate-limit gate, and lets its answer teach
+    /// the gate. `send` is the request (or an upload watching it).
+    async fn through_gate(
+        &self,
+        method: &'static str,
+        url: &Url,
+        send: impl std::future::Future<Output = Result<Response, ApiError>>,
+    ) -> Result<Response, ApiError> {
+        self.0
+            .gate
+            .wait()
+            .await
+            .map_err(|gate::Cancelled| ApiError::Cancelled {
+                method,
+                url: url.to_string(),
+            })?;
+        let resp = send.await?;
+        self.0.gate.observe(resp.status(), resp.headers());
+        Ok(resp)
     }
 
     /// The retry policy every caller shares.
@@ -139,7 +179,8 @@ impl Client {
         }
         let form = form.part("file", file_part(upload)?);
         let req = self.request(Method::POST, url.clone(), token).multipart(form);
-        let resp = watch("POST", &url, req.send(), upload.progress)
+        let resp = self
+            .through_gate("POST", &url, watch("POST", &url, req.send(), upload.progress))
             .await
             .map_err(|e| upload.blame(e))?;
         self.decode_within("POST", &url, resp).await
@@ -149,7 +190,7 @@ impl Client {
     pub async fn request_upload_slot(&self, org: &str, registry: &str, token: &Secret) -> Result<UploadForm, ApiError> {
         let url = self.url(org, registry, &["packages", "upload"]);
         let req = self.json_request(Method::POST, url.clone(), token);
-        let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
+        let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
         let slot: UploadSlot = decode("POST", &url, resp).await?;
         // A POST form names the object by its `key`; a PUT URL names it itself.
         if !slot.form.method.eq_ignore_ascii_case("PUT") && !slot.form.data.contains_key("key") {
@@ -312,7 +353,7 @@ impl Client {
             form = form.part("attestation_bundle", bundle_part(bundle));
         }
         let req = self.json_request(Method::POST, url.clone(), token).multipart(form);
-        let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
+        let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
         decode("POST", &url, resp).await
     }
 
@@ -434,7 +475,7 @@ impl Client {
         let req = self
             .json_request(Method::POST, url.clone(), token)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
-        let resp = req.send().await.map_err(|e| transport("POST", &url, &e))?;
+        let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
         decode("POST", &url, resp).await
     }
 
@@ -446,11 +487,11 @@ impl Client {
             let req = self.json_request(Method::DELETE, url.clone(), token);
             let url = &url;
             async move {
-                match req.send().await {
+                match self.through_gate("DELETE", url, send(req, "DELETE", url)).await {
                     Ok(resp) if resp.status().is_success() => Ok(()),
                     Ok(resp) if attempt > 0 && resp.status().as_u16() == 404 => Ok(()),
                     Ok(resp) => Err(status_error("DELETE", url, resp).await),
-                    Err(e) => Err(transport("DELETE", url, &e)),
+                    Err(e) => Err(e),
                 }
             }
         };
@@ -465,10 +506,8 @@ impl Client {
             let req = self.json_request(Method::GET, url.clone(), token);
             let url = &url;
             async move {
-                match req.send().await {
-                    Ok(resp) => decode("GET", url, resp).await,
-                    Err(e) => Err(transport("GET", url, &e)),
-                }
+                let resp = self.through_gate("GET", url, send(req, "GET", url)).await?;
+                decode("GET", url, resp).await
             }
         };
         retry::run::retry(self.0.policy, &not_cancelled(), ApiError::retry_class, once)
@@ -607,6 +646,11 @@ async fn watch(
     }
 }
 
+/// Sends a request, its transport failure as an [`ApiError`].
+async fn send(req: RequestBuilder, method: &'static str, url: &Url) -> Result<Response, ApiError> {
+    req.send().await.map_err(|e| transport(method, url, &e))
+}
+
 fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -> ApiError {
     // A refused certificate is not a network failure: it fails the same way every
     // time, so it has a kind of its own that is never retried.
@@ -708,6 +752,11 @@ async fn decode<T: DeserializeOwned>(method: &'static str, url: &Url, resp: Resp
 async fn status_error(method: &'static str, url: &Url, resp: Response) -> ApiError {
     let status = resp.status().as_u16();
     let retry_after = server_wait(resp.headers());
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(ToOwned::to_owned);
     // Error answers of calls without a total time limit (uploads) get one here.
     let body = error_text(resp, Duration::from_secs(30)).await;
     let message = match serde_json::from_str::<serde_json::Value>(&body) {
@@ -724,7 +773,15 @@ async fn status_error(method: &'static str, url: &Url, resp: Response) -> ApiErr
         Err(_) if body.trim().is_empty() => http_reason(status),
         Err(_) => snippet(&body),
     };
-    let hint = scope_hint(method, url, status);
+    let hint = match location {
+        // Redirects are never followed (the token must not go elsewhere, and an
+        // upload would have to be sent again): say where it pointed.
+        Some(to) if (300..400).contains(&status) => format!(
+            "; the API redirected this request to {}: set api-url to the address it should use (an http:// URL is usually redirected to https://)",
+            snippet(&to)
+        ),
+        _ => scope_hint(method, url, status),
+    };
     ApiError::Status {
         method,
         url: url.to_string(),

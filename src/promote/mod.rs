@@ -2,13 +2,15 @@
 //! endpoint. It is idempotent: a package already in the destination with the same
 //! sha256 counts as promoted, a different sha256 is a failure naming both digests, and
 //! after an ambiguous failure the destination is checked before copying again.
-//! Ecosystems the API cannot copy are refused before anything is uploaded, when the
-//! token may read the registry. A promote-only step finds what to copy with
-//! [`sources`].
+//! Ecosystems the API cannot copy are refused before anything is uploaded: by the
+//! registry's ecosystem when the token may read it, else by the files themselves.
+//! `concurrency` copies run at once, through the client's rate-limit gate, with
+//! results in input order. A promote-only step finds what to copy with [`sources`].
 
 use std::sync::Arc;
 
 use anyhow::bail;
+use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::Client;
@@ -39,6 +41,8 @@ pub struct Promoter {
     pub spelling: Spelling,
     /// A promote-only step: the source came from `promote-from`, not `registry`.
     pub promote_only: bool,
+    /// Copies in flight at once.
+    pub concurrency: usize,
 }
 
 impl Promoter {
@@ -88,27 +92,46 @@ impl Promoter {
         Ok(())
     }
 
-    /// Promotes every entry into every destination, recording results on the entries.
-    /// After a cancellation the copy in flight gets the same grace as uploads (a
-    /// backoff between its attempts ends at once) and the rest are recorded as not
-    /// attempted.
+    /// Promotes every entry into every destination, recording results on the entries
+    /// in input order. `concurrency` copies are in flight at once, through the
+    /// client's rate-limit gate. After a cancellation the copies in flight get the
+    /// same grace as uploads (a backoff between attempts ends at once) and the rest
+    /// are recorded as not attempted: none starts after the signal.
     pub async fn promote_all(&self, entries: &mut [Entry], cancel: &CancellationToken) {
-        for entry in entries.iter_mut() {
-            for dest in &self.destinations {
-                let promotion = if cancel.is_cancelled() {
-                    skipped(entry, dest, "not copied: the run was cancelled")
-                } else {
-                    let grace = async {
-                        cancel.cancelled().await;
-                        tokio::time::sleep(crate::publish::CANCEL_GRACE).await;
-                    };
-                    tokio::select! {
-                        promotion = self.promote_one(entry, dest, cancel) => promotion,
-                        () = grace => self.failed(entry, dest, &PromoteError::Cancelled),
-                    }
-                };
-                entry.promotions.push(promotion);
-            }
+        let pairs: Vec<(usize, &str)> = (0..entries.len())
+            .flat_map(|i| self.destinations.iter().map(move |d| (i, d.as_str())))
+            .collect();
+        // Unordered, so a copy waiting out a backoff holds up no other; put back in
+        // input order afterwards.
+        let mut promotions: Vec<(usize, Promotion)> = {
+            let entries = &*entries;
+            futures_util::stream::iter(pairs.into_iter().enumerate())
+                .map(|(n, (i, dest))| async move { (n, (i, self.promote_or_skip(&entries[i], dest, cancel).await)) })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into_values()
+                .collect()
+        };
+        for (i, promotion) in promotions.drain(..) {
+            entries[i].promotions.push(promotion);
+        }
+    }
+
+    /// One promotion, unless the run was cancelled before it could start.
+    async fn promote_or_skip(&self, entry: &Entry, dest: &str, cancel: &CancellationToken) -> Promotion {
+        if cancel.is_cancelled() {
+            return skipped(entry, dest, "not copied: the run was cancelled");
+        }
+        let grace = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(crate::publish::CANCEL_GRACE).await;
+        };
+        tokio::select! {
+            promotion = self.promote_one(entry, dest, cancel) => promotion,
+            () = grace => self.failed(entry, dest, &PromoteError::Cancelled),
         }
     }
 

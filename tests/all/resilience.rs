@@ -401,3 +401,142 @@ fn a_rate_limit_lowers_the_uploads_in_flight() {
         "in flight after the 429: {later:?}"
     );
 }
+
+/// The requests that arrived while the rate-limit window the 429 named was still
+/// open: from `margin_ms` after the 429 arrived (requests already on their way when it
+/// was answered may land just after it) to the end of the window.
+fn inside_the_window(emu: &crate::support::Handle, window_ms: u64, margin_ms: u64) -> Vec<String> {
+    let requests = emu.requests();
+    let limited = requests.iter().find(|r| r.status == 429).expect("a 429 was answered");
+    let (from, to) = (limited.arrived_ms + margin_ms, limited.arrived_ms + window_ms - 50);
+    requests
+        .iter()
+        .filter(|r| r.arrived_ms > from && r.arrived_ms < to)
+        .map(|r| format!("{} {} at {} ms", r.method, r.path, r.arrived_ms))
+        .collect()
+}
+
+fn rate_limit(path_contains: &str) -> Fault {
+    Fault {
+        method: Some("POST".into()),
+        path_contains: Some(path_contains.into()),
+        status: Some(429),
+        headers: BTreeMap::from([("RateLimit-Reset".to_owned(), "2".to_owned())]),
+        body: Some(r#"{"message":"Too many requests"}"#.into()),
+        times: 1,
+        ..Fault::default()
+    }
+}
+
+/// A rate limit is the organization's: once a 429 names its reset, no request of the
+/// run (uploads, lookups, deletions for replace) leaves before it, whatever the
+/// if-exists policy.
+#[test]
+fn no_request_leaves_inside_a_rate_limit_window_under_any_policy() {
+    for policy in ["skip-identical", "skip", "fail", "replace"] {
+        // Latency spreads the run out, so there is always more to send while the
+        // window is open.
+        let emu = emulator_with(EmuConfig {
+            latency_ms: 100,
+            ..EmuConfig::default()
+        });
+        // Half the files are already there with other content, so lookups, 409s and
+        // (for replace) deletions are part of the run.
+        let mut seed = Job::local(&emu, "debs", "dist/*.deb");
+        for i in 0..3 {
+            seed = seed.deb(&format!("dist/old{i}_1.0_amd64.deb"), "old");
+        }
+        seed.run().code(0);
+        emu.fault(Fault {
+            skip: 2,
+            ..rate_limit("/registries/debs/packages")
+        });
+        let mut job = Job::local(&emu, "debs", "dist/*.deb")
+            .env("PACKAGE_PUBLISHER_IF_EXISTS", policy)
+            .env("PACKAGE_PUBLISHER_CONCURRENCY", "4");
+        for i in 0..3 {
+            job = job.deb(&format!("dist/old{i}_1.0_amd64.deb"), "new");
+        }
+        for i in 0..12 {
+            job = job.deb(&format!("dist/new{i}_1.0_amd64.deb"), "new");
+        }
+        job.run();
+        let inside = inside_the_window(&emu, 2000, 300);
+        assert!(inside.is_empty(), "{policy}: sent inside the window: {inside:?}");
+    }
+}
+
+/// Promotion goes through the same gate: a 429 on one copy holds every other copy.
+#[test]
+fn no_copy_leaves_inside_a_rate_limit_window() {
+    let emu = emulator_with(EmuConfig {
+        registries: [
+            ("debs".to_owned(), "debian".to_owned()),
+            ("production".to_owned(), "debian".to_owned()),
+        ]
+        .into(),
+        latency_ms: 100,
+        ..EmuConfig::default()
+    });
+    emu.fault(rate_limit("/copy"));
+    let mut job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .env("PACKAGE_PUBLISHER_CONCURRENCY", "4")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    for i in 0..16 {
+        job = job.deb(&format!("dist/p{i:02}_1.0_amd64.deb"), &format!("{i}"));
+    }
+    job.run().code(0);
+    assert_eq!(emu.packages("production").len(), 16);
+    let inside = inside_the_window(&emu, 2000, 300);
+    assert!(inside.is_empty(), "sent inside the window: {inside:?}");
+}
+
+/// Copies run `concurrency` at a time, and their results stay in input order.
+#[test]
+fn promotion_copies_in_parallel_and_reports_in_input_order() {
+    let emu = emulator_with(EmuConfig {
+        registries: [
+            ("debs".to_owned(), "debian".to_owned()),
+            ("production".to_owned(), "debian".to_owned()),
+        ]
+        .into(),
+        latency_ms: 100,
+        ..EmuConfig::default()
+    });
+    let mut job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
+        .env("PACKAGE_PUBLISHER_CONCURRENCY", "8")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    for i in 0..16 {
+        job = job.deb(&format!("dist/p{i:02}_1.0_amd64.deb"), &format!("{i}"));
+    }
+    job.run().code(0);
+    // How many copies the emulator was working on at once, from their arrival and
+    // the fixed latency each one waits.
+    let copies: Vec<u64> = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/copy"))
+        .map(|r| r.arrived_ms)
+        .collect();
+    assert_eq!(copies.len(), 16);
+    let most_at_once = copies
+        .iter()
+        .map(|&t| copies.iter().filter(|&&u| u >= t && u < t + 100).count())
+        .max()
+        .unwrap();
+    assert!(
+        most_at_once >= 4,
+        "at most {most_at_once} copies overlapped: {copies:?}"
+    );
+    let report = job.json("r.json");
+    let names: Vec<&str> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["promotions"][0]["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..16).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(names, expected);
+}
