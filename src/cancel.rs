@@ -1,5 +1,6 @@
 //! Cancellation: a cancelled Buildkite job or GitHub run sends SIGTERM (SIGINT from a
-//! terminal). The first signal cancels the run's token: nothing new starts, in-flight
+//! terminal; the agent's `cancel-signal` may make it SIGHUP or SIGQUIT, and the agent
+//! signals the job's whole process group). The first signal cancels the run's token: nothing new starts, in-flight
 //! uploads get a short grace, and the report, annotation or summary, meta-data and
 //! outputs are still written with each file's true state. The process does not die on
 //! the signal; the CI's own kill after its grace period (10 s on Buildkite by default)
@@ -7,7 +8,7 @@
 
 use tokio_util::sync::CancellationToken;
 
-/// Starts listening for SIGTERM and SIGINT; returns the token they cancel and calls
+/// Starts listening for SIGTERM, SIGINT, SIGHUP and SIGQUIT; returns the token they cancel and calls
 /// `notice` with the signal's name once, when the first arrives.
 pub fn on_signals(notice: impl Fn(&str) + Send + 'static) -> CancellationToken {
     let token = CancellationToken::new();
@@ -33,22 +34,32 @@ pub fn on_signals(notice: impl Fn(&str) + Send + 'static) -> CancellationToken {
 mod os {
     use tokio::signal::unix::{Signal, SignalKind, signal};
 
-    /// SIGTERM and SIGINT.
-    pub struct Signals(Signal, Signal);
+    /// SIGTERM, SIGINT, SIGHUP and SIGQUIT: the Buildkite agent's cancel signal is
+    /// configurable (`cancel-signal`), and any of them means "wind down".
+    pub struct Signals {
+        term: Signal,
+        int: Signal,
+        hup: Signal,
+        quit: Signal,
+    }
 
     impl Signals {
         pub fn listen() -> Option<Signals> {
-            Some(Signals(
-                signal(SignalKind::terminate()).ok()?,
-                signal(SignalKind::interrupt()).ok()?,
-            ))
+            Some(Signals {
+                term: signal(SignalKind::terminate()).ok()?,
+                int: signal(SignalKind::interrupt()).ok()?,
+                hup: signal(SignalKind::hangup()).ok()?,
+                quit: signal(SignalKind::quit()).ok()?,
+            })
         }
 
         /// The name of the next signal.
         pub async fn next(&mut self) -> &'static str {
             tokio::select! {
-                _ = self.0.recv() => "SIGTERM",
-                _ = self.1.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+                _ = self.hup.recv() => "SIGHUP",
+                _ = self.quit.recv() => "SIGQUIT",
             }
         }
     }

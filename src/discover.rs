@@ -61,9 +61,10 @@ pub enum DiscoverError {
     #[error("{rel:?} is a {kind}, not a regular file; refusing to read it (narrow the pattern or remove it)")]
     NotRegular { rel: String, kind: &'static str },
     /// A matched file name holds a control character (a line feed, an escape), which
-    /// no registry accepts and no log can show safely.
-    #[error("{rel:?} has a control character in its name; rename the file")]
-    BadName { rel: String },
+    /// no registry accepts and no log can show safely, or a quote or backslash, which
+    /// multipart parsers read differently (so the registry could record another name).
+    #[error("{rel:?} has {what} in its name; rename the file")]
+    BadName { rel: String, what: &'static str },
     /// The file system refused a read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -198,7 +199,10 @@ fn is_dir(
     literal: bool,
 ) -> Result<bool, DiscoverError> {
     if rel.chars().any(char::is_control) {
-        return Err(DiscoverError::BadName { rel: rel.to_owned() });
+        return Err(DiscoverError::BadName {
+            rel: rel.to_owned(),
+            what: "a control character",
+        });
     }
     let kind = if kind.is_symlink() || literal {
         let target = path.canonicalize().map_err(|source| DiscoverError::Io {
@@ -230,6 +234,14 @@ fn is_dir(
         return Err(DiscoverError::NotRegular {
             rel: rel.to_owned(),
             kind: what,
+        });
+    }
+    // The base name travels as the multipart `filename`, where a quote or a
+    // backslash is written one way by one client and read another way by another.
+    if rel.rsplit('/').next().is_some_and(|name| name.contains(['"', '\\'])) {
+        return Err(DiscoverError::BadName {
+            rel: rel.to_owned(),
+            what: "a quote or backslash (multipart parsers read such a file name differently, so the registry could record another name)",
         });
     }
     Ok(false)
@@ -445,6 +457,10 @@ mod tests {
         std::fs::write(d.path().join("dist/evil\nname_1.0_all.deb"), "x").unwrap();
         let err = run(d.path(), &["dist/*.deb"]).unwrap_err();
         assert!(matches!(err, DiscoverError::BadName { .. }), "{err}");
+        std::fs::remove_file(d.path().join("dist/evil\nname_1.0_all.deb")).unwrap();
+        std::fs::write(d.path().join("dist/q\"uote_1.0_all.deb"), "x").unwrap();
+        let err = run(d.path(), &["dist/*.deb"]).unwrap_err();
+        assert!(err.to_string().contains("a quote or backslash"), "{err}");
     }
 
     #[test]

@@ -91,7 +91,13 @@ async fn agent(command: &str, args: &[&str], stdin: Option<&str>) -> Result<Stri
         command: command.to_owned(),
         source,
     };
-    let mut child = tokio::process::Command::new("buildkite-agent")
+    let mut cmd = tokio::process::Command::new("buildkite-agent");
+    // Its own process group: the agent signals the job's whole group on a cancel,
+    // and a `meta-data set` or `annotate` killed mid-write would lose the report.
+    // The call stays bounded by its caller's time limit (and is killed on drop).
+    #[cfg(unix)]
+    cmd.process_group(0);
+    let mut child = cmd
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())

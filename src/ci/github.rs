@@ -74,7 +74,7 @@ pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> anyhow::Result<
 }
 
 /// 64 random bits from the standard library's per-process random hash keys.
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u64(u64::from(std::process::id()));
     h.finish()

@@ -16,6 +16,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 pub use crate::config::Platform;
+use crate::report::text::{code_point, is_invisible_format};
 use crate::secret::{Secret, redact};
 
 /// Whether the run reads variable `name` for its configuration or credentials (the
@@ -228,19 +229,23 @@ impl Ci {
 }
 
 /// Text made safe to print on one log line: line breaks become `⏎`, other control
-/// characters (escape, bell, C1 controls) their visible pictures or `�`.
+/// characters (escape, bell, C1 controls) their visible pictures or `�`, and
+/// bidirectional or zero-width formatting characters their code point (`<U+202E>`).
 #[must_use]
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\r' => '⏎',
-            '\t' => ' ',
-            c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('�'),
-            '\u{7f}' => '␡',
-            c if c.is_control() => '�',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' => out.push('⏎'),
+            '\t' => out.push(' '),
+            c if (c as u32) < 0x20 => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('�')),
+            '\u{7f}' => out.push('␡'),
+            c if c.is_control() => out.push('�'),
+            c if is_invisible_format(c) => out.push_str(&code_point(c)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -253,5 +258,11 @@ mod tests {
             printable("a\nb\x1b]1339;url='javascript:x'\x07\u{9b}c"),
             "a⏎b␛]1339;url='javascript:x'␇�c"
         );
+    }
+
+    #[test]
+    fn bidirectional_and_zero_width_characters_are_shown_by_code_point() {
+        assert_eq!(printable("evil\u{202e}bed.deb"), "evil<U+202E>bed.deb");
+        assert_eq!(printable("a\u{200b}b\u{2066}c\u{feff}"), "a<U+200B>b<U+2066>c<U+FEFF>");
     }
 }

@@ -57,6 +57,9 @@ fn style(report: &Report) -> Style {
 
 /// The annotation (a failure is only a warning) and the meta-data a promote step reads.
 async fn write_buildkite(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()> {
+    // Meta-data first: a later promote-only step depends on it, and a slow or failed
+    // annotation must not cost it.
+    let stored = store_meta_data(ci, config, report).await;
     if config.annotate() {
         let style = style(report);
         let body = ci.scrub(&markdown::render(report, buildkite::ANNOTATION_LIMIT - 4096));
@@ -72,7 +75,12 @@ async fn write_buildkite(ci: &Ci, config: &Config, report: &Report) -> anyhow::R
             Err(err) => ci.warning(&format!("cannot write the annotation: {err:#}")),
         }
     }
-    // Promote-only steps read reports; they do not write one of their own.
+    stored
+}
+
+/// The JSON report in build meta-data, for a later promote-only step. Dry runs and
+/// promote-only steps (which read reports) store none.
+async fn store_meta_data(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()> {
     if report.dry_run || report.packages.is_empty() || config.promote_from().is_some() {
         return Ok(());
     }
@@ -194,11 +202,52 @@ fn fit_context(context: &str) -> String {
     format!("{head}-{}-{tail}", &digest[..12])
 }
 
+/// Writes the report file without ever following a symlink out of where it belongs:
+/// a relative path's folder must resolve inside the working directory (a symlinked
+/// folder planted in the checkout is refused), and the file is written under a fresh
+/// name beside it and renamed into place, so a symlink at the path itself is
+/// replaced, never written through.
 fn write_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    use std::io::Write;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    if path.is_relative() {
+        let root = std::env::current_dir()
+            .and_then(|d| d.canonicalize())
+            .context("cannot resolve the working directory")?;
+        let real = parent
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", parent.display()))?;
+        if !real.starts_with(&root) {
+            anyhow::bail!(
+                "refusing to write the report to {}: its folder resolves to {}, outside the working directory (a symlink?)",
+                path.display(),
+                real.display()
+            );
+        }
     }
-    std::fs::write(path, text).with_context(|| format!("cannot write the report to {}", path.display()))
+    let name = path
+        .file_name()
+        .with_context(|| format!("the report file {} names no file", path.display()))?;
+    let fresh = parent.join(format!(
+        ".{}.{}-{:016x}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        github::random_u64()
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&fresh)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&fresh, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&fresh);
+    }
+    written.with_context(|| format!("cannot write the report to {}", path.display()))
 }
 
 #[cfg(test)]

@@ -47,6 +47,36 @@ impl RawValue {
 /// Raw values by option name.
 pub type RawMap = BTreeMap<&'static str, RawValue>;
 
+/// The first top-level key a JSON object gives twice (serde_json keeps the last one
+/// silently); `json` is known to be an object.
+fn repeated_key(json: &str) -> Option<String> {
+    struct Repeated(Option<String>);
+    impl<'de> serde::Deserialize<'de> for Repeated {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(Visitor)
+        }
+    }
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Repeated;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Repeated, A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut repeated = None;
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                if !seen.insert(key.clone()) && repeated.is_none() {
+                    repeated = Some(key);
+                }
+            }
+            Ok(Repeated(repeated))
+        }
+    }
+    serde_json::from_str::<Repeated>(json).ok().and_then(|r| r.0)
+}
+
 /// `BUILDKITE_PLUGIN_CONFIGURATION`: the plugin's options as typed JSON.
 pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
     let origin = "BUILDKITE_PLUGIN_CONFIGURATION";
@@ -55,7 +85,15 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
         detail: format!("it is not valid JSON ({err})"),
     })?;
     let object = match value {
-        Value::Object(map) => map,
+        Value::Object(map) => {
+            if let Some(key) = repeated_key(json) {
+                return Err(ConfigError::Malformed {
+                    origin: origin.to_owned(),
+                    detail: format!("the option `{key}` is given twice; give it once"),
+                });
+            }
+            map
+        }
         Value::Null => serde_json::Map::new(),
         other => {
             return Err(ConfigError::Malformed {

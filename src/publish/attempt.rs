@@ -41,9 +41,14 @@ impl FileRun<'_> {
     pub(super) async fn attempt(&mut self) -> Result<Package, Stop> {
         let (p, slots) = (self.p, self.slots);
         let permit = tokio::select! {
-            permit = slots.acquire() => permit,
+            // A slot that frees up as the run is cancelled must not start an upload.
+            biased;
             () = p.cancel.cancelled() => return Err(Stop::Cancelled),
+            permit = slots.acquire() => permit,
         };
+        if p.cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
         let progress = Progress::new(p.stall);
         self.overall.track(&progress);
         let result = {
@@ -171,11 +176,31 @@ impl FileRun<'_> {
             return Ok(());
         };
         let p = self.p;
+        // After a cancellation nothing is deleted: the new file may never be
+        // published, and the old package must then still be there.
+        if p.cancel.is_cancelled() {
+            return Err(Stop::Failed(failure::not_replaced_cancelled(old)));
+        }
         let token = p.token().await.map_err(Stop::Token)?;
         self.st.deleting = Some(old.clone());
-        if let Err(err) = p.client.delete(&p.org, &p.registry, &token, &old.id).await {
-            self.st.deleting = None;
-            return Err(Stop::Failed(failure::delete_failed(&err, old)));
+        match p.client.delete(&p.org, &p.registry, &token, &old.id).await {
+            Ok(()) => {}
+            // Another run deleted it first (two replacing runs): it is gone, which
+            // is what this deletion was for; this run did not delete it.
+            Err(err) if err.status() == Some(404) => {
+                self.st.deleting = None;
+                p.ci.line(&format!(
+                    "  {}: the existing {} ({}) was already gone (deleted by another run?)",
+                    self.a.rel,
+                    self.a.describe(),
+                    old.id
+                ));
+                return Ok(());
+            }
+            Err(err) => {
+                self.st.deleting = None;
+                return Err(Stop::Failed(failure::delete_failed(&err, old)));
+            }
         }
         p.ci.line(&format!(
             "  {}: deleted the existing {} ({}) for replacement",

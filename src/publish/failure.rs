@@ -98,6 +98,14 @@ pub(super) fn delete_failed(err: &ApiError, old: Package) -> Failure {
         .with_package(Some(old))
 }
 
+/// A cancellation came before `replace` deleted anything: the old package stays.
+pub(super) fn not_replaced_cancelled(old: Package) -> Failure {
+    Failure::new(
+        "cancelled before the existing package was deleted for replacement: it was left in place, and the new file was not published",
+    )
+    .with_package(Some(old))
+}
+
 /// The old package was deleted for `replace` but the new file then failed.
 pub(super) fn replaced_but_failed(failure: Failure, identity: &str, old_id: &str) -> Failure {
     failure.context(&format!(

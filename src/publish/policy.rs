@@ -104,10 +104,14 @@ pub fn decide(found: Found, c: Context) -> Action {
         // Nothing with this content: the registry decides on the upload (another
         // architecture under the same name and version is not a conflict).
         (Trigger::Precheck | Trigger::AfterAmbiguous, _) => Action::Send,
-        // A name that cannot be looked up: `skip` needs no comparison, unless the
-        // duplicate may be this run's own upload.
-        (Trigger::Conflict, Found::Unknown) if c.policy == IfExists::Skip && !c.maybe_ours => {
+        // The registry's "already exists" is all `skip` and `fail` need when the
+        // duplicate cannot be this run's own upload: no comparison, and no waiting
+        // for a lagging listing to show it.
+        (Trigger::Conflict, Found::Unknown | Found::Absent) if c.policy == IfExists::Skip && !c.maybe_ours => {
             Action::Done(Status::Skipped, None)
+        }
+        (Trigger::Conflict, Found::Unknown | Found::Absent) if c.policy == IfExists::Fail && !c.maybe_ours => {
+            Action::Fail(Refusal::Exists(None))
         }
         (Trigger::Conflict, Found::Unknown) => Action::Fail(Refusal::CannotLookUp),
         (Trigger::Conflict, found) if c.can_look_again && (c.maybe_ours || found == Found::Absent) => Action::LookAgain,
@@ -259,11 +263,13 @@ mod tests {
 
     #[test]
     fn a_conflict_not_found_yet_is_looked_up_again_then_refused() {
-        for policy in ALL {
+        for policy in [IfExists::SkipIdentical, IfExists::Replace] {
             assert_eq!(
                 decide(Found::Absent, ctx(Trigger::Conflict, policy, false)),
                 Action::LookAgain
             );
+        }
+        for policy in ALL {
             assert_eq!(
                 decide(Found::Other(pkg("b")), ctx(Trigger::Conflict, policy, true)),
                 Action::LookAgain,
@@ -279,10 +285,18 @@ mod tests {
                 Action::Fail(Refusal::CannotLookUp)
             );
         }
-        assert_eq!(
-            decide(Found::Unknown, ctx(Trigger::Conflict, IfExists::Skip, false)),
-            Action::Done(Status::Skipped, None)
-        );
+        // For `skip` and `fail` the registry's "already exists" is the answer: a
+        // lagging listing is not waited for, unless the duplicate may be our own.
+        for found in [Found::Unknown, Found::Absent] {
+            assert_eq!(
+                decide(found.clone(), ctx(Trigger::Conflict, IfExists::Skip, false)),
+                Action::Done(Status::Skipped, None)
+            );
+            assert_eq!(
+                decide(found, ctx(Trigger::Conflict, IfExists::Fail, false)),
+                Action::Fail(Refusal::Exists(None))
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use super::text::size;
+use super::text::{code_point, is_invisible_format, size};
 use super::{Entry, PromotionStatus, Report, Status};
 
 /// Renders the report within `limit` bytes: the full table if it fits, else the short
@@ -184,6 +184,7 @@ pub fn escape(text: &str) -> String {
                 out.push(c);
             }
             c if c.is_control() => {}
+            c if is_invisible_format(c) => out.push_str(&escape(&code_point(c))),
             c => out.push(c),
         }
     }
@@ -253,6 +254,13 @@ mod tests {
         assert!(md.contains("&lt;img"), "{md}");
         assert!(md.contains("\\|"), "{md}");
         assert!(md.contains("(https://buildkite.com/x%20%28y%29)"), "{md}");
+    }
+
+    #[test]
+    fn bidirectional_and_zero_width_characters_cannot_disguise_a_name() {
+        let cell = escape("evil\u{202e}bed.deb\u{200b}");
+        assert!(!cell.contains('\u{202e}') && !cell.contains('\u{200b}'), "{cell}");
+        assert!(cell.contains("U\\+202E") && cell.contains("U\\+200B"), "{cell}");
     }
 
     #[test]

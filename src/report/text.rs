@@ -3,6 +3,25 @@
 
 use std::time::Duration;
 
+/// Characters that change how text around them is shown while showing nothing
+/// themselves: bidirectional embeddings, overrides, isolates and marks, and
+/// zero-width characters. A file name holding them could pass for another name
+/// (`evil\u{202e}bed.deb` shows as `evilbed.deb` reversed), so renderers show them
+/// by their code point instead.
+#[must_use]
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}'
+    )
+}
+
+/// How an invisible formatting character is shown: `<U+202E>`.
+#[must_use]
+pub fn code_point(c: char) -> String {
+    format!("<U+{:04X}>", c as u32)
+}
+
 /// `1.5 MiB`, `512 B`.
 #[must_use]
 pub fn size(bytes: u64) -> String {

@@ -439,6 +439,17 @@ fn plugin_messages_name_plugin_options() {
         ],
         &["plugin option `concurrency` (BUILDKITE_PLUGIN_CONFIGURATION) has the value \"four\""],
     );
+    // serde_json would keep the last of two values: the plugin refuses to guess.
+    refused(
+        &[
+            ("BUILDKITE", "true"),
+            (
+                "BUILDKITE_PLUGIN_CONFIGURATION",
+                r#"{"registry":"acme/debs","artifacts":"dist/*.deb","if-exists":"fail","if-exists":"replace"}"#,
+            ),
+        ],
+        &["the option `if-exists` is given twice"],
+    );
 }
 
 #[test]

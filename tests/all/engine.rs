@@ -637,6 +637,67 @@ fn sigterm_before_publishing_ends_at_once_with_a_report() {
     assert!(emu.packages("debs").is_empty());
 }
 
+/// The agent's cancel signal is configurable: SIGHUP and SIGQUIT wind the run down
+/// like SIGTERM, with a report, instead of killing it.
+#[test]
+fn sighup_and_sigquit_cancel_like_sigterm() {
+    for name in ["HUP", "QUIT"] {
+        let emu = emulator(&[]);
+        emu.fault(Fault {
+            method: Some("GET".into()),
+            path_suffix: Some("/registries/debs".into()),
+            delay_ms: 60_000,
+            ..Fault::default()
+        });
+        let job = Job::local(&emu, "debs", "dist/*.deb")
+            .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+            .deb("dist/a_1.0_amd64.deb", "a");
+        let out = signal_when(&job, name, || emu.state.lock().unwrap().arrivals > 0);
+        out.code(1).has(&format!("SIG{name} received"));
+        assert!(
+            job.json("r.json")["error"].as_str().unwrap().contains("cancelled"),
+            "{name}"
+        );
+    }
+}
+
+/// A cancelled `replace` never deletes: a large file is known to replace the old
+/// package before it is sent, the new file is in storage when the signal comes, and
+/// the deletion that would come next is not sent, so the old package is still there.
+#[test]
+fn a_cancelled_replace_deletes_nothing() {
+    let emu = emulator(&[]);
+    let big = |tag: &str| (0..200_000u32).map(|i| format!("{tag}{i:x}")).collect::<String>();
+    Job::local(&emu, "debs", "dist/*.deb")
+        .deb("dist/a_1.0_amd64.deb", &big("old"))
+        .run()
+        .code(0);
+    let old = emu.packages("debs");
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "presigned")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .deb("dist/a_1.0_amd64.deb", &big("new"));
+    emu.fault(Fault {
+        path_contains: Some("/_storage/".into()),
+        delay_ms: 2000,
+        times: 1,
+        ..Fault::default()
+    });
+    // The upload slot was handed out: the storage leg is on its way.
+    let storing = || emu.requests().iter().any(|r| r.path.ends_with("/packages/upload"));
+    let out = signal_when(&job, "TERM", storing);
+    out.code(1);
+    assert!(
+        !emu.requests().iter().any(|r| r.method == "DELETE"),
+        "a deletion was sent after the signal"
+    );
+    assert_eq!(emu.packages("debs"), old, "the old package must still be there");
+    let entry = &job.json("r.json")["packages"][0];
+    assert_eq!(entry["status"], "failed", "{entry}");
+    assert!(entry.get("deleted_id").is_none(), "{entry}");
+}
+
 #[test]
 fn a_file_swapped_for_a_fifo_after_planning_is_refused_without_hanging() {
     let emu = emulator(&[]);

@@ -302,3 +302,37 @@ fn a_token_that_is_not_utf8_is_named_not_ignored() {
         .code(2)
         .has("BUILDKITE_API_TOKEN is set, but its value is not valid UTF-8");
 }
+
+/// The report file is never written through a symlink planted in the checkout: a
+/// symlink at its path is replaced by the report, and a symlinked folder leading out
+/// of the working directory is refused.
+#[test]
+fn the_report_file_never_follows_a_symlink_out_of_the_checkout() {
+    let emu = emulator(&[]);
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "out/report.json")
+        .deb("dist/a_1.0_amd64.deb", "a");
+    std::fs::create_dir_all(job.work().join("out")).unwrap();
+    std::os::unix::fs::symlink(&victim, job.work().join("out/report.json")).unwrap();
+    job.run().code(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let meta = std::fs::symlink_metadata(job.work().join("out/report.json")).unwrap();
+    assert!(meta.file_type().is_file(), "the symlink was replaced by the report");
+    assert_eq!(job.json("out/report.json")["packages"][0]["status"], "published");
+
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "evil/report.json")
+        .deb("dist/b_1.0_amd64.deb", "b");
+    std::os::unix::fs::symlink(outside.path(), job.work().join("evil")).unwrap();
+    job.run().code(1).has("outside the working directory");
+    assert!(!outside.path().join("report.json").exists());
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        1,
+        "only the victim is there"
+    );
+}

@@ -48,11 +48,32 @@ setup_file() {
   # A mirror that serves other bytes under the right name.
   { cat "$ASSET"; echo "tampered"; } >"$WORK/www/tampered/v$VERSION/package-publisher-$TRIPLE"
 
-  # The loopback server; it writes its port to a file once it listens.
+  # The loopback server; it writes its port to a file once it listens. Beside the
+  # release files it answers the two reads a dry run makes of the Packages API (the
+  # registry, and an empty listing): the rehearsal is about the install path, so a
+  # stand-in that accepts the token is enough here.
   python3 -u -c '
-import functools, http.server, os, sys
+import functools, http.server, json, os, sys
 root, port_file = sys.argv[1], sys.argv[2]
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=root)
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if not self.path.startswith("/v2/"):
+            return super().do_GET()
+        path = self.path.split("?")[0]
+        if path.endswith("/registries/debs"):
+            body = {"slug": "debs", "name": "debs", "ecosystem": "debian"}
+        elif path.endswith("/registries/debs/packages"):
+            body = {"items": [], "links": {}}
+        else:
+            self.send_error(404)
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+handler = functools.partial(Handler, directory=root)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
@@ -84,17 +105,20 @@ setup() {
   # A buildkite-agent that records its calls (the token goes to `redactor add`).
   printf '#!/bin/bash\necho "$*" >>"%s/agent.log"\ncat >/dev/null\n' "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/shims/buildkite-agent"
   chmod +x "$BATS_TEST_TMPDIR/shims/buildkite-agent"
-  echo "hello" >"$BATS_TEST_TMPDIR/job/dist/hello_1.0.0_amd64.deb"
+  # A real package: the binary reads its identity before anything else.
+  mkdir -p "$BATS_TEST_TMPDIR/pkgroot/DEBIAN"
+  printf 'Package: hello\nVersion: 1.0.0\nArchitecture: amd64\nMaintainer: rehearsal <r@example.invalid>\nDescription: rehearsal\n' >"$BATS_TEST_TMPDIR/pkgroot/DEBIAN/control"
+  dpkg-deb --root-owner-group --build "$BATS_TEST_TMPDIR/pkgroot" "$BATS_TEST_TMPDIR/job/dist/hello_1.0.0_amd64.deb" >/dev/null
   cd "$BATS_TEST_TMPDIR/job" || return 1
   export PATH="$BATS_TEST_TMPDIR/shims:$PATH"
   export PP_RELEASES_URL="$BASE/releases"
   export PP_CACHE_DIR="$BATS_TEST_TMPDIR/cache"
   export CACHED="$PP_CACHE_DIR/$VERSION/$TRIPLE/package-publisher"
-  # A dry run: the binary plans the file and writes its report without any request.
-  # api-url is a closed loopback port so that nothing could leave the machine anyway.
+  # A dry run: the binary plans the file, reads the stand-in registry and writes its
+  # report; a dry run sends nothing that could change a registry.
   export BUILDKITE=true BUILDKITE_PLUGIN_NAME=PACKAGE_PUBLISHER BUILDKITE_COMMAND_EXIT_STATUS=0
   export BUILDKITE_API_TOKEN=bkua_rehearsal_token
-  export BUILDKITE_PLUGIN_CONFIGURATION='{"registry":"acme/debs","artifacts":"dist/*.deb","dry-run":true,"annotate":false,"report-file":"report.json","api-url":"http://127.0.0.1:9"}'
+  export BUILDKITE_PLUGIN_CONFIGURATION='{"registry":"acme/debs","artifacts":"dist/*.deb","dry-run":true,"annotate":false,"report-file":"report.json","api-url":"'"$BASE"'"}'
   unset BUILDKITE_PLUGIN_PACKAGE_PUBLISHER_BINARY_PATH BUILDKITE_JOB_CANCELLED
 }
 
@@ -237,7 +261,7 @@ sha() {
   : >"$GITHUB_OUTPUT"
   export PP_BINARY="$binary" PP_API_TOKEN_INPUT=bkua_rehearsal_token
   export INPUT_REGISTRY=acme/debs INPUT_ARTIFACTS="dist/*.deb" INPUT_DRY_RUN=true INPUT_ANNOTATE=true
-  export INPUT_REPORT_FILE=report.json INPUT_API_URL=http://127.0.0.1:9 INPUT_CONCURRENCY=""
+  export INPUT_REPORT_FILE=report.json INPUT_API_URL="$BASE" INPUT_CONCURRENCY=""
   run bash -eo pipefail -c "$(step run)"
   echo "$output"
   [ "$status" -eq 0 ]
