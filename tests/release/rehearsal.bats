@@ -111,7 +111,9 @@ setup() {
   dpkg-deb --root-owner-group --build "$BATS_TEST_TMPDIR/pkgroot" "$BATS_TEST_TMPDIR/job/dist/hello_1.0.0_amd64.deb" >/dev/null
   cd "$BATS_TEST_TMPDIR/job" || return 1
   export PATH="$BATS_TEST_TMPDIR/shims:$PATH"
-  export PP_RELEASES_URL="$BASE/releases"
+  # The loopback mirror speaks plain http: allowed explicitly, as a user of an
+  # internal mirror would; the pinned sha256 still decides.
+  export PP_RELEASES_URL="$BASE/releases" PP_ALLOW_HTTP_MIRROR=true
   export PP_CACHE_DIR="$BATS_TEST_TMPDIR/cache"
   export CACHED="$PP_CACHE_DIR/$VERSION/$TRIPLE/package-publisher"
   # A dry run: the binary plans the file, reads the stand-in registry and writes its
@@ -253,7 +255,7 @@ sha() {
   run bash -eo pipefail -c "$(step install)"
   echo "$output"
   [ "$status" -eq 0 ]
-  binary="$RUNNER_TOOL_CACHE/package-publisher-cache-$(id -u)/$VERSION/$TRIPLE/package-publisher"
+  binary="$RUNNER_TOOL_CACHE/package-publisher/$VERSION/$TRIPLE/package-publisher"
   grep -qx "path=$binary" "$GITHUB_OUTPUT"
   [ "$(sha "$binary")" = "$(sha "$ASSET")" ]
 
@@ -273,7 +275,7 @@ sha() {
 }
 
 @test "the action's install step refuses a tampered asset" {
-  export GITHUB_ACTION_PATH="$PLUGIN" RUNNER_TOOL_CACHE="$BATS_TEST_TMPDIR/toolcache" INPUT_BINARY_PATH=""
+  export GITHUB_ACTIONS=true GITHUB_ACTION_PATH="$PLUGIN" RUNNER_TOOL_CACHE="$BATS_TEST_TMPDIR/toolcache" INPUT_BINARY_PATH=""
   export GITHUB_OUTPUT="$BATS_TEST_TMPDIR/github_output" PP_RELEASES_URL="$BASE/tampered"
   unset PP_CACHE_DIR
   : >"$GITHUB_OUTPUT"
