@@ -179,12 +179,14 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
 }
 
 fn new_report(config: &Config) -> Report {
-    Report::new(
+    let mut report = Report::new(
         config.organization(),
         config.source_registry(),
         config.dry_run(),
         config.promote_to(),
-    )
+    );
+    report.promote_only = config.promote_from().is_some();
+    report
 }
 
 /// The setup group: version, target, where the configuration came from.

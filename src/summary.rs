@@ -46,6 +46,7 @@ pub async fn aborted(ci: &Ci, config: &Config, Abort(status, err): Abort) -> Exi
         config.dry_run(),
         config.promote_to(),
     );
+    report.promote_only = config.promote_from().is_some();
     report.error = Some(ci.scrub(&message));
     report.tally();
     for err in outputs::write(ci, config, &report).await {
@@ -55,9 +56,31 @@ pub async fn aborted(ci: &Ci, config: &Config, Abort(status, err): Abort) -> Exi
 }
 
 /// `package-publisher: 2 published, 0 identical, 0 skipped, 0 failed, 2 promoted`; in
-/// a dry run the planned counts lead.
+/// a dry run the planned counts lead; a promote-only step counts promotions only.
 fn totals(report: &Report) -> String {
     let t = &report.totals;
+    let planned = report
+        .packages
+        .iter()
+        .flat_map(|e| &e.promotions)
+        .filter(|p| p.status == PromotionStatus::Planned)
+        .count();
+    if report.promote_only {
+        let title = if report.dry_run {
+            "package-publisher (promote-only, dry run)"
+        } else {
+            "package-publisher (promote-only)"
+        };
+        let first = if report.dry_run {
+            format!("{planned} promotion(s) planned")
+        } else {
+            format!("{} promoted", t.promoted)
+        };
+        return format!(
+            "{title}: {first}, {} failed, {} skipped, {} not found in {}",
+            t.promotion_failed, t.promotion_skipped, t.failed, report.registry
+        );
+    }
     let (title, first) = if report.dry_run {
         ("package-publisher (dry run)", format!("{} planned", t.planned))
     } else {
@@ -69,15 +92,12 @@ fn totals(report: &Report) -> String {
     );
     if !report.promote_to.is_empty() {
         if report.dry_run {
-            let planned = report
-                .packages
-                .iter()
-                .flat_map(|e| &e.promotions)
-                .filter(|p| p.status == PromotionStatus::Planned)
-                .count();
             line.push_str(&format!(", {planned} promotion(s) planned"));
         } else {
             line.push_str(&format!(", {} promoted", t.promoted));
+            if t.promotion_skipped > 0 {
+                line.push_str(&format!(", {} promotion(s) skipped", t.promotion_skipped));
+            }
         }
     }
     line

@@ -43,15 +43,15 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
     errors
 }
 
+/// The annotation's style follows the step's outcome: a step that exits non-zero is
+/// an error, however much of it succeeded.
 fn style(report: &Report) -> Style {
-    if report.dry_run && report.is_success() {
-        Style::Info
-    } else if report.is_success() {
-        Style::Success
-    } else if report.written() + report.totals.identical + report.totals.skipped > 0 {
-        Style::Warning
-    } else {
+    if !report.is_success() {
         Style::Error
+    } else if report.dry_run {
+        Style::Info
+    } else {
+        Style::Success
     }
 }
 

@@ -118,6 +118,9 @@ pub struct Totals {
     pub invalid: usize,
     pub promoted: usize,
     pub promotion_failed: usize,
+    /// Promotions not attempted (a publish failed, or the run was cancelled).
+    #[serde(default)]
+    pub promotion_skipped: usize,
     pub bytes: u64,
 }
 
@@ -128,6 +131,10 @@ pub struct Report {
     pub organization: String,
     pub registry: String,
     pub dry_run: bool,
+    /// A promote-only step (`promote-from`): `registry` is the source, nothing was
+    /// published.
+    #[serde(default)]
+    pub promote_only: bool,
     pub promote_to: Vec<String>,
     pub totals: Totals,
     pub packages: Vec<Entry>,
@@ -145,6 +152,7 @@ impl Report {
             organization: organization.to_owned(),
             registry: registry.to_owned(),
             dry_run,
+            promote_only: false,
             promote_to: promote_to.to_vec(),
             totals: Totals::default(),
             packages: Vec::new(),
@@ -175,7 +183,8 @@ impl Report {
             for p in &e.promotions {
                 match p.status {
                     PromotionStatus::Promoted | PromotionStatus::Identical => t.promoted += 1,
-                    PromotionStatus::Failed | PromotionStatus::Skipped => t.promotion_failed += 1,
+                    PromotionStatus::Failed => t.promotion_failed += 1,
+                    PromotionStatus::Skipped => t.promotion_skipped += 1,
                     PromotionStatus::Planned => {}
                 }
             }
@@ -186,7 +195,8 @@ impl Report {
     /// Whether everything succeeded.
     #[must_use]
     pub fn is_success(&self) -> bool {
-        self.error.is_none() && self.totals.failed == 0 && self.totals.promotion_failed == 0
+        let t = &self.totals;
+        self.error.is_none() && t.failed == 0 && t.promotion_failed == 0 && t.promotion_skipped == 0
     }
 
     /// The exit status: 0 when all is done; 4 when the registry refused the

@@ -46,7 +46,7 @@ fn annotation_meta_data_and_log_groups() {
         ]
     );
     assert!(
-        body.contains("| File | Name | Version | Size | Status | Package |"),
+        body.starts_with("#### ✅ Published 1 package to `acme/debs`") && body.contains("| File | Package | Status |"),
         "{body}"
     );
     assert!(body.contains("hello"), "{body}");
@@ -246,4 +246,31 @@ fn an_agent_that_cannot_mint_tokens_is_retried_then_reported_as_refused() {
         "one attempt and two retries"
     );
     assert!(emu.requests().is_empty(), "nothing was sent without a token");
+}
+
+/// A step that exits non-zero is annotated as an error, whatever else succeeded, and
+/// the annotation's first line says what failed.
+#[test]
+fn a_partly_failed_step_is_an_error_annotation_that_says_so_first() {
+    let emu = emulator(&[]);
+    emu.fault(Fault {
+        method: Some("POST".into()),
+        file_contains: Some("b_1.0".into()),
+        status: Some(422),
+        body: Some(r#"{"message":"Validation failed"}"#.into()),
+        ..Fault::default()
+    });
+    let job = plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU"}"#,
+    )
+    .env("BUILDKITE_API_TOKEN", TOKEN)
+    .deb("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/b_1.0_amd64.deb", "b");
+    job.run().code(1);
+    let annotate = job.agent_calls_of(&["annotate"]);
+    let (args, body) = &annotate[0];
+    assert_eq!(args[2], "error", "{args:?}");
+    assert!(body.starts_with("#### ❌ 1 of 2 files to `acme/debs` failed"), "{body}");
+    assert_eq!(body.matches("Validation failed").count(), 1, "{body}");
 }

@@ -65,11 +65,15 @@ fn outputs_and_summary() {
     assert_eq!(packages.len(), 2);
     assert_eq!(packages[0]["path"], "dist/a_1.0_amd64.deb");
     let summary = std::fs::read_to_string(job.dir.path().join("step_summary")).unwrap();
-    assert!(summary.contains("| File | Name |"), "{summary}");
+    assert!(
+        summary.starts_with("#### ✅ Published 2 packages to `acme/debs`"),
+        "{summary}"
+    );
+    assert!(summary.contains("| File | Package | Status |"), "{summary}");
     // A second run appends to the summary rather than replacing it.
     job.run().code(0);
     let summary = std::fs::read_to_string(job.dir.path().join("step_summary")).unwrap();
-    assert_eq!(summary.matches("| File | Name |").count(), 2);
+    assert_eq!(summary.matches("| File | Package | Status |").count(), 2);
     assert_eq!(outputs(&job)["skipped-count"], "2");
 }
 
