@@ -193,7 +193,7 @@ fn new_report(config: &Config) -> Report {
 fn announce(ci: &Ci, config: &Config) {
     ci.setup_group(&format!(
         ":package: package-publisher {} → {}/{}",
-        env!("CARGO_PKG_VERSION"),
+        crate::VERSION,
         config.organization(),
         config.source_registry()
     ));

@@ -48,7 +48,7 @@ several flags or one comma-separated value."
 
 /// Publish and promote packages to Buildkite Package Registries.
 #[derive(Debug, Parser)]
-#[command(name = "package-publisher", version, about, after_help = EXAMPLES, propagate_version = true)]
+#[command(name = "package-publisher", version = crate::VERSION, about, after_help = EXAMPLES, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -58,7 +58,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Publish files matching glob patterns (like the CI job, with flags).
-    #[command(after_help = concat!(
+    #[command(override_usage = "package-publisher publish --registry <REGISTRY> [OPTIONS] [PATTERN]...", after_help = concat!(
         "Example:\n  package-publisher publish --registry acme/debs 'dist/*.deb' '!dist/*-dbg*.deb' --dry-run",
         token_note!(),
         flags_note!()
@@ -73,26 +73,26 @@ pub enum Command {
     ))]
     Promote(PromoteArgs),
     /// List the packages of a registry, following every page.
-    #[command(after_help = concat!(
+    #[command(override_usage = "package-publisher list --registry <REGISTRY> [OPTIONS]", after_help = concat!(
         "Examples:\n  package-publisher list --registry acme/debs\n",
         "  package-publisher list --registry debs --name hello --limit 10 --json",
         token_note!()
     ))]
     List(ListArgs),
     /// Show one package.
-    #[command(after_help = concat!(
+    #[command(override_usage = "package-publisher get --registry <REGISTRY> [OPTIONS] <ID>", after_help = concat!(
         "Example:\n  package-publisher get --registry acme/debs 0191e8a2-...",
         token_note!()
     ))]
     Get(IdArgs),
     /// Copy one package into another registry.
-    #[command(after_help = concat!(
+    #[command(override_usage = "package-publisher copy --registry <REGISTRY> --to <REGISTRY> [OPTIONS] <ID>", after_help = concat!(
         "Example:\n  package-publisher copy --registry acme/staging --to production 0191e8a2-...",
         token_note!()
     ))]
     Copy(CopyArgs),
     /// Delete one package (asks first on a terminal; needs --yes otherwise).
-    #[command(after_help = concat!(
+    #[command(override_usage = "package-publisher delete --registry <REGISTRY> [OPTIONS] <ID>", after_help = concat!(
         "Example:\n  package-publisher delete --registry acme/debs 0191e8a2-... --yes",
         token_note!()
     ))]
@@ -125,6 +125,7 @@ pub const PROMOTE_FLAGS: Flags = &[
     ("promote-to", "--to"),
     ("artifacts", "a PATTERN argument"),
     ("dry-run", "--dry-run"),
+    ("stall-timeout", "--timeout"),
     ("report-file", "--report-file"),
 ];
 
@@ -143,8 +144,12 @@ pub struct Target {
     /// Organization slug [default: BUILDKITE_ORGANIZATION_SLUG, or the org of --registry org/slug]
     #[arg(long, value_name = "SLUG")]
     pub org: Option<String>,
-    /// Packages API base URL [default: <https://api.buildkite.com>]
-    #[arg(long, value_name = "URL")]
+    /// The Packages API's base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "Packages API base URL [default: https://api.buildkite.com]"
+    )]
     pub api_url: Option<String>,
 }
 
@@ -221,6 +226,9 @@ pub struct PromoteArgs {
     /// Check everything, copy nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Time limit of each API request, in seconds (1 to 3600) [default: 60]
+    #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
+    pub timeout: Option<u64>,
     /// Write the JSON report here
     #[arg(long, value_name = "PATH")]
     pub report_file: Option<String>,
@@ -449,6 +457,7 @@ impl PromoteArgs {
         v.list("promote-to", &self.to);
         v.items("artifacts", self.patterns.clone());
         v.flag("dry-run", self.dry_run);
+        v.scalar("stall-timeout", self.timeout);
         v.scalar("report-file", self.report_file.as_ref());
         v.done()
     }

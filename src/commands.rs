@@ -16,6 +16,7 @@ use crate::api::{ApiError, Client};
 use crate::cli::{self, CopyArgs, DeleteArgs, IdArgs, ListArgs};
 use crate::config::{self, ApiConfig};
 use crate::exit::{Abort, ExitStatus};
+use crate::lookup::{self, Found, Key, Wanted};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
@@ -151,13 +152,76 @@ pub async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result<ExitSt
 pub async fn copy(vars: &BTreeMap<String, String>, args: CopyArgs) -> Result<ExitStatus, Abort> {
     let s = session(vars, &args.api, Some(&args.to))?;
     let to = s.config.destination().expect("copy has a destination");
-    let p = s
-        .client
-        .copy(s.config.organization(), s.config.registry(), &s.token, &args.id, to)
-        .await
-        .map_err(|e| s.failure(e))?;
+    let (org, from) = (s.config.organization(), s.config.registry());
+    let p = match s.client.copy(org, from, &s.token, &args.id, to).await {
+        Ok(p) => p,
+        // Already in the destination: done when it is the same content (as promotion
+        // counts it), a conflict naming both digests when it is not.
+        Err(err) if err.is_already_exists() => return already_copied(&s, &args, to, err).await,
+        Err(err) => return Err(s.failure(err)),
+    };
     print_package(&mut std::io::stdout().lock(), &p, args.json)?;
     Ok(ExitStatus::Success)
+}
+
+/// `copy` answered "already exists": compares the source package with what the
+/// destination holds under its name and version.
+async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiError) -> Result<ExitStatus, Abort> {
+    let (org, from) = (s.config.organization(), s.config.registry());
+    let source = s
+        .client
+        .get(org, from, &s.token, &args.id)
+        .await
+        .map_err(|e| s.failure(e))?;
+    let version = source.version.clone().unwrap_or_default();
+    let sha256 = source.sha256().unwrap_or_default().to_owned();
+    let wanted = Wanted {
+        key: Key::Recorded {
+            name: &source.name,
+            version: &version,
+        },
+        sha256: &sha256,
+    };
+    let found = lookup::find(&s.client, &s.token, org, to, wanted)
+        .await
+        .map_err(|e| s.failure(e))?;
+    let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
+    match found {
+        Found::Exact(existing) => {
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                print_package(&mut out, &existing, true)?;
+            } else {
+                writeln!(
+                    out,
+                    "{} {version} is already in {org}/{to} with the same content (sha256 {sha256}): nothing to copy",
+                    source.name
+                )?;
+                print_package(&mut out, &existing, false)?;
+            }
+            Ok(ExitStatus::Success)
+        }
+        Found::Other(other) => Err(Abort(
+            ExitStatus::Failed,
+            anyhow!(
+                "{} {version} is already in {org}/{to} with different content: source sha256 {sha256}, destination sha256 {}; not copied",
+                source.name,
+                digest(&other)
+            ),
+        )),
+        Found::Many(others) => Err(Abort(
+            ExitStatus::Failed,
+            anyhow!(
+                "{} packages named {} {version} are in {org}/{to} and none has the source's sha256 {sha256} (theirs: {}); not copied",
+                others.len(),
+                source.name,
+                others.iter().map(digest).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+        // The destination's listing does not show it (yet): the registry's answer
+        // stands.
+        Found::Absent | Found::Unknown => Err(s.failure(refused)),
+    }
 }
 
 /// `delete`: one package, after a confirmation on a terminal unless `--yes`.

@@ -28,3 +28,7 @@ pub mod report;
 pub mod retry;
 pub mod secret;
 pub mod summary;
+
+/// The version this binary reports: the Cargo.toml version for a release build, and
+/// `<version>-dev+<commit>` for any other (see `build.rs`).
+pub const VERSION: &str = env!("PACKAGE_PUBLISHER_VERSION");

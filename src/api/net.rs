@@ -31,7 +31,7 @@ use rustls::pki_types::CertificateDer;
 use crate::config::Network;
 
 /// The tool and its version: the whole `User-Agent` of a storage upload.
-pub const TOOL: &str = concat!("package-publisher/", env!("CARGO_PKG_VERSION"));
+pub const TOOL: &str = concat!("package-publisher/", env!("PACKAGE_PUBLISHER_VERSION"));
 
 /// The `User-Agent` of API calls: the tool, its version and the CI job, if any.
 #[must_use]

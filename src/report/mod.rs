@@ -128,6 +128,9 @@ pub struct Totals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
+    /// The package-publisher version that wrote the report.
+    #[serde(default)]
+    pub tool_version: String,
     pub organization: String,
     pub registry: String,
     pub dry_run: bool,
@@ -149,6 +152,7 @@ impl Report {
     pub fn new(organization: &str, registry: &str, dry_run: bool, promote_to: &[String]) -> Report {
         Report {
             schema_version: SCHEMA_VERSION,
+            tool_version: crate::VERSION.to_owned(),
             organization: organization.to_owned(),
             registry: registry.to_owned(),
             dry_run,

@@ -82,6 +82,12 @@ fn get_copy_delete_round_trip() {
     let copy: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(emu.packages("production").len(), 1);
     assert_eq!(copy["id"], emu.packages("production")[0].id);
+    // Copying again is done already, as promotion counts it: exit 0, and it says so.
+    cli(&emu, &["copy", "--registry", "debs", "--to", "production", &id])
+        .run()
+        .code(0)
+        .has("is already in acme/production with the same content");
+    assert_eq!(emu.packages("production").len(), 1);
 
     cli(&emu, &["delete", "--registry", "debs", &id])
         .run()
@@ -154,17 +160,37 @@ fn help_and_version_work_everywhere() {
     for sub in ["publish", "promote", "list", "get", "copy", "delete"] {
         Job::new().args(&[sub, "--help"]).run().code(0).has("Example");
     }
+    // A build from a commit is not a release: it says which commit.
     Job::new()
         .args(&["--version"])
         .run()
         .code(0)
-        .has(env!("CARGO_PKG_VERSION"));
+        .has(&format!("package-publisher {}-dev+", env!("CARGO_PKG_VERSION")));
     Job::new()
         .args(&["list", "--version"])
         .run()
         .code(0)
         .has(env!("CARGO_PKG_VERSION"));
     Job::new().args(&["frobnicate"]).run().code(2);
+    // Usage shows what is required; defaults read plainly.
+    Job::new()
+        .args(&["publish", "--help"])
+        .run()
+        .code(0)
+        .has("Usage: package-publisher publish --registry <REGISTRY>")
+        .has("[default: https://api.buildkite.com]")
+        .lacks("<https://");
+    Job::new()
+        .args(&["copy", "--help"])
+        .run()
+        .code(0)
+        .has("Usage: package-publisher copy --registry <REGISTRY> --to <REGISTRY>");
+    // promote has a time limit like every command that calls the API.
+    Job::new()
+        .args(&["promote", "--from", "stage", "--to", "prod", "--timeout", "0"])
+        .run()
+        .code(2)
+        .has("--timeout");
 }
 
 /// Runs the binary inside a tmux pane (a real terminal), answers the delete prompt
@@ -519,4 +545,30 @@ fn a_token_echoed_by_the_server_is_redacted_in_cli_errors() {
         .args(&["get", "--registry", "acme/debs", "--api-url", &emu.url, "0191"])
         .run();
     out.code(1).has("[redacted]").lacks(crate::support::TOKEN);
+}
+
+/// `copy` into a registry that holds the name and version with other content is a
+/// conflict naming both digests, as promotion reports it.
+#[test]
+fn copy_over_different_content_names_both_digests() {
+    let emu = emulator(&[("production", "debian")]);
+    Job::local(&emu, "debs", "dist/*.deb")
+        .deb("dist/a_1.0_amd64.deb", "staging build")
+        .run()
+        .code(0);
+    Job::local(&emu, "production", "dist/*.deb")
+        .deb("dist/a_1.0_amd64.deb", "another build")
+        .run()
+        .code(0);
+    let id = emu.packages("debs")[0].id.clone();
+    let (ours, theirs) = (
+        emu.packages("debs")[0].sha256.clone(),
+        emu.packages("production")[0].sha256.clone(),
+    );
+    cli(&emu, &["copy", "--registry", "debs", "--to", "production", &id])
+        .run()
+        .code(1)
+        .has("with different content")
+        .has(&ours)
+        .has(&theirs);
 }
