@@ -105,7 +105,23 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
     let mut out = RawMap::new();
     for (key, value) in object {
         let key_origin = format!("plugin option `{key}` ({origin})");
-        let spec = lookup(&key).ok_or_else(|| unknown(&key, key_origin.clone(), Spelling::Plugin))?;
+        // One spelling: plugin options are kebab-case, as plugin.yml declares them
+        // (the action's inputs cannot take another spelling either).
+        let spec = match options::find(&key) {
+            Some(spec) => spec,
+            None => {
+                return Err(match lookup(&key) {
+                    Some(spec) => ConfigError::Unknown {
+                        name: key_origin,
+                        suggestion: format!(
+                            "; options are written in kebab-case, exactly as in plugin.yml: write `{}`",
+                            spec.name
+                        ),
+                    },
+                    None => unknown(&key, key_origin, Spelling::Plugin),
+                });
+            }
+        };
         let items = match value {
             Value::Null => {
                 return Err(ConfigError::Null {

@@ -450,6 +450,22 @@ fn plugin_messages_name_plugin_options() {
         ],
         &["the option `if-exists` is given twice"],
     );
+    // One spelling for every source: the action cannot take `promote_to`, so the plugin
+    // does not quietly accept it either.
+    refused(
+        &[
+            ("BUILDKITE", "true"),
+            (
+                "BUILDKITE_PLUGIN_CONFIGURATION",
+                r#"{"registry":"acme/debs","artifacts":"dist/*.deb","promote_to":"prod"}"#,
+            ),
+        ],
+        &[
+            "plugin option `promote_to`",
+            "written in kebab-case",
+            "write `promote-to`",
+        ],
+    );
 }
 
 #[test]
