@@ -153,9 +153,9 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     client.cancel_with(cancel.clone());
     check_cancelled(cancel, "anything was sent")?;
     let auth = unless_cancelled(cancel, "authentication", authenticate(ci, config, &client)).await?;
-    let checking = check_registry(ci, config, &client, &auth, artifacts);
+    let checking = registry::prepare(ci, config, &client, &auth, artifacts);
     let artifacts = unless_cancelled(cancel, "the registry check", checking).await?;
-    warn_about_names(ci, &artifacts);
+    registry::warn_about_names(ci, &artifacts);
     let promoter = unless_cancelled(
         cancel,
         "the promotion check",
@@ -376,70 +376,6 @@ async fn authenticate(ci: &Arc<Ci>, config: &Config, client: &Client) -> Result<
         ci.line("authenticating with OIDC tokens, one per registry");
     }
     Ok(Arc::new(auth))
-}
-
-/// Reads the registry the files go to (or come from, in a promote-only step) before
-/// anything is sent: the credentials are proven once, and every file is checked as
-/// a package of the registry's ecosystem.
-async fn check_registry(
-    ci: &Ci,
-    config: &Config,
-    client: &Client,
-    auth: &Auth,
-    artifacts: Vec<Artifact>,
-) -> Result<Vec<Artifact>, Abort> {
-    let option = if config.promote_from().is_some() {
-        "promote-from"
-    } else {
-        "registry"
-    };
-    let target = registry::Target {
-        org: config.organization(),
-        registry: config.source_registry(),
-        option: config.spelling().name(option),
-        token_var: config.api_token_env(),
-    };
-    let known = registry::check(client, auth, &target).await?;
-    let (org, slug) = (target.org, target.registry);
-    match known {
-        registry::Known::Read(Some(ecosystem)) => {
-            ci.line(&format!("registry {org}/{slug} holds {} packages", ecosystem.label()));
-            registry::expect_all(artifacts, ecosystem).await
-        }
-        registry::Known::Read(None) => Ok(artifacts),
-        registry::Known::PackagesOnly => {
-            ci.line(&format!(
-                "registry {org}/{slug}: this token may read its packages but not its settings, so each file's contents say what kind of package it is"
-            ));
-            Ok(artifacts)
-        }
-    }
-}
-
-/// At most this many file-name warnings are printed one by one.
-const NAME_WARNINGS: usize = 20;
-
-/// A file whose name says another package than its contents gets a warning: the
-/// contents win, since the registry reads them.
-fn warn_about_names(ci: &Ci, artifacts: &[Artifact]) {
-    let mismatched: Vec<_> = artifacts
-        .iter()
-        .filter_map(|a| Some((a, a.identity.as_ref().ok()?.name_says.as_ref()?)))
-        .collect();
-    for (a, conventional) in mismatched.iter().take(NAME_WARNINGS) {
-        ci.warning(&format!(
-            "{}: the file name does not match the package inside, {} (its tool would name it {conventional}); the registry reads the package, so it is published as {}",
-            a.rel,
-            a.describe(),
-            a.describe()
-        ));
-    }
-    if mismatched.len() > NAME_WARNINGS {
-        ci.warning(&format!(
-            "{} more files are named otherwise than the packages inside them; each is published as its contents say",
-            mismatched.len() - NAME_WARNINGS
-        ));
-    }
 }
 
 /// With `promote-to`, the promoter, after checking every registry involved can take

@@ -13,6 +13,8 @@ use crate::api::model::Registry;
 use crate::api::{ApiError, Client};
 use crate::artifact::Artifact;
 use crate::auth::{Auth, AuthError};
+use crate::ci::Ci;
+use crate::config::Config;
 use crate::exit::{Abort, ExitStatus};
 use crate::package::Ecosystem;
 use crate::retry::Class;
@@ -118,4 +120,68 @@ pub async fn expect_all(artifacts: Vec<Artifact>, ecosystem: Ecosystem) -> Resul
     })
     .await
     .map_err(|e| Abort(ExitStatus::Failed, e.into()))?
+}
+
+/// Reads the registry the files go to (or come from, in a promote-only step) before
+/// anything is sent: the credentials are proven once, and every file is checked as
+/// a package of the registry's ecosystem.
+pub async fn prepare(
+    ci: &Ci,
+    config: &Config,
+    client: &Client,
+    auth: &Auth,
+    artifacts: Vec<Artifact>,
+) -> Result<Vec<Artifact>, Abort> {
+    let option = if config.promote_from().is_some() {
+        "promote-from"
+    } else {
+        "registry"
+    };
+    let target = Target {
+        org: config.organization(),
+        registry: config.source_registry(),
+        option: config.spelling().name(option),
+        token_var: config.api_token_env(),
+    };
+    let known = check(client, auth, &target).await?;
+    let (org, slug) = (target.org, target.registry);
+    match known {
+        Known::Read(Some(ecosystem)) => {
+            ci.line(&format!("registry {org}/{slug} holds {} packages", ecosystem.label()));
+            expect_all(artifacts, ecosystem).await
+        }
+        Known::Read(None) => Ok(artifacts),
+        Known::PackagesOnly => {
+            ci.line(&format!(
+                "registry {org}/{slug}: this token may read its packages but not its settings, so each file's contents say what kind of package it is"
+            ));
+            Ok(artifacts)
+        }
+    }
+}
+
+/// At most this many file-name warnings are printed one by one.
+const NAME_WARNINGS: usize = 20;
+
+/// A file whose name says another package than its contents gets a warning: the
+/// contents win, since the registry reads them.
+pub fn warn_about_names(ci: &Ci, artifacts: &[Artifact]) {
+    let mismatched: Vec<_> = artifacts
+        .iter()
+        .filter_map(|a| Some((a, a.identity.as_ref().ok()?.name_says.as_ref()?)))
+        .collect();
+    for (a, conventional) in mismatched.iter().take(NAME_WARNINGS) {
+        ci.warning(&format!(
+            "{}: the file name does not match the package inside, {} (its tool would name it {conventional}); the registry reads the package, so it is published as {}",
+            a.rel,
+            a.describe(),
+            a.describe()
+        ));
+    }
+    if mismatched.len() > NAME_WARNINGS {
+        ci.warning(&format!(
+            "{} more files are named otherwise than the packages inside them; each is published as its contents say",
+            mismatched.len() - NAME_WARNINGS
+        ));
+    }
 }

@@ -79,94 +79,11 @@ fn repeated_key(json: &str) -> Option<String> {
 
 /// `BUILDKITE_PLUGIN_CONFIGURATION`: the plugin's options as typed JSON.
 pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
-    let origin = "BUILDKITE_PLUGIN_CONFIGURATION";
-    let value: Value = serde_json::from_str(json).map_err(|err| ConfigError::Malformed {
-        origin: origin.to_owned(),
-        detail: format!("it is not valid JSON ({err})"),
-    })?;
-    let object = match value {
-        Value::Object(map) => {
-            if let Some(key) = repeated_key(json) {
-                return Err(ConfigError::Malformed {
-                    origin: origin.to_owned(),
-                    detail: format!("the option `{key}` is given twice; give it once"),
-                });
-            }
-            map
-        }
-        Value::Null => serde_json::Map::new(),
-        other => {
-            return Err(ConfigError::Malformed {
-                origin: origin.to_owned(),
-                detail: format!("expected an object of options, found {}", type_name(&other)),
-            });
-        }
-    };
     let mut out = RawMap::new();
-    for (key, value) in object {
-        let key_origin = format!("plugin option `{key}` ({origin})");
-        // One spelling: plugin options are kebab-case, as plugin.yml declares them
-        // (the action's inputs cannot take another spelling either).
-        let spec = match options::find(&key) {
-            Some(spec) => spec,
-            None => {
-                return Err(match lookup(&key) {
-                    Some(spec) => ConfigError::Unknown {
-                        name: key_origin,
-                        suggestion: format!(
-                            "; options are written in kebab-case, exactly as in plugin.yml: write `{}`",
-                            spec.name
-                        ),
-                    },
-                    None => unknown(&key, key_origin, Spelling::Plugin),
-                });
-            }
-        };
-        let items = match value {
-            Value::Null => {
-                return Err(ConfigError::Null {
-                    option: key,
-                    origin: origin.to_owned(),
-                });
-            }
-            Value::Array(values) => {
-                if spec.kind != Kind::List {
-                    return Err(ConfigError::Invalid {
-                        option: spec.name,
-                        origin: key_origin,
-                        value: "a list".to_owned(),
-                        accepted: format!("it takes a single {}", spec.kind.describe()),
-                    });
-                }
-                let mut items = Vec::with_capacity(values.len());
-                for (index, item) in values.into_iter().enumerate() {
-                    items.push(scalar_text(&item).ok_or_else(|| match item {
-                        Value::Null => ConfigError::Null {
-                            option: format!("{key}[{index}]"),
-                            origin: origin.to_owned(),
-                        },
-                        other => ConfigError::Invalid {
-                            option: spec.name,
-                            origin: format!("plugin option `{key}` item {index} ({origin})"),
-                            value: type_name(&other).to_owned(),
-                            accepted: "list items must be strings".to_owned(),
-                        },
-                    })?);
-                }
-                items
-            }
-            other => match scalar_text(&other) {
-                Some(text) => split_list(spec, &text),
-                None => {
-                    return Err(ConfigError::Invalid {
-                        option: spec.name,
-                        origin: key_origin,
-                        value: type_name(&other).to_owned(),
-                        accepted: format!("it takes a {}", spec.kind.describe()),
-                    });
-                }
-            },
-        };
+    for (key, value) in plugin_object(json)? {
+        let key_origin = format!("plugin option `{key}` ({PLUGIN_JSON})");
+        let spec = plugin_option(&key, &key_origin)?;
+        let items = plugin_items(&key, value, spec, &key_origin)?;
         out.insert(
             spec.name,
             RawValue {
@@ -176,6 +93,93 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
         );
     }
     Ok(out)
+}
+
+const PLUGIN_JSON: &str = "BUILDKITE_PLUGIN_CONFIGURATION";
+
+/// The plugin's options as a JSON object (null is no options); a key given twice is
+/// an error, since serde_json would keep the last value silently.
+fn plugin_object(json: &str) -> Result<serde_json::Map<String, Value>, ConfigError> {
+    let malformed = |detail: String| ConfigError::Malformed {
+        origin: PLUGIN_JSON.to_owned(),
+        detail,
+    };
+    let value: Value = serde_json::from_str(json).map_err(|err| malformed(format!("it is not valid JSON ({err})")))?;
+    match value {
+        Value::Object(_) if repeated_key(json).is_some() => Err(malformed(format!(
+            "the option `{}` is given twice; give it once",
+            repeated_key(json).unwrap_or_default()
+        ))),
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(serde_json::Map::new()),
+        other => Err(malformed(format!(
+            "expected an object of options, found {}",
+            type_name(&other)
+        ))),
+    }
+}
+
+/// The option a plugin key names. One spelling: plugin options are kebab-case, as
+/// plugin.yml declares them (the action's inputs cannot take another spelling either).
+fn plugin_option(key: &str, key_origin: &str) -> Result<&'static OptionSpec, ConfigError> {
+    if let Some(spec) = options::find(key) {
+        return Ok(spec);
+    }
+    Err(match lookup(key) {
+        Some(spec) => ConfigError::Unknown {
+            name: key_origin.to_owned(),
+            suggestion: format!(
+                "; options are written in kebab-case, exactly as in plugin.yml: write `{}`",
+                spec.name
+            ),
+        },
+        None => unknown(key, key_origin.to_owned(), Spelling::Plugin),
+    })
+}
+
+/// A plugin option's value as text items: a YAML list item by item (strings only), a
+/// scalar split by the one list rule.
+fn plugin_items(key: &str, value: Value, spec: &OptionSpec, key_origin: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = |value: &str, accepted: String| ConfigError::Invalid {
+        option: spec.name,
+        origin: key_origin.to_owned(),
+        value: value.to_owned(),
+        accepted,
+    };
+    match value {
+        Value::Null => Err(ConfigError::Null {
+            option: key.to_owned(),
+            origin: PLUGIN_JSON.to_owned(),
+        }),
+        Value::Array(_) if spec.kind != Kind::List => {
+            Err(invalid("a list", format!("it takes a single {}", spec.kind.describe())))
+        }
+        Value::Array(values) => values
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                scalar_text(&item).ok_or_else(|| match item {
+                    Value::Null => ConfigError::Null {
+                        option: format!("{key}[{index}]"),
+                        origin: PLUGIN_JSON.to_owned(),
+                    },
+                    other => ConfigError::Invalid {
+                        option: spec.name,
+                        origin: format!("plugin option `{key}` item {index} ({PLUGIN_JSON})"),
+                        value: type_name(&other).to_owned(),
+                        accepted: "list items must be strings".to_owned(),
+                    },
+                })
+            })
+            .collect(),
+        other => match scalar_text(&other) {
+            Some(text) => Ok(split_list(spec, &text)),
+            None => Err(invalid(
+                type_name(&other),
+                format!("it takes a {}", spec.kind.describe()),
+            )),
+        },
+    }
 }
 
 /// The flattened `BUILDKITE_PLUGIN_<NAME>_<KEY>` variables the agent also exports; the

@@ -208,7 +208,7 @@ fn the_user_agent_names_the_build_for_the_api_and_only_the_tool_for_storage() {
     .deb(DEB, "a")
     .run()
     .code(0);
-    let tool = format!("package-publisher/{}", env!("CARGO_PKG_VERSION"));
+    let tool = format!("package-publisher/{}", env!("PACKAGE_PUBLISHER_VERSION"));
     let requests = emu.requests();
     let (storage, api): (Vec<_>, Vec<_>) = requests.iter().partition(|r| r.path.starts_with("/_storage/"));
     assert!(!storage.is_empty() && !api.is_empty());
