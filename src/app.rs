@@ -84,6 +84,9 @@ async fn run_job(vars: &BTreeMap<String, String>, command_line: Option<CommandLi
                 "{signal} received: starting nothing new, giving uploads in flight up to {} s, then reporting",
                 publish::CANCEL_GRACE.as_secs()
             ));
+            // The agent kills the job about 10 s after its signal: each agent call
+            // from now on (meta-data, annotation) must fit in what is left.
+            ci.set_agent_timeout(AGENT_TIMEOUT_AFTER_CANCEL);
         })
     };
     ci.set_agent_timeout(config.stall_timeout());
@@ -92,6 +95,9 @@ async fn run_job(vars: &BTreeMap<String, String>, command_line: Option<CommandLi
         Err(failure) => summary::aborted(&ci, &config, failure).await,
     }
 }
+
+/// The time limit of each `buildkite-agent` call after a cancellation.
+const AGENT_TIMEOUT_AFTER_CANCEL: Duration = Duration::from_secs(2);
 
 /// Reports a configuration error (exit 2). Someone who typed the bare command on a
 /// machine that is no CI gets pointed at the subcommands.

@@ -5,6 +5,8 @@
 
 use anyhow::{Context, anyhow};
 
+use futures_util::StreamExt;
+
 use crate::api::Client;
 use crate::api::model::Package;
 use crate::artifact::Artifact;
@@ -34,24 +36,29 @@ pub async fn find(
         .token(org, source)
         .await
         .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
-    let mut entries = Vec::with_capacity(artifacts.len());
-    for artifact in artifacts {
-        let Ok(identity) = &artifact.identity else {
-            entries.push(publish::invalid_entry(artifact));
-            continue;
-        };
-        let wanted = Wanted {
-            key: Key::Package(identity),
-            sha256: &artifact.sha256,
-        };
-        let found = lookup::find(client, &token, org, source, wanted)
-            .await
-            .map(|found| match found {
-                Found::Other(pkg) => Found::Many(vec![pkg]),
-                found => found,
-            });
-        entries.push(entry(artifact, source, found));
-    }
+    // `concurrency` lookups at once (through the client's rate-limit gate), entries
+    // in input order.
+    let token = &token;
+    let entries = futures_util::stream::iter(artifacts)
+        .map(|artifact| async move {
+            let Ok(identity) = &artifact.identity else {
+                return publish::invalid_entry(artifact);
+            };
+            let wanted = Wanted {
+                key: Key::Package(identity),
+                sha256: &artifact.sha256,
+            };
+            let found = lookup::find(client, token, org, source, wanted)
+                .await
+                .map(|found| match found {
+                    Found::Other(pkg) => Found::Many(vec![pkg]),
+                    found => found,
+                });
+            entry(artifact, source, found)
+        })
+        .buffered(config.concurrency().max(1))
+        .collect()
+        .await;
     Ok(entries)
 }
 

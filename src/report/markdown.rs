@@ -586,6 +586,29 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_run_keeps_each_files_true_state() {
+        let mut r = Report::new("acme", "debs", false, &[]);
+        let landed = entry("dist/a_1.0_amd64.deb");
+        let mut stopped = entry("dist/b_1.0_amd64.deb");
+        stopped.status = Status::Failed;
+        stopped.web_url = None;
+        stopped.error = Some("cancelled before it was uploaded".into());
+        r.packages.extend([landed, stopped]);
+        r.tally();
+        let md = render(&r, 1 << 20);
+        let expected = "#### ❌ 1 of 2 files to `acme/debs` failed\n\n\
+**1** published · **1** failed (2 files, 20 B)\n\n\
+| File | Package | Status |\n\
+|---|---|---|\n\
+| dist/a\\_1\\.0\\_amd64\\.deb | [n 1](https://buildkite.com/x%20%28y%29) | ✅ published |\n\
+| dist/b\\_1\\.0\\_amd64\\.deb | n 1 | ❌ failed (1) |\n\
+\n\
+**1 error**\n\n\
+1. cancelled before it was uploaded (`dist/b\\_1\\.0\\_amd64\\.deb`)\n";
+        assert_eq!(md, expected, "\n{md}");
+    }
+
+    #[test]
     fn many_distinct_errors_fold_into_details() {
         let mut r = Report::new("acme", "debs", false, &[]);
         for i in 0..5 {

@@ -386,6 +386,23 @@ fn token_without_the_write_scope_exits_4_and_names_the_scope() {
     out.code(4).has("403").has("write_packages").lacks("bkua_readonly");
 }
 
+/// Credentials are checked once, up front: a refused token with 50 files is one
+/// message, exit 4, and nothing is uploaded.
+#[test]
+fn a_refused_token_with_many_files_is_one_error_and_no_upload() {
+    let emu = emulator(&[("files", "files")]);
+    let job = Job::local(&emu, "files", "dist/*.bin").env("BUILDKITE_API_TOKEN", "bkua_revoked_token");
+    std::fs::create_dir_all(job.work().join("dist")).unwrap();
+    for i in 0..50 {
+        std::fs::write(job.work().join(format!("dist/tool{i:02}-1.0.0.bin")), format!("{i}")).unwrap();
+    }
+    let out = job.run();
+    out.code(4).lacks("bkua_revoked_token");
+    assert_eq!(out.all().matches("401").count(), 1, "{}", out.all());
+    assert!(emu.requests().iter().all(|r| r.method == "GET"), "nothing was uploaded");
+    assert_eq!(emu.requests().len(), 1, "one request checked the credentials");
+}
+
 #[test]
 fn unknown_token_exits_4() {
     let emu = emulator(&[]);

@@ -743,3 +743,52 @@ fn a_copy_whose_answer_was_lost_is_promoted_despite_a_lagging_listing() {
     );
     assert_eq!(emu.packages("production").len(), 1);
 }
+
+/// After a cancellation every agent call must fit in what is left of the agent's
+/// grace: the meta-data (which a later promote step needs) is written first, and a hung
+/// `annotate` costs at most 2 s instead of the stall timeout.
+#[test]
+fn after_a_cancel_meta_data_comes_first_and_a_hung_annotate_is_cut_short() {
+    let emu = emulator(&[]);
+    emu.fault(publish_fault(
+        "debs",
+        Fault {
+            delay_ms: 60_000,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+    let job = Job::plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU"}"#,
+    )
+    .env("BUILDKITE_API_TOKEN", TOKEN)
+    .env("SHIM_HANG", "annotate --style")
+    .deb("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/b_1.0_amd64.deb", "b");
+    let child = job.spawn();
+    let started = std::time::Instant::now();
+    while emu.state.lock().unwrap().publishes_in_flight == 0 {
+        assert!(started.elapsed() < LIMIT, "the upload never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(&child, "TERM");
+    let signalled = std::time::Instant::now();
+    let out = finish_within(child, Duration::from_secs(12));
+    out.code(1).has("did not finish within 2 s");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(11),
+        "{:?}",
+        signalled.elapsed()
+    );
+    let calls: Vec<String> = job.agent_calls().into_iter().map(|(args, _)| args.join(" ")).collect();
+    let meta = calls
+        .iter()
+        .position(|c| c.starts_with("meta-data set"))
+        .expect("meta-data was written");
+    let annotate = calls
+        .iter()
+        .position(|c| c.starts_with("annotate"))
+        .expect("an annotation was tried");
+    assert!(meta < annotate, "{calls:?}");
+}
