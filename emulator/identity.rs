@@ -425,6 +425,16 @@ fn generic(file_name: &str) -> R {
     Err(rule())
 }
 
+/// The identity of a file in a registry whose identity is the file name (Terraform,
+/// Files); `None` for an ecosystem that reads the package's bytes.
+pub fn by_name(file_name: &str, ecosystem: &str) -> Option<R> {
+    match ecosystem {
+        "terraform" => Some(terraform(file_name)),
+        "files" | "file" | "generic" => Some(generic(file_name)),
+        _ => None,
+    }
+}
+
 /// A file name for logs when the identity is not read (sink mode).
 pub fn unread(file_name: &str) -> Ident {
     Ident {

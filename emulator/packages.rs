@@ -50,6 +50,9 @@ pub(super) async fn get_registry(
 /// What the registry makes of an upload for a registry of `ecosystem`: the package's
 /// own identity (or why it is refused), read on a blocking thread.
 pub(super) async fn read_identity(upload: &Upload, ecosystem: &str) -> Result<identity::Ident, String> {
+    if let Some(ident) = identity::by_name(&upload.file_name, ecosystem) {
+        return ident;
+    }
     let Some(path) = upload.spool.clone() else {
         return Ok(identity::unread(&upload.file_name));
     };
@@ -73,10 +76,16 @@ pub(super) async fn publish(
         drain_multipart(&mut multipart).await;
         return r;
     }
-    let (max, sink) = {
+    let (max, sink, ecosystem) = {
         let s = state.lock().unwrap();
-        (s.cfg().max_direct_bytes, s.cfg().sink)
+        (
+            s.cfg().max_direct_bytes,
+            s.cfg().sink,
+            s.registries[&registry].ecosystem.clone(),
+        )
     };
+    // Only ecosystems that read the package's bytes need them kept.
+    let keep = !sink && identity::by_name("", &ecosystem).is_none();
     let mut upload = None;
     let mut package_url = None;
     let mut bundle = None;
@@ -87,7 +96,7 @@ pub(super) async fn publish(
             Err(e) => return err(StatusCode::BAD_REQUEST, &format!("Malformed multipart body: {e}")),
         };
         match field.name().unwrap_or_default() {
-            "file" => match hash_field(field, max, !sink).await {
+            "file" => match hash_field(field, max, !sink, keep).await {
                 Ok(u) => upload = Some(u),
                 Err(r) => return r,
             },
@@ -114,7 +123,6 @@ pub(super) async fn publish(
     if let Some(f) = poisoned {
         return fault_response(&f);
     }
-    let ecosystem = state.lock().unwrap().registries[&registry].ecosystem.clone();
     let ident = match read_identity(&upload, &ecosystem).await {
         Ok(ident) => ident,
         Err(message) => return err(StatusCode::UNPROCESSABLE_ENTITY, &message),

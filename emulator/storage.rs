@@ -21,16 +21,20 @@ pub(super) struct Spool {
     sha256: Sha256,
     sha512: Sha512,
     pub(super) size: u64,
+    hash: bool,
     pub(super) file: Option<(std::fs::File, tempfile::TempPath)>,
 }
 
 impl Spool {
-    fn new(keep: bool) -> Spool {
+    /// `hash`: compute the digests (not in sink mode); `keep`: spool the bytes for
+    /// an ecosystem that reads identity from them.
+    fn new(hash: bool, keep: bool) -> Spool {
         let file = keep.then(|| tempfile::NamedTempFile::new().expect("temporary file").into_parts());
         Spool {
             sha256: Sha256::new(),
             sha512: Sha512::new(),
             size: 0,
+            hash,
             file,
         }
     }
@@ -38,9 +42,11 @@ impl Spool {
     fn push(&mut self, chunk: &[u8]) {
         use std::io::Write;
         self.size += chunk.len() as u64;
-        if let Some((file, _)) = &mut self.file {
+        if self.hash {
             self.sha256.update(chunk);
             self.sha512.update(chunk);
+        }
+        if let Some((file, _)) = &mut self.file {
             file.write_all(chunk).expect("spool write");
         }
     }
@@ -83,7 +89,7 @@ pub(super) async fn fetch_object(state: &Shared, url: &str) -> Result<Upload, Re
             .await
             .map_err(|e| err(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()))?;
         let key = percent_decode(url.trim_start_matches(bucket.as_str()).trim_start_matches('/'));
-        let mut spool = Spool::new(true);
+        let mut spool = Spool::new(true, true);
         spool.push(&bytes);
         return Ok(spool.finish(key.rsplit('/').next().unwrap_or_default().to_owned()));
     }
@@ -107,9 +113,10 @@ pub(super) async fn hash_field(
     mut field: axum::extract::multipart::Field<'_>,
     max: u64,
     hash: bool,
+    keep: bool,
 ) -> Result<Upload, Response> {
     let file_name = field.file_name().unwrap_or_default().to_owned();
-    let mut spool = Spool::new(hash);
+    let mut spool = Spool::new(hash, keep);
     loop {
         match field.chunk().await {
             Ok(Some(chunk)) => {
@@ -233,7 +240,7 @@ pub(super) async fn storage(State(state): State<Shared>, headers: HeaderMap, mut
         };
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
-            match hash_field(field, 0, true).await {
+            match hash_field(field, 0, true, true).await {
                 Ok(u) => upload = Some(u),
                 Err(r) => return r,
             }
@@ -346,7 +353,7 @@ pub(super) async fn storage_put(
             .map(|(name, _)| name.to_owned())
             .unwrap_or_else(|| key.rsplit('/').next().unwrap_or_default().to_owned()),
     };
-    let mut spool = Spool::new(true);
+    let mut spool = Spool::new(true, true);
     let mut stream = body.into_data_stream();
     use futures_util::StreamExt;
     while let Some(chunk) = stream.next().await {
