@@ -86,7 +86,10 @@ impl Session {
         } else {
             ExitStatus::Failed
         };
-        let timed_out = matches!(&err, ApiError::Transport { detail, .. } if detail.contains("timed out"));
+        let timed_out = matches!(
+            &err,
+            ApiError::Transport { timed_out: true, .. } | ApiError::Stalled { .. }
+        );
         // A server may echo the token back: it is redacted before the message is printed.
         let message = crate::secret::redact(&err.to_string(), std::slice::from_ref(&self.token));
         if timed_out {

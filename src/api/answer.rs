@@ -69,6 +69,7 @@ pub(super) fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -
         url: url.to_string(),
         detail,
         ambiguous: !err.is_connect(),
+        timed_out: err.is_timeout(),
     }
 }
 

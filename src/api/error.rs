@@ -65,6 +65,8 @@ pub enum ApiError {
         /// True when the request may have reached the server (it must be checked
         /// before sending again); false when it certainly did not (connect failed).
         ambiguous: bool,
+        /// The request's time limit ran out (as opposed to a reset or a refusal).
+        timed_out: bool,
     },
     /// The upload made no progress for the stall timeout.
     #[error("{method} {url} stalled: no progress for {secs} s (stall-timeout)")]
@@ -205,6 +207,7 @@ mod tests {
             url: String::new(),
             detail: String::new(),
             ambiguous: true,
+            timed_out: false,
         };
         assert!(matches!(reset.retry_class(), Class::Transient { .. }));
     }

@@ -206,6 +206,7 @@ fn storage_context(err: ApiError, host: &str) -> ApiError {
             url,
             detail,
             ambiguous,
+            timed_out,
         } => ApiError::Transport {
             method,
             url,
@@ -213,6 +214,7 @@ fn storage_context(err: ApiError, host: &str) -> ApiError {
                 "{detail} (the storage host {host} must be reachable from here: egress allowlists and proxies must cover it)"
             ),
             ambiguous,
+            timed_out,
         },
         other => other,
     }

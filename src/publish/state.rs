@@ -189,6 +189,7 @@ mod tests {
             url: "http://x/".into(),
             detail: "connection reset".into(),
             ambiguous: true,
+            timed_out: false,
         }
     }
 
