@@ -401,6 +401,13 @@ pub struct Upload<'a> {
 }
 
 impl Upload<'_> {
+    /// The file as a streamed request body (opened and checked to be the file that
+    /// was planned), counting progress and hashing as this upload's read state says.
+    fn body(&self) -> std::io::Result<reqwest::Body> {
+        let a = self.artifact;
+        body::file_body(&a.path, a.size, a.file_id, self.progress, &self.read)
+    }
+
     /// A failed upload whose cause was the local file is a local error: the server
     /// never got the whole body, and another attempt would fail the same way.
     fn blame(&self, err: ApiError) -> ApiError {
@@ -422,14 +429,7 @@ fn file_part(upload: &Upload<'_>) -> Result<Part, ApiError> {
         path: artifact.rel.clone(),
         detail: e.to_string(),
     };
-    let body = body::file_body(
-        &artifact.path,
-        artifact.size,
-        artifact.file_id,
-        upload.progress,
-        &upload.read,
-    )
-    .map_err(|e| local(&e))?;
+    let body = upload.body().map_err(|e| local(&e))?;
     Part::stream_with_length(body, artifact.size)
         .file_name(artifact.file_name.clone())
         .mime_str("application/octet-stream")

@@ -6,7 +6,7 @@ use reqwest::multipart::Form;
 use reqwest::{Method, RequestBuilder, Response, Url};
 
 use super::model::UploadForm;
-use super::{ApiError, Client, Upload, body, error_text, file_part, http_reason, net, snippet, watch};
+use super::{ApiError, Client, Upload, error_text, file_part, http_reason, net, snippet, watch};
 
 impl Client {
     /// Presigned flow, leg 2: send the file to storage as the slot's form says. The
@@ -106,14 +106,9 @@ impl Client {
                 headers.insert(CONTENT_DISPOSITION, value);
             }
         }
-        let body = body::file_body(
-            &artifact.path,
-            artifact.size,
-            artifact.file_id,
-            upload.progress,
-            &upload.read,
-        )
-        .map_err(|e| format!("cannot read {}: {e}", artifact.rel))?;
+        let body = upload
+            .body()
+            .map_err(|e| format!("cannot read {}: {e}", artifact.rel))?;
         Ok(self
             .0
             .http

@@ -466,10 +466,10 @@ fn no_request_leaves_inside_a_rate_limit_window_under_any_policy() {
     }
 }
 
-/// Promotion goes through the same gate: a 429 on one copy holds every other copy.
-#[test]
-fn no_copy_leaves_inside_a_rate_limit_window() {
-    let emu = emulator_with(EmuConfig {
+/// `debs` and `production` registries, every request taking 100 ms, so a run is spread
+/// out enough to see what is in flight at once.
+fn staging_and_production_at_100_ms() -> crate::support::Handle {
+    emulator_with(EmuConfig {
         registries: [
             ("debs".to_owned(), "debian".to_owned()),
             ("production".to_owned(), "debian".to_owned()),
@@ -477,7 +477,13 @@ fn no_copy_leaves_inside_a_rate_limit_window() {
         .into(),
         latency_ms: 100,
         ..EmuConfig::default()
-    });
+    })
+}
+
+/// Promotion goes through the same gate: a 429 on one copy holds every other copy.
+#[test]
+fn no_copy_leaves_inside_a_rate_limit_window() {
+    let emu = staging_and_production_at_100_ms();
     emu.fault(rate_limit("/copy"));
     let mut job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
@@ -495,15 +501,7 @@ fn no_copy_leaves_inside_a_rate_limit_window() {
 /// Copies run `concurrency` at a time, and their results stay in input order.
 #[test]
 fn promotion_copies_in_parallel_and_reports_in_input_order() {
-    let emu = emulator_with(EmuConfig {
-        registries: [
-            ("debs".to_owned(), "debian".to_owned()),
-            ("production".to_owned(), "debian".to_owned()),
-        ]
-        .into(),
-        latency_ms: 100,
-        ..EmuConfig::default()
-    });
+    let emu = staging_and_production_at_100_ms();
     let mut job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
         .env("PACKAGE_PUBLISHER_CONCURRENCY", "8")
