@@ -6,8 +6,7 @@
 use super::*;
 
 pub(super) fn package_json(s: &EmuState, base: &str, org: &str, registry: &str, p: &Pkg) -> Value {
-    let _ = s;
-    json!({
+    let mut body = json!({
         "id": p.id,
         "url": format!("{base}/v2/packages/organizations/{org}/registries/{registry}/packages/{}", p.id),
         "web_url": format!("https://buildkite.com/organizations/{org}/packages/registries/{registry}/packages/{}", p.id),
@@ -18,7 +17,12 @@ pub(super) fn package_json(s: &EmuState, base: &str, org: &str, registry: &str, 
         "digests": { "sha256": p.sha256, "sha512": p.sha512 },
         "organization": { "slug": org },
         "registry": { "slug": registry },
-    })
+    });
+    // A sink never hashes what it takes, so it has no digests to show.
+    if s.cfg().sink {
+        body.as_object_mut().expect("an object").remove("digests");
+    }
+    body
 }
 
 /// The emulator's URL as the client reached it: `https` when a TLS front says so
@@ -146,10 +150,7 @@ pub(super) async fn publish(
         created_at: format!("2026-11-27T00:00:{:02}Z", s.counter % 60),
         attestation_bundle: bundle,
     };
-    let mut body = package_json(&s, &base_url(&headers), &org, &registry, &pkg);
-    if s.cfg().sink {
-        body.as_object_mut().unwrap().remove("digests");
-    }
+    let body = package_json(&s, &base_url(&headers), &org, &registry, &pkg);
     let lag = Duration::from_millis(s.cfg().list_lag_ms);
     s.listed_from.insert(pkg.id.clone(), std::time::Instant::now() + lag);
     s.registries.get_mut(&registry).unwrap().packages.push(pkg);

@@ -84,6 +84,13 @@ pub(super) fn digest_mismatch(remote: &str, local: &str, pkg: Package) -> Failur
     .with_package(Some(pkg))
 }
 
+/// The registry answered an upload with a package id it does not hold.
+pub(super) fn no_such_package(id: &str) -> Failure {
+    Failure::new(format!(
+        "the registry answered the upload with package {id} but holds no such package, and the answer carried no digest to check; the file was not confirmed as published"
+    ))
+}
+
 /// The registry could not be checked after an upload whose answer was lost.
 pub(super) fn unchecked_after(err: &ApiError, failure: Failure) -> Failure {
     failure.context(&format!(

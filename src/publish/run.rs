@@ -180,10 +180,31 @@ impl FileRun<'_> {
         self.retrier.pause(class, announce).await
     }
 
-    /// The registry accepted the file: check its digest against the local file's.
+    /// The registry accepted the file: check its digest against the local file's. An
+    /// answer without digests is checked against the registry's own record of the
+    /// package it names, so that an id nothing holds is never reported (or promoted).
     async fn landed(&mut self, pkg: Package) -> Result<Done, Failure> {
         hash(&mut self.a).await?;
+        let pkg = if pkg.sha256().is_none() && !pkg.id.is_empty() {
+            self.recorded(pkg).await?
+        } else {
+            pkg
+        };
         landed(pkg, &self.a.sha256, self.st.written())
+    }
+
+    /// The registry's record of the package an answer without digests named; the
+    /// answer itself when the record cannot be read now.
+    async fn recorded(&self, pkg: Package) -> Result<Package, Failure> {
+        let p = self.p;
+        let Ok(token) = p.token().await else {
+            return Ok(pkg);
+        };
+        match p.within_grace(p.client.get(&p.org, &p.registry, &token, &pkg.id)).await {
+            Some(Ok(record)) if record.sha256().is_some() => Ok(record),
+            Some(Err(err)) if err.status() == Some(404) => Err(failure::no_such_package(&pkg.id)),
+            _ => Ok(pkg),
+        }
     }
 
     /// A cancelled file's true state: an upload that may have landed is looked up

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Fault, Handle, Job, TOKEN, emulator};
+use crate::support::{Fault, Handle, Job, TOKEN, emulator, fixtures};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -267,11 +267,14 @@ fn a_token_echoed_by_the_server_is_redacted_even_when_cut_short() {
 #[test]
 fn terminal_escapes_from_the_server_never_reach_the_log() {
     let emu = emulator(&[]);
+    // A hostile answer that is otherwise right (its digest is the file's), so that it
+    // is trusted and its text printed.
     let hostile = serde_json::json!({
         "id": "0191-evil",
         "name": "evil\u{1b}[31mred",
         "version": "1.0\u{7}",
         "web_url": "javascript:alert(1)",
+        "digests": { "sha256": fixtures::deb_sha256("a_1.0_amd64.deb", "a") },
     });
     emu.fault(Fault {
         method: Some("POST".into()),

@@ -337,6 +337,26 @@ fn returned_digest_that_differs_from_the_file_is_a_failure() {
         .has(&sha256("a"));
 }
 
+/// A success answer without digests is checked against the registry's record of the
+/// id it names: an id the registry does not hold is never reported as published.
+#[test]
+fn a_success_without_digests_naming_no_package_is_not_trusted() {
+    let emu = emulator(&[]);
+    emu.fault(Fault {
+        method: Some("POST".into()),
+        path_contains: Some("/packages".into()),
+        status: Some(201),
+        body: Some(r#"{"id":"made-up-id","name":"a","version":"1.0"}"#.into()),
+        times: 1,
+        ..Fault::default()
+    });
+    let job = Job::local(&emu, "debs", "dist/*.deb")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .deb("dist/a_1.0_amd64.deb", "a");
+    job.run().code(1).has("holds no such package");
+    assert_eq!(job.json("r.json")["packages"][0]["status"], "failed");
+}
+
 #[test]
 fn server_error_message_and_status_are_kept() {
     let emu = emulator(&[]);
