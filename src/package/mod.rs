@@ -6,7 +6,7 @@
 //! sdist's `PKG-INFO`, npm's `package/package.json`, a gem's metadata, Helm's
 //! `Chart.yaml`; Terraform modules and generic files by their documented file-name
 //! rules. A file that is not a valid package of its kind is [`Invalid`], with what is
-//! wrong, before any byte of it is sent. Reading is bounded ([`archive`]): only the
+//! wrong, before any byte of it is sent. Reading is bounded (`archive.rs`): only the
 //! metadata is decompressed, never more than a cap, and a truncated archive is an
 //! error, not a hang. `docs/identity.md` records how each version is written and the
 //! sources relied on.
