@@ -40,7 +40,13 @@ pub fn identify(path: &Path, file_name: &str, ecosystem: &str) -> R {
         "debian" => deb(&head()?, total),
         "redhat" | "red-hat" => rpm(&head()?, total),
         "alpine" => apk(open()?),
-        "python" if file_name.ends_with(".whl") => wheel(path, file_name),
+        "python"
+            if Path::new(file_name)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("whl")) =>
+        {
+            wheel(path, file_name)
+        }
         "python" => sdist(open()?),
         "javascript" | "npm" => npm(open()?),
         "ruby" => gem(open()?),

@@ -26,7 +26,7 @@ struct Args {
     /// Registry as slug:ecosystem (repeatable) [default: debs:debian]
     #[arg(long)]
     registry: Vec<String>,
-    /// API token as TOKEN:scope,scope (repeatable) [default: bkua_test_token with every scope]
+    /// API token as TOKEN:scope,scope (repeatable) [default: `bkua_test_token` with every scope]
     #[arg(long)]
     token: Vec<String>,
     /// Latency added to every request, in milliseconds

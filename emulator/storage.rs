@@ -350,8 +350,10 @@ pub(super) async fn storage_put(
         None => disposition
             .split_once("filename=\"")
             .and_then(|(_, rest)| rest.split_once('"'))
-            .map(|(name, _)| name.to_owned())
-            .unwrap_or_else(|| key.rsplit('/').next().unwrap_or_default().to_owned()),
+            .map_or_else(
+                || key.rsplit('/').next().unwrap_or_default().to_owned(),
+                |(name, _)| name.to_owned(),
+            ),
     };
     let mut spool = Spool::new(true, true);
     let mut stream = body.into_data_stream();

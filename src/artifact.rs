@@ -156,6 +156,7 @@ pub fn open_checked(path: &Path, expected: Option<(u64, u64)>) -> std::io::Resul
 
 /// A file's identity: device and inode on Unix.
 #[cfg(unix)]
+#[allow(clippy::unnecessary_wraps, reason = "None on the platforms without inodes")]
 fn file_identity(meta: &std::fs::Metadata) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     Some((meta.dev(), meta.ino()))

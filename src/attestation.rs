@@ -1,7 +1,7 @@
 //! The attestation bundle sent with every package as the `attestation_bundle` part:
 //! each attestation file (for example a DSSE envelope from a provenance step) must
 //! parse as JSON, and is re-serialised onto one line, in sorted path order. Because
-//! serde_json escapes control characters inside strings, no attestation can contain a
+//! `serde_json` escapes control characters inside strings, no attestation can contain a
 //! raw newline, so the bundle always has exactly one attestation per line.
 
 use std::path::Path;

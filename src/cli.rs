@@ -141,7 +141,7 @@ pub const API_FLAGS: Flags = &[
 /// Where a command talks to.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// Organization slug [default: BUILDKITE_ORGANIZATION_SLUG, or the org of --registry org/slug]
+    /// Organization slug [default: `BUILDKITE_ORGANIZATION_SLUG`, or the org of --registry org/slug]
     #[arg(long, value_name = "SLUG")]
     pub org: Option<String>,
     /// The Packages API's base URL.

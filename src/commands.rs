@@ -22,6 +22,7 @@ use crate::secret::Secret;
 
 /// Ends a subcommand: its status, or its error on stderr with the error's status. A
 /// closed standard output (the reader went away) ends it quietly and successfully.
+#[must_use]
 pub fn finish(result: Result<ExitStatus, Abort>) -> ExitStatus {
     match result {
         Ok(status) => status,
@@ -80,7 +81,7 @@ fn session(vars: &BTreeMap<String, String>, api: &cli::ApiTarget, to: Option<&St
 impl Session {
     /// A failed API call: exit 4 when the credentials were refused, else 1. A request
     /// that ran out of time says which limit it hit.
-    fn failure(&self, err: ApiError) -> Abort {
+    fn failure(&self, err: &ApiError) -> Abort {
         let status = if err.is_auth() {
             ExitStatus::AuthRefused
         } else {
@@ -116,7 +117,7 @@ pub async fn list(vars: &BTreeMap<String, String>, args: ListArgs) -> Result<Exi
             args.limit,
         )
         .await
-        .map_err(|e| s.failure(e))?;
+        .map_err(|e| s.failure(&e))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&packages)?)?;
@@ -146,7 +147,7 @@ pub async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result<ExitSt
         .client
         .get(s.config.organization(), s.config.registry(), &s.token, &args.id)
         .await
-        .map_err(|e| s.failure(e))?;
+        .map_err(|e| s.failure(&e))?;
     print_package(&mut std::io::stdout().lock(), &p, args.json)?;
     Ok(ExitStatus::Success)
 }
@@ -161,7 +162,7 @@ pub async fn copy(vars: &BTreeMap<String, String>, args: CopyArgs) -> Result<Exi
         // Already in the destination: done when it is the same content (as promotion
         // counts it), a conflict naming both digests when it is not.
         Err(err) if err.is_already_exists() => return already_copied(&s, &args, to, err).await,
-        Err(err) => return Err(s.failure(err)),
+        Err(err) => return Err(s.failure(&err)),
     };
     print_package(&mut std::io::stdout().lock(), &p, args.json)?;
     Ok(ExitStatus::Success)
@@ -175,7 +176,7 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
         .client
         .get(org, from, &s.token, &args.id)
         .await
-        .map_err(|e| s.failure(e))?;
+        .map_err(|e| s.failure(&e))?;
     let version = source.version.clone().unwrap_or_default();
     let sha256 = source.sha256().unwrap_or_default().to_owned();
     let wanted = Wanted {
@@ -187,7 +188,7 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
     };
     let found = lookup::find(&s.client, &s.token, org, to, wanted)
         .await
-        .map_err(|e| s.failure(e))?;
+        .map_err(|e| s.failure(&e))?;
     let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
     match found {
         Found::Exact(existing) => {
@@ -223,7 +224,7 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
         )),
         // The destination's listing does not show it (yet): the registry's answer
         // stands.
-        Found::Absent | Found::Unknown => Err(s.failure(refused)),
+        Found::Absent | Found::Unknown => Err(s.failure(&refused)),
     }
 }
 
@@ -239,7 +240,7 @@ pub async fn delete(vars: &BTreeMap<String, String>, args: DeleteArgs) -> Result
     s.client
         .delete(org, registry, &s.token, &args.id)
         .await
-        .map_err(|e| s.failure(e))?;
+        .map_err(|e| s.failure(&e))?;
     if args.json {
         let deleted = serde_json::json!({"deleted": args.id, "registry": registry, "organization": org});
         writeln!(out, "{deleted}")?;
@@ -261,7 +262,7 @@ async fn confirm(s: &Session, id: &str, out: &mut impl Write) -> Result<bool, Ab
         .client
         .get(s.config.organization(), s.config.registry(), &s.token, id)
         .await
-        .map_err(|e| s.failure(e))?;
+        .map_err(|e| s.failure(&e))?;
     write!(
         out,
         "Delete {} {} ({}) from {}? [y/N] ",

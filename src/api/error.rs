@@ -136,11 +136,10 @@ impl ApiError {
     pub fn is_ambiguous(&self) -> bool {
         match self {
             ApiError::Transport { ambiguous, .. } => *ambiguous,
-            ApiError::Stalled { .. } => true,
             ApiError::Status { status, .. } => *status >= 500,
-            // A 2xx whose body is not what was expected (or too large to read)
-            // probably did what was asked.
-            ApiError::Decode { .. } | ApiError::Limit { .. } => true,
+            // A stall, or a 2xx whose body is not what was expected (or too large to
+            // read), probably did what was asked.
+            ApiError::Stalled { .. } | ApiError::Decode { .. } | ApiError::Limit { .. } => true,
             // A refused certificate stops the handshake before anything is sent.
             ApiError::Storage { .. }
             | ApiError::Local { .. }

@@ -22,7 +22,7 @@ pub enum ConfigError {
     Invalid {
         option: &'static str,
         /// Where the value came from, as the user wrote it (`--concurrency`,
-        /// plugin option `concurrency` (BUILDKITE_PLUGIN_CONFIGURATION)).
+        /// plugin option `concurrency` (`BUILDKITE_PLUGIN_CONFIGURATION`)).
         origin: String,
         value: String,
         accepted: String,

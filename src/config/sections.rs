@@ -217,6 +217,7 @@ pub(super) fn files(v: &Validator<'_>, promote_only: bool) -> Result<Files, Conf
 /// How files are uploaded: `if-exists`, `upload-method`, `concurrency`, `retries`,
 /// `dry-run`.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_field_names, reason = "the options' own names")]
 pub(super) struct Upload {
     pub if_exists: IfExists,
     pub upload_method: UploadMethod,

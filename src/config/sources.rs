@@ -23,7 +23,7 @@ pub struct RawValue {
     pub items: Vec<String>,
     /// The variable, key or flag it came from, as the user wrote it, for messages:
     /// `PACKAGE_PUBLISHER_RETRIES`, `--retries`, plugin option `retries`
-    /// (BUILDKITE_PLUGIN_CONFIGURATION), input `retries` (INPUT_RETRIES).
+    /// (`BUILDKITE_PLUGIN_CONFIGURATION`), input `retries` (`INPUT_RETRIES`).
     pub origin: String,
 }
 
@@ -47,7 +47,7 @@ impl RawValue {
 /// Raw values by option name.
 pub type RawMap = BTreeMap<&'static str, RawValue>;
 
-/// The first top-level key a JSON object gives twice (serde_json keeps the last one
+/// The first top-level key a JSON object gives twice (`serde_json` keeps the last one
 /// silently); `json` is known to be an object.
 fn repeated_key(json: &str) -> Option<String> {
     struct Repeated(Option<String>);
@@ -98,7 +98,7 @@ pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
 const PLUGIN_JSON: &str = "BUILDKITE_PLUGIN_CONFIGURATION";
 
 /// The plugin's options as a JSON object (null is no options); a key given twice is
-/// an error, since serde_json would keep the last value silently.
+/// an error, since `serde_json` would keep the last value silently.
 fn plugin_object(json: &str) -> Result<serde_json::Map<String, Value>, ConfigError> {
     let malformed = |detail: String| ConfigError::Malformed {
         origin: PLUGIN_JSON.to_owned(),

@@ -58,7 +58,8 @@ impl<R: Read> Read for Capped<R> {
 
 /// Whether an I/O error is a cap being hit.
 pub fn is_over_cap(err: &io::Error) -> bool {
-    err.get_ref().is_some_and(|e| e.is::<OverCap>())
+    err.get_ref()
+        .is_some_and(<dyn std::error::Error + std::marker::Send + std::marker::Sync + 'static>::is::<OverCap>)
 }
 
 /// Reads all of `r`, at most `cap` bytes; `what` names it in the error.

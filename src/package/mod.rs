@@ -282,6 +282,10 @@ fn rewind(file: &mut File, format: Format) -> Result<(), Invalid> {
 }
 
 /// With no ecosystem to go by: the extension, then (for tarballs) what is inside.
+#[allow(
+    clippy::case_sensitive_file_extension_comparisons,
+    reason = "the name is lower-cased first, and .tar.gz is two extensions"
+)]
 fn infer(file: &mut File, file_name: &str) -> Result<Format, Invalid> {
     let lower = file_name.to_ascii_lowercase();
     let by_extension = [

@@ -147,12 +147,12 @@ impl Promoter {
         };
         if let Some(pkg) = pkg {
             promotion.id = Some(pkg.id.clone());
-            promotion.web_url = pkg.web_url.clone();
+            promotion.web_url.clone_from(&pkg.web_url);
             if !pkg.name.is_empty() {
                 promotion.name = Some(pkg.name.clone());
             }
             if pkg.version.is_some() {
-                promotion.version = pkg.version.clone();
+                promotion.version.clone_from(&pkg.version);
             }
         }
         promotion

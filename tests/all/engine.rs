@@ -667,7 +667,12 @@ fn sighup_and_sigquit_cancel_like_sigterm() {
 #[test]
 fn a_cancelled_replace_deletes_nothing() {
     let emu = emulator(&[]);
-    let big = |tag: &str| (0..200_000u32).map(|i| format!("{tag}{i:x}")).collect::<String>();
+    let big = |tag: &str| {
+        (0..200_000u32)
+            .map(|i| format!("{tag}{i:x}"))
+            .collect::<Vec<_>>()
+            .concat()
+    };
     Job::local(&emu, "debs", "dist/*.deb")
         .deb("dist/a_1.0_amd64.deb", &big("old"))
         .run()

@@ -164,9 +164,10 @@ fn a_file_named_otherwise_gets_a_warning_and_the_contents_win() {
 fn a_large_renamed_package_is_not_uploaded_again() {
     let emu = emulator(&[]);
     // Incompressible enough to stay over the 1 MiB lookup threshold.
-    let payload: String = (0..300_000u32)
+    let payload = (0..300_000u32)
         .map(|i| format!("{:x}", i.wrapping_mul(2_654_435_761)))
-        .collect();
+        .collect::<Vec<_>>()
+        .concat();
     let deb = fixtures::deb_with("hello", "1:2.4.1-1", "amd64", &payload, "none");
     assert!(deb.len() > 1024 * 1024);
     let job = Job::local(&emu, "debs", "dist/*.deb").bytes("dist/build-output.deb", &deb);

@@ -246,7 +246,7 @@ fn chaos_job(emu: &crate::support::Handle, files: usize) -> Job {
 fn chaos() -> EmuConfig {
     EmuConfig {
         chaos: Some(crate::support::Chaos {
-            seed: 20261127,
+            seed: 20_261_127,
             p503: 8,
             p429: 4,
             pdrop: 5,

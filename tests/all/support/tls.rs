@@ -308,7 +308,7 @@ fn tunnel(mut client: TcpStream, recorded: &Mutex<Vec<(String, Option<String>)>>
         let _ = std::io::copy(&mut from_server, &mut to_client);
         let _ = to_client.shutdown(std::net::Shutdown::Both);
     });
-    let mut buf = [0u8; 64 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
         match from_client.read(&mut buf) {
             Ok(0) | Err(_) => break,
