@@ -620,13 +620,7 @@ fn replace_lets_a_lagging_listing_settle_before_deleting_anything() {
 #[test]
 fn sigterm_before_publishing_ends_at_once_with_a_report() {
     let emu = emulator(&[("production", "debian")]);
-    // The registry check before publishing takes a minute.
-    emu.fault(Fault {
-        method: Some("GET".into()),
-        path_suffix: Some("/registries/debs".into()),
-        delay_ms: 60_000,
-        ..Fault::default()
-    });
+    slow_registry_check(&emu);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
@@ -637,18 +631,23 @@ fn sigterm_before_publishing_ends_at_once_with_a_report() {
     assert!(emu.packages("debs").is_empty());
 }
 
+/// The registry check before publishing takes a minute.
+fn slow_registry_check(emu: &Handle) {
+    emu.fault(Fault {
+        method: Some("GET".into()),
+        path_suffix: Some("/registries/debs".into()),
+        delay_ms: 60_000,
+        ..Fault::default()
+    });
+}
+
 /// The agent's cancel signal is configurable: SIGHUP and SIGQUIT wind the run down
 /// like SIGTERM, with a report, instead of killing it.
 #[test]
 fn sighup_and_sigquit_cancel_like_sigterm() {
     for name in ["HUP", "QUIT"] {
         let emu = emulator(&[]);
-        emu.fault(Fault {
-            method: Some("GET".into()),
-            path_suffix: Some("/registries/debs".into()),
-            delay_ms: 60_000,
-            ..Fault::default()
-        });
+        slow_registry_check(&emu);
         let job = Job::local(&emu, "debs", "dist/*.deb")
             .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
             .deb("dist/a_1.0_amd64.deb", "a");
