@@ -30,7 +30,7 @@ use crate::exit::{Abort, ExitStatus, abort};
 use crate::promote::{self, Promoter};
 use crate::publish::{self, Publisher};
 use crate::registry;
-use crate::report::{Entry, Report};
+use crate::report::{Entry, Report, Status};
 use crate::retry::RetryPolicy;
 use crate::summary;
 
@@ -407,6 +407,7 @@ async fn check_promotion(
         spelling: config.spelling(),
         promote_only: config.promote_from().is_some(),
         concurrency: config.concurrency(),
+        settle: config.settle_timeout(),
     };
     ci.group("Checking promotion targets");
     promoter.preflight().await?;
@@ -431,6 +432,7 @@ fn publisher(
         if_exists: config.if_exists(),
         upload_method: config.upload_method(),
         stall: config.stall_timeout(),
+        settle: config.settle_timeout(),
         concurrency: config.concurrency(),
         attestations: bundle.map(|b| (Arc::from(b.text.as_str()), b.files.len())),
         cancel: cancel.clone(),
@@ -466,13 +468,24 @@ async fn publish(
 /// Promotes only when every publish succeeded and the run was not cancelled;
 /// otherwise every promotion is recorded as skipped, with the reason.
 async fn promote(ci: &Ci, config: &Config, promoter: &Promoter, entries: &mut [Entry], cancel: &CancellationToken) {
+    let count = |status: Status| entries.iter().filter(|e| e.status == status).count();
     let failed = entries.iter().filter(|e| !e.status.is_ok()).count();
+    let unverified = count(Status::Unverified);
     if cancel.is_cancelled() {
         let reason = "not promoted: the run was cancelled".to_owned();
         ci.line(&reason);
         promote::skip_all(entries, config.promote_to(), &reason);
-    } else if failed > 0 {
-        let reason = format!("not promoted: {failed} package(s) failed to publish, so nothing was promoted");
+    } else if failed > unverified {
+        let reason = format!(
+            "not promoted: {} package(s) failed to publish, so nothing was promoted",
+            failed - unverified
+        );
+        ci.line(&reason);
+        promote::skip_all(entries, config.promote_to(), &reason);
+    } else if unverified > 0 {
+        let reason = format!(
+            "not promoted: {unverified} upload(s) could not be confirmed in the registry, so nothing was promoted"
+        );
         ci.line(&reason);
         promote::skip_all(entries, config.promote_to(), &reason);
     } else if config.dry_run() {

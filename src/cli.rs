@@ -111,6 +111,7 @@ pub const PUBLISH_FLAGS: Flags = &[
     ("concurrency", "--concurrency"),
     ("retries", "--retries"),
     ("stall-timeout", "--stall-timeout"),
+    ("settle-timeout", "--settle-timeout"),
     ("upload-method", "--upload-method"),
     ("promote-to", "--promote-to"),
     ("attestations", "--attestations"),
@@ -126,6 +127,7 @@ pub const PROMOTE_FLAGS: Flags = &[
     ("artifacts", "a PATTERN argument"),
     ("dry-run", "--dry-run"),
     ("stall-timeout", "--timeout"),
+    ("settle-timeout", "--settle-timeout"),
     ("report-file", "--report-file"),
 ];
 
@@ -195,6 +197,9 @@ pub struct PublishArgs {
     /// Seconds without progress before an upload is retried, 1 to 3600 [default: 60]
     #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
     pub stall_timeout: Option<u64>,
+    /// Seconds to wait for the registry to list a package whose answer was lost, 0 to 900 [default: 90]
+    #[arg(long, value_name = "SECONDS", value_parser = number("settle-timeout"))]
+    pub settle_timeout: Option<u64>,
     /// How file bytes reach the registry [default: auto]
     #[arg(long, value_name = "METHOD", ignore_case = true)]
     pub upload_method: Option<UploadMethod>,
@@ -229,6 +234,9 @@ pub struct PromoteArgs {
     /// Time limit of each API request, in seconds (1 to 3600) [default: 60]
     #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
     pub timeout: Option<u64>,
+    /// Seconds to wait for the destination to list a copy whose answer was lost, 0 to 900 [default: 90]
+    #[arg(long, value_name = "SECONDS", value_parser = number("settle-timeout"))]
+    pub settle_timeout: Option<u64>,
     /// Write the JSON report here
     #[arg(long, value_name = "PATH")]
     pub report_file: Option<String>,
@@ -439,6 +447,7 @@ impl PublishArgs {
         v.scalar("concurrency", self.concurrency);
         v.scalar("retries", self.retries);
         v.scalar("stall-timeout", self.stall_timeout);
+        v.scalar("settle-timeout", self.settle_timeout);
         v.scalar("upload-method", self.upload_method.map(Choice::name));
         v.list("promote-to", &self.promote_to);
         v.list("attestations", &self.attestations);
@@ -458,6 +467,7 @@ impl PromoteArgs {
         v.items("artifacts", self.patterns.clone());
         v.flag("dry-run", self.dry_run);
         v.scalar("stall-timeout", self.timeout);
+        v.scalar("settle-timeout", self.settle_timeout);
         v.scalar("report-file", self.report_file.as_ref());
         v.done()
     }

@@ -7,6 +7,9 @@
 pub enum ExitStatus {
     /// Everything was published, identical, skipped or promoted (or planned, in a dry run).
     Success,
+    /// Nothing failed, but an upload or a copy whose answer was lost may have landed
+    /// and the registry's listing did not confirm it in time.
+    Unverified,
     /// At least one package failed to publish or promote.
     Failed,
     /// A configuration or usage error, found before any network call.
@@ -27,6 +30,7 @@ impl ExitStatus {
             ExitStatus::Usage => 2,
             ExitStatus::NoFiles => 3,
             ExitStatus::AuthRefused => 4,
+            ExitStatus::Unverified => 5,
         }
     }
 }

@@ -5,12 +5,14 @@
 //! from `backon`'s jittered exponential backoff; a server's own `Retry-After` /
 //! `RateLimit-Reset` is honoured up to a cap. The loop that sleeps these delays, and
 //! stops when the run is cancelled, is [`run::Retrier`]: every retry loop goes through it.
+//! How long to wait for a lagging listing is [`settle::Settle`].
 
 use std::time::Duration;
 
 use backon::BackoffBuilder;
 
 pub mod run;
+pub mod settle;
 
 /// The longest a server-requested wait is honoured before retrying anyway.
 pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);

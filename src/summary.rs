@@ -76,8 +76,13 @@ fn totals(report: &Report) -> String {
         } else {
             format!("{} promoted", t.promoted)
         };
+        let unverified = if t.promotion_unverified > 0 {
+            format!(", {} unverified", t.promotion_unverified)
+        } else {
+            String::new()
+        };
         return format!(
-            "{title}: {first}, {} failed, {} skipped, {} not found in {}",
+            "{title}: {first}, {} failed, {} skipped{unverified}, {} not found in {}",
             t.promotion_failed, t.promotion_skipped, t.failed, report.registry
         );
     }
@@ -90,6 +95,9 @@ fn totals(report: &Report) -> String {
         "{title}: {first}, {} identical, {} skipped, {} failed",
         t.identical, t.skipped, t.failed
     );
+    if t.unverified > 0 {
+        line.push_str(&format!(", {} unverified", t.unverified));
+    }
     if !report.promote_to.is_empty() {
         if report.dry_run {
             line.push_str(&format!(", {planned} promotion(s) planned"));
@@ -97,6 +105,9 @@ fn totals(report: &Report) -> String {
             line.push_str(&format!(", {} promoted", t.promoted));
             if t.promotion_skipped > 0 {
                 line.push_str(&format!(", {} promotion(s) skipped", t.promotion_skipped));
+            }
+            if t.promotion_unverified > 0 {
+                line.push_str(&format!(", {} promotion(s) unverified", t.promotion_unverified));
             }
         }
     }
@@ -130,6 +141,7 @@ fn log_entry(ci: &Ci, e: &Entry, timing: Option<&Duration>) {
             PromotionStatus::Planned => "would copy to",
             PromotionStatus::Skipped => "not copied to",
             PromotionStatus::Failed => "FAILED copy to",
+            PromotionStatus::Unverified => "UNVERIFIED copy to",
         };
         let text = format!(
             "           {word} {}{}",
@@ -143,8 +155,26 @@ fn log_entry(ci: &Ci, e: &Entry, timing: Option<&Duration>) {
     }
 }
 
-/// The CI's error line for every failed publish and promotion.
+/// The CI's error line for every failed publish and promotion, and a warning for
+/// every one that could not be confirmed.
 fn flag_failures(ci: &Ci, report: &Report) {
+    for e in report.packages.iter().filter(|e| e.status == Status::Unverified) {
+        ci.warning(&format!(
+            "Could not confirm {}: {}",
+            e.path,
+            e.error.as_deref().unwrap_or("unverified")
+        ));
+    }
+    for e in &report.packages {
+        for p in e.promotions.iter().filter(|p| p.status == PromotionStatus::Unverified) {
+            ci.warning(&format!(
+                "Could not confirm the copy of {} to {}: {}",
+                e.path,
+                p.registry,
+                p.error.as_deref().unwrap_or("unverified")
+            ));
+        }
+    }
     for e in report.packages.iter().filter(|e| e.status == Status::Failed) {
         ci.error(
             &format!("Failed to publish {}", e.path),
@@ -170,5 +200,6 @@ fn status_word(status: Status) -> &'static str {
         Status::Planned => "planned",
         Status::Failed => "FAILED",
         Status::Invalid => "INVALID",
+        Status::Unverified => "UNVERIFIED",
     }
 }

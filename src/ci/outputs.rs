@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use super::{Ci, Platform, Style, buildkite, github, meta_data};
 use crate::config::Config;
+use crate::exit::ExitStatus;
 use crate::report::{Report, markdown};
 
 /// The prefix of the build meta-data keys holding a registry's reports. Each publishing
@@ -43,15 +44,15 @@ pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Err
     errors
 }
 
-/// The annotation's style follows the step's outcome: a step that exits non-zero is
-/// an error, however much of it succeeded.
+/// The annotation's style follows the step's outcome: a step that fails is an error,
+/// however much of it succeeded; one that could not confirm an upload (exit 5) a
+/// warning.
 fn style(report: &Report) -> Style {
-    if !report.is_success() {
-        Style::Error
-    } else if report.dry_run {
-        Style::Info
-    } else {
-        Style::Success
+    match report.exit_status() {
+        ExitStatus::Success if report.dry_run => Style::Info,
+        ExitStatus::Success => Style::Success,
+        ExitStatus::Unverified => Style::Warning,
+        _ => Style::Error,
     }
 }
 
@@ -113,6 +114,7 @@ fn write_github(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()>
         ("published-count", report.written().to_string()),
         ("skipped-count", (t.skipped + t.identical).to_string()),
         ("failed-count", t.failed.to_string()),
+        ("unverified-count", t.unverified.to_string()),
         ("promoted-count", t.promoted.to_string()),
         ("report-file", report_file),
     ];

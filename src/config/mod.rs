@@ -122,6 +122,12 @@ impl Config {
     pub fn retries(&self) -> u32 {
         self.upload.retries
     }
+    /// How long to wait for a lagging listing to show a package whose upload or copy
+    /// may have landed (`settle-timeout`).
+    #[must_use]
+    pub fn settle_timeout(&self) -> Duration {
+        self.upload.settle
+    }
     #[must_use]
     pub fn dry_run(&self) -> bool {
         self.upload.dry_run
@@ -351,6 +357,7 @@ mod tests {
         assert_eq!(c.registry(), Some("debs"));
         assert_eq!(c.concurrency(), 4);
         assert_eq!(c.retries(), 5);
+        assert_eq!(c.settle_timeout(), Duration::from_secs(90));
         assert_eq!(c.stall_timeout(), Duration::from_secs(60));
         assert_eq!(c.if_exists(), IfExists::SkipIdentical);
         assert_eq!(c.if_no_files_found(), IfNoFilesFound::Error);

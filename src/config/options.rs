@@ -118,6 +118,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         help: "Seconds without upload progress before an attempt is aborted and retried (1 to 3600).",
     },
     OptionSpec {
+        name: "settle-timeout",
+        kind: Kind::Number { min: 0, max: 900 },
+        default: "90",
+        help: "Seconds to wait for the registry to list a package after an upload or copy whose answer was lost, before reporting it `unverified` (0 to 900).",
+    },
+    OptionSpec {
         name: "api-token-env",
         kind: Kind::Text,
         default: "BUILDKITE_API_TOKEN",

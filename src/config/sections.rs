@@ -215,7 +215,7 @@ pub(super) fn files(v: &Validator<'_>, promote_only: bool) -> Result<Files, Conf
 }
 
 /// How files are uploaded: `if-exists`, `upload-method`, `concurrency`, `retries`,
-/// `dry-run`.
+/// `settle-timeout`, `dry-run`.
 #[derive(Debug, Clone)]
 #[allow(clippy::struct_field_names, reason = "the options' own names")]
 pub(super) struct Upload {
@@ -223,6 +223,7 @@ pub(super) struct Upload {
     pub upload_method: UploadMethod,
     pub concurrency: usize,
     pub retries: u32,
+    pub settle: Duration,
     pub dry_run: bool,
 }
 
@@ -232,6 +233,7 @@ pub(super) fn upload(v: &Validator<'_>) -> Result<Upload, ConfigError> {
         upload_method: v.choice("upload-method")?,
         concurrency: usize::try_from(v.number("concurrency")?).expect("the table's range fits"),
         retries: u32::try_from(v.number("retries")?).expect("the table's range fits"),
+        settle: Duration::from_secs(v.number("settle-timeout")?),
         dry_run: v.boolean("dry-run")?,
     })
 }

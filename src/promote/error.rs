@@ -61,6 +61,17 @@ pub enum PromoteError {
     /// The run was cancelled while the copy was under way or waiting to be retried.
     #[error("cancelled while copying: the copy may or may not have been made; check the destination")]
     Cancelled,
+    /// A copy that may have been made (its answer was lost) could not be confirmed: the
+    /// promotion is `unverified`, not failed.
+    #[error(
+        "a copy of {name} {version} to {dest:?} may have been made but could not be confirmed: {why}; re-run the promotion (a copy already there counts as done), or check {dest:?}"
+    )]
+    Unverified {
+        name: String,
+        version: String,
+        dest: String,
+        why: String,
+    },
 }
 
 impl PromoteError {

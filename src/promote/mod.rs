@@ -1,13 +1,17 @@
 //! Promotion: copying published packages from one registry into others with the copy
 //! endpoint. It is idempotent: a package already in the destination with the same
 //! sha256 counts as promoted, a different sha256 is a failure naming both digests, and
-//! after an ambiguous failure the destination is checked before copying again.
+//! after an ambiguous failure the destination is checked before copying again. A copy
+//! that may have been made (its answer lost, or cut off by a cancellation) and that the
+//! destination does not list within `settle-timeout` is `unverified`, never failed.
 //! Ecosystems the API cannot copy are refused before anything is uploaded: by the
 //! registry's ecosystem when the token may read it, else by the files themselves.
 //! `concurrency` copies run at once, through the client's rate-limit gate, with
 //! results in input order. A promote-only step finds what to copy with [`sources`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::bail;
 use futures_util::StreamExt;
@@ -23,6 +27,7 @@ use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Key, Wanted};
 use crate::report::{Entry, Promotion, PromotionStatus};
 use crate::retry::run::{self, Stopped};
+use crate::retry::settle::Settle;
 
 pub use error::PromoteError;
 
@@ -43,6 +48,23 @@ pub struct Promoter {
     pub promote_only: bool,
     /// Copies in flight at once.
     pub concurrency: usize,
+    /// How long a destination's lagging listing is waited for (`settle-timeout`).
+    pub settle: Duration,
+}
+
+/// What one promotion's copies so far tell about the destination.
+#[derive(Debug, Default)]
+struct Attempts {
+    /// A copy request is on the wire.
+    on_wire: AtomicBool,
+    /// An earlier copy's answer was lost: it may have been made.
+    maybe_ours: AtomicBool,
+}
+
+impl Attempts {
+    fn may_have_landed(&self) -> bool {
+        self.on_wire.load(Ordering::SeqCst) || self.maybe_ours.load(Ordering::SeqCst)
+    }
 }
 
 impl Promoter {
@@ -123,21 +145,29 @@ impl Promoter {
     /// One promotion, unless the run was cancelled before it could start.
     async fn promote_or_skip(&self, entry: &Entry, dest: &str, cancel: &CancellationToken) -> Promotion {
         if cancel.is_cancelled() {
-            return skipped(entry, dest, "not copied: the run was cancelled");
+            return skipped(entry, dest, NOT_COPIED_CANCELLED);
         }
         let grace = async {
             cancel.cancelled().await;
             tokio::time::sleep(crate::publish::CANCEL_GRACE).await;
         };
+        let attempts = Attempts::default();
         tokio::select! {
-            promotion = self.promote_one(entry, dest, cancel) => promotion,
-            () = grace => self.failed(entry, dest, &PromoteError::Cancelled),
+            promotion = self.promote_one(entry, dest, cancel, &attempts) => promotion,
+            () = grace => self.cancelled(entry, dest, &attempts),
         }
     }
 
-    async fn promote_one(&self, entry: &Entry, dest: &str, cancel: &CancellationToken) -> Promotion {
-        let (status, pkg) = match self.copy_with_retries(entry, dest, cancel).await {
+    async fn promote_one(
+        &self,
+        entry: &Entry,
+        dest: &str,
+        cancel: &CancellationToken,
+        attempts: &Attempts,
+    ) -> Promotion {
+        let (status, pkg) = match self.copy_with_retries(entry, dest, cancel, attempts).await {
             Ok(done) => done,
+            Err(PromoteError::Cancelled) => return self.cancelled(entry, dest, attempts),
             Err(err) => return self.failed(entry, dest, &err),
         };
         let mut promotion = Promotion {
@@ -158,10 +188,28 @@ impl Promoter {
         promotion
     }
 
-    /// A failed promotion, its message scrubbed of secrets.
+    /// A promotion a cancellation cut short: unverified when a copy may have been
+    /// made, else not attempted.
+    fn cancelled(&self, entry: &Entry, dest: &str, attempts: &Attempts) -> Promotion {
+        if !attempts.may_have_landed() {
+            return skipped(entry, dest, NOT_COPIED_CANCELLED);
+        }
+        let err = unverified(
+            entry,
+            dest,
+            "the run was cancelled before the copy was confirmed".to_owned(),
+        );
+        self.failed(entry, dest, &err)
+    }
+
+    /// A failed (or unverified) promotion, its message scrubbed of secrets.
     fn failed(&self, entry: &Entry, dest: &str, err: &PromoteError) -> Promotion {
         Promotion {
-            status: PromotionStatus::Failed,
+            status: if matches!(err, PromoteError::Unverified { .. }) {
+                PromotionStatus::Unverified
+            } else {
+                PromotionStatus::Failed
+            },
             error: Some(self.ci.scrub(&err.to_string())),
             auth_refused: err.is_auth(),
             ..skipped(entry, dest, "")
@@ -173,6 +221,7 @@ impl Promoter {
         entry: &Entry,
         dest: &str,
         cancel: &CancellationToken,
+        attempts: &Attempts,
     ) -> Result<Copied, PromoteError> {
         let Some(id) = entry.id.as_deref() else {
             return Err(PromoteError::NoId);
@@ -183,7 +232,7 @@ impl Promoter {
         if let Destination::Identical(pkg) = self.check_destination(entry, dest).await? {
             return Ok((PromotionStatus::Identical, Some(*pkg)));
         }
-        let once = |_| self.copy_once(entry, dest, id);
+        let once = |_| self.copy_once(entry, dest, id, cancel, attempts);
         run::retry(self.client.policy(), cancel, PromoteError::retry_class, once)
             .await
             .map_err(|stopped| match stopped {
@@ -194,19 +243,40 @@ impl Promoter {
 
     /// One copy; after a duplicate refusal or an ambiguous failure the destination is
     /// looked at before the copy is sent again.
-    async fn copy_once(&self, entry: &Entry, dest: &str, id: &str) -> Result<Copied, PromoteError> {
+    async fn copy_once(
+        &self,
+        entry: &Entry,
+        dest: &str,
+        id: &str,
+        cancel: &CancellationToken,
+        attempts: &Attempts,
+    ) -> Result<Copied, PromoteError> {
         let token = self
             .auth
             .token(&self.org, &self.source)
             .await
             .map_err(PromoteError::Token)?;
-        let err = match self.client.copy(&self.org, &self.source, &token, id, dest).await {
+        attempts.on_wire.store(true, Ordering::SeqCst);
+        let answer = self.client.copy(&self.org, &self.source, &token, id, dest).await;
+        attempts.on_wire.store(false, Ordering::SeqCst);
+        let err = match answer {
             Ok(pkg) => return copied(entry, dest, pkg),
             Err(err) => err,
         };
+        if err.is_ambiguous() {
+            attempts.maybe_ours.store(true, Ordering::SeqCst);
+        }
         if err.is_already_exists() || err.is_ambiguous() {
             let found = if err.is_already_exists() {
-                self.settle_destination(entry, dest).await?
+                let (found, waited) = self.settle_destination(entry, dest, cancel).await?;
+                if matches!(found, Destination::Absent) && attempts.may_have_landed() {
+                    let why = format!(
+                        "{dest:?} refuses it as a duplicate, but did not list it within {} s (settle-timeout)",
+                        waited.as_secs()
+                    );
+                    return Err(unverified(entry, dest, why));
+                }
+                found
             } else {
                 self.check_destination(entry, dest).await?
             };
@@ -237,18 +307,29 @@ impl Promoter {
     }
 
     /// After the destination refused a copy as a duplicate: looks until the copy shows
-    /// (an earlier attempt's, whose answer was lost) or the listing has had time to
-    /// catch up.
-    async fn settle_destination(&self, entry: &Entry, dest: &str) -> Result<Destination, PromoteError> {
+    /// (an earlier attempt's, whose answer was lost), `settle-timeout` is spent, or the
+    /// run is cancelled; what was found, and how long it waited.
+    async fn settle_destination(
+        &self,
+        entry: &Entry,
+        dest: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(Destination, Duration), PromoteError> {
+        let mut settle = Settle::new(self.settle);
         let mut found = self.check_destination(entry, dest).await?;
-        for wait in crate::publish::policy::LAG_WAITS {
-            if matches!(found, Destination::Identical(_)) {
-                break;
+        while !matches!(found, Destination::Identical(_)) {
+            let Some(wait) = settle.next_wait() else { break };
+            self.ci.line(&format!(
+                "  {dest}: the copy was refused as a duplicate and the listing may lag; looking again in {}",
+                crate::report::text::duration(wait)
+            ));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => break,
             }
-            tokio::time::sleep(wait).await;
             found = self.check_destination(entry, dest).await?;
         }
-        Ok(found)
+        Ok((found, settle.waited()))
     }
 
     /// Looks for the package in the destination by name and version.
@@ -281,6 +362,19 @@ impl Promoter {
 
 /// A finished promotion: its status and the destination's package.
 type Copied = (PromotionStatus, Option<Package>);
+
+/// Said of a promotion a cancellation stopped before any copy was sent.
+const NOT_COPIED_CANCELLED: &str = "not copied: the run was cancelled";
+
+/// A copy that may have been made could not be confirmed, and why.
+fn unverified(entry: &Entry, dest: &str, why: String) -> PromoteError {
+    PromoteError::Unverified {
+        name: entry.name.clone().unwrap_or_default(),
+        version: entry.version.clone().unwrap_or_default(),
+        dest: dest.to_owned(),
+        why,
+    }
+}
 
 /// The copy answered: promoted, unless its digest is not the package's.
 fn copied(entry: &Entry, dest: &str, pkg: Package) -> Result<Copied, PromoteError> {

@@ -10,7 +10,7 @@ use tokio::sync::SemaphorePermit;
 
 use super::failure::{self, Failure};
 use super::run::FileRun;
-use super::state::Route;
+use super::state::{Cut, Leg, Route};
 use super::{AbortOnDrop, Publisher};
 use crate::api::model::{Package, UploadForm};
 use crate::api::{ApiError, Progress, ReadState, Upload};
@@ -26,8 +26,8 @@ pub(super) enum Stop {
     Failed(Failure),
     /// Cancelled while nothing of this file was on the wire.
     Cancelled,
-    /// Cancelled while a request was on the wire: it may have landed.
-    Interrupted,
+    /// Cancelled while a request was on the wire, this far.
+    Interrupted(Cut),
 }
 
 impl Publisher {
@@ -51,13 +51,15 @@ impl FileRun<'_> {
         }
         let progress = Progress::new(p.stall);
         self.overall.track(&progress);
+        self.st.leg = Leg::Idle;
         let result = {
             // On a terminal the aggregate bar shows progress; in CI logs, a line every
             // few seconds per long upload.
             let _ticker = (!p.ci.is_terminal()).then(|| AbortOnDrop(p.progress_ticker(&self.a, &progress)));
-            p.within_grace(self.send(&progress))
-                .await
-                .unwrap_or(Err(Stop::Interrupted))
+            match p.within_grace(self.send(&progress)).await {
+                Some(result) => result,
+                None => Err(Stop::Interrupted(self.st.cut(progress.sent(), self.a.size))),
+            }
         };
         self.overall.untrack(&progress);
         self.give_back(permit, &result);
@@ -103,8 +105,10 @@ impl FileRun<'_> {
                 progress,
                 read: read.clone(),
             };
+            self.st.leg = Leg::Direct;
             p.client.publish_direct(&p.org, &p.registry, &token, &upload).await
         };
+        self.st.leg = Leg::Idle;
         keep_digest(&mut self.a, &read);
         result.map_err(Stop::Api)
     }
@@ -120,10 +124,13 @@ impl FileRun<'_> {
         self.delete_replaced().await?;
         let p = self.p;
         let token = p.token().await.map_err(Stop::Token)?;
-        p.client
+        self.st.leg = Leg::Finalize;
+        let result = p
+            .client
             .finalize_upload(&p.org, &p.registry, &token, &package_url, p.bundle())
-            .await
-            .map_err(Stop::Api)
+            .await;
+        self.st.leg = Leg::Idle;
+        result.map_err(Stop::Api)
     }
 
     /// The file into storage, through the upload slot in use or a new one; the URL of
@@ -142,8 +149,10 @@ impl FileRun<'_> {
                 progress,
                 read: read.clone(),
             };
+            self.st.leg = Leg::Storage;
             p.client.upload_to_storage(&form, &upload).await
         };
+        self.st.leg = Leg::Idle;
         keep_digest(&mut self.a, &read);
         let url = result.map_err(Stop::Api)?;
         self.st.staged = Some(url.clone());

@@ -70,6 +70,7 @@ impl Publisher {
                     sha256: &a.sha256,
                     file_name: &a.file_name,
                     err: None,
+                    settled: std::time::Duration::ZERO,
                 };
                 let failure = failure::refusal(&subject, refusal);
                 if let Some(pkg) = &failure.package {

@@ -1,9 +1,12 @@
 //! How one file's publish says it failed: the [`Failure`] it ends with (its message
 //! and whether the credentials were refused, which decides the exit status) and the
 //! wording of every refusal by `if-exists`, of a corrupted upload and of a cancelled
-//! upload. Nothing here does I/O, so the messages are tested directly.
+//! upload; and why an upload that may have landed could not be confirmed. Nothing here
+//! does I/O, so the messages are tested directly.
 
-use super::policy::{LAG_WAITS, Refusal};
+use std::time::Duration;
+
+use super::policy::Refusal;
 use crate::api::ApiError;
 use crate::api::model::Package;
 
@@ -29,9 +32,6 @@ pub(super) const CANCELLED_BEFORE: &str = "cancelled before it was uploaded";
 pub(super) const CANCELLED_CHECKING: &str = "cancelled while the registry was being checked";
 /// Said of a file whose wait for a lagging listing a cancellation cut short.
 pub(super) const CANCELLED_LISTING: &str = "cancelled while waiting for the registry's listing";
-/// Said of a cancelled upload that a name and version in the registry may be, but the
-/// file was not read to its end to compare.
-pub(super) const CANCELLED_UNCOMPARED: &str = "cancelled while uploading; a package with this name and version is in the registry, but the file was not read to its end, so it could not be compared: check the registry";
 
 impl Failure {
     pub(super) fn new(message: impl Into<String>) -> Failure {
@@ -69,11 +69,43 @@ impl Failure {
     }
 }
 
-/// A cancelled upload that the registry did not show within `check_secs`.
-pub(super) fn cancelled_not_shown(check_secs: u64) -> Failure {
+/// Said of an upload cut off partway by a cancellation.
+pub(super) fn cancelled_partway(sent: u64, size: u64) -> Failure {
     Failure::new(format!(
-        "cancelled while uploading; the registry did not show the package within {check_secs} s, so it was probably not published (check the registry before re-running with if-exists: fail)"
+        "cancelled while uploading, after {} of {}: the registry cannot have it, so it was not published",
+        crate::report::text::size(sent),
+        crate::report::text::size(size)
     ))
+}
+
+/// How a re-run settles an unverified upload.
+const SETTLE_BY_RERUN: &str =
+    "re-run with if-exists: skip-identical (it is then found identical), or check the registry";
+
+/// An upload whose answer was lost, refused again as a duplicate, that the
+/// registry's listing did not show within `settle-timeout`.
+pub(super) fn unverified_lagging(identity: &str, settled: Duration, err: Option<&ApiError>) -> String {
+    let says = err.map_or_else(String::new, |e| format!(" ({})", server_says(e)));
+    format!(
+        "an upload of this file whose answer was lost may have landed: the registry refuses it again as a duplicate{says}, but its listing did not show {identity} within {} s (settle-timeout); {SETTLE_BY_RERUN}",
+        settled.as_secs()
+    )
+}
+
+/// A cancellation came after the whole upload was sent (by this attempt, or by an
+/// earlier one whose answer was lost), and the registry did not show the package.
+pub(super) fn unverified_cancelled(identity: &str, check: Duration) -> String {
+    format!(
+        "cancelled before the registry confirmed an upload of this file that was sent whole, and the registry did not list {identity} within {} s: it may have landed; {SETTLE_BY_RERUN}",
+        check.as_secs()
+    )
+}
+
+/// A cancellation came while waiting for a lagging listing after a lost answer.
+pub(super) fn unverified_listing_cancelled(identity: &str) -> String {
+    format!(
+        "cancelled while waiting for the registry to list {identity} after an upload whose answer was lost: it may have landed; {SETTLE_BY_RERUN}"
+    )
 }
 
 /// The registry's digest of the uploaded package is not the local file's.
@@ -91,11 +123,14 @@ pub(super) fn no_such_package(id: &str) -> Failure {
     ))
 }
 
-/// The registry could not be checked after an upload whose answer was lost.
-pub(super) fn unchecked_after(err: &ApiError, failure: Failure) -> Failure {
-    failure.context(&format!(
-        "after an interrupted upload ({err}) the registry could not be checked, so the file was not sent again to avoid a duplicate"
-    ))
+/// The registry could not be checked (`failure`) after an upload whose answer was
+/// lost (`err`, when it is this attempt's).
+pub(super) fn unverified_unchecked(err: Option<&ApiError>, failure: &Failure) -> String {
+    let lost = err.map_or_else(String::new, |e| format!(" ({e})"));
+    format!(
+        "an upload of this file whose answer was lost{lost} may have landed, and the registry could not be checked ({}), so the file was not sent again to avoid a duplicate; {SETTLE_BY_RERUN}",
+        failure.message
+    )
 }
 
 /// A deletion for `replace` failed; the old package is still there.
@@ -127,6 +162,8 @@ pub(super) struct Subject<'a> {
     pub(super) sha256: &'a str,
     pub(super) file_name: &'a str,
     pub(super) err: Option<&'a ApiError>,
+    /// How long a lagging listing was waited for.
+    pub(super) settled: Duration,
 }
 
 /// The message of a refusal by `if-exists`.
@@ -156,8 +193,8 @@ pub(super) fn refusal(s: &Subject<'_>, refusal: Refusal) -> Failure {
             Failure::new(format!("{id} still exists after it was deleted for replacement ({says})")).with_package(pkg)
         }
         Refusal::NotFound => Failure::new(format!(
-            "the registry says {id} already exists ({says}), but no package with that name and version could be found (looked {} times)",
-            LAG_WAITS.len() + 1
+            "the registry says {id} already exists ({says}), but no package with that name and version was listed within {} s (settle-timeout)",
+            s.settled.as_secs()
         )),
         Refusal::CannotLookUp => Failure::new(format!(
             "the registry says {} already exists ({says}), but its package name and version could not be read, so the existing package cannot be found to compare with",
@@ -217,6 +254,7 @@ mod tests {
             sha256: "local",
             file_name: "foo_1.0_amd64.deb",
             err,
+            settled: Duration::from_secs(90),
         };
         super::refusal(&subject, refusal)
     }
@@ -259,10 +297,7 @@ mod tests {
     #[test]
     fn refusals_without_a_package_to_compare_say_why() {
         let not_found = says(Refusal::NotFound, Some(&conflict())).message;
-        assert!(
-            not_found.contains(&format!("looked {} times", LAG_WAITS.len() + 1)),
-            "{not_found}"
-        );
+        assert!(not_found.contains("within 90 s (settle-timeout)"), "{not_found}");
         let unknown = says(Refusal::CannotLookUp, Some(&conflict())).message;
         assert!(
             unknown.starts_with("the registry says foo_1.0_amd64.deb already exists"),
@@ -273,12 +308,21 @@ mod tests {
     #[test]
     fn failures_keep_their_kind_through_context() {
         let refused = status(403, "Forbidden");
-        let failure = unchecked_after(&conflict(), Failure::from_api(&refused));
+        let failure = Failure::from_api(&refused).context("after an upload");
         assert_eq!(failure.kind, Kind::Auth);
         assert!(
             failure
                 .message
-                .starts_with("after an interrupted upload (POST http://x/ answered 409")
+                .starts_with("after an upload: POST http://x/ answered 403")
+        );
+        let note = unverified_unchecked(Some(&conflict()), &Failure::new(CANCELLED_CHECKING));
+        assert!(
+            note.starts_with("an upload of this file whose answer was lost (POST http://x/ answered 409"),
+            "{note}"
+        );
+        assert!(
+            note.contains(CANCELLED_CHECKING) && note.contains("may have landed"),
+            "{note}"
         );
         let replaced = replaced_but_failed(Failure::new("boom"), "foo 1.0", "old-id");
         assert_eq!(

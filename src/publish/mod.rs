@@ -55,6 +55,8 @@ pub struct Publisher {
     pub if_exists: IfExists,
     pub upload_method: UploadMethod,
     pub stall: Duration,
+    /// How long a lagging listing is waited for (`settle-timeout`).
+    pub settle: Duration,
     pub concurrency: usize,
     /// The attestation bundle and how many attestations it holds.
     pub attestations: Option<(Arc<str>, usize)>,
@@ -160,6 +162,7 @@ impl Publisher {
             Status::Replaced => "replaced",
             Status::Planned => "planned",
             Status::Invalid => "INVALID",
+            Status::Unverified => "UNVERIFIED",
         };
         self.ci.line(&format!(
             "  {word}: {} ({} in {}, {})",

@@ -3,24 +3,15 @@
 //! decide the next step. A package with the file's sha256 after a possibly-landed
 //! attempt is this run's own upload, whatever the policy. A registry that says
 //! "already exists" but whose listing does not show the package yet (a lagging index)
-//! is asked again a few times before anything is concluded, and `replace` lets the
-//! listing settle before it deletes anything.
-
-use std::time::Duration;
+//! is asked again until `settle-timeout` is spent before anything is concluded, and
+//! `replace` lets the listing settle before it deletes anything. When the listing never
+//! shows a package this run's own upload may have put there, the file is `unverified`:
+//! neither published nor failed.
 
 use crate::api::model::Package;
 use crate::config::IfExists;
 use crate::lookup::Found;
 use crate::report::Status;
-
-/// Waits between lookups while the registry's listing lags behind an upload (or a
-/// copy) it has already refused as a duplicate: about 7.5 s in all.
-pub const LAG_WAITS: [Duration; 4] = [
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-];
 
 /// Why the registry is being looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +33,8 @@ pub struct Context {
     pub maybe_ours: bool,
     /// This run already deleted the registry's package for replacement.
     pub replaced: bool,
-    /// More lookups may be made to wait for a lagging index.
+    /// More lookups may be made to wait for a lagging index (`settle-timeout` is not
+    /// spent).
     pub can_look_again: bool,
 }
 
@@ -115,6 +107,9 @@ pub fn decide(found: Found, c: Context) -> Action {
         }
         (Trigger::Conflict, Found::Unknown) => Action::Fail(Refusal::CannotLookUp),
         (Trigger::Conflict, found) if c.can_look_again && (c.maybe_ours || found == Found::Absent) => Action::LookAgain,
+        // The registry holds the package, no listing shows it, and this run's own
+        // upload may be what it holds: neither published nor failed.
+        (Trigger::Conflict, Found::Absent) if c.maybe_ours => Action::Done(Status::Unverified, None),
         (Trigger::Conflict, Found::Absent) => Action::Fail(Refusal::NotFound),
         (Trigger::Conflict, Found::Other(pkg)) => match c.policy {
             IfExists::Skip => Action::Done(Status::Skipped, Some(pkg)),
@@ -268,6 +263,11 @@ mod tests {
                 decide(Found::Absent, ctx(Trigger::Conflict, policy, false)),
                 Action::LookAgain
             );
+            let exhausted = Context {
+                can_look_again: false,
+                ..ctx(Trigger::Conflict, policy, false)
+            };
+            assert_eq!(decide(Found::Absent, exhausted), Action::Fail(Refusal::NotFound));
         }
         for policy in ALL {
             assert_eq!(
@@ -279,7 +279,11 @@ mod tests {
                 can_look_again: false,
                 ..ctx(Trigger::Conflict, policy, true)
             };
-            assert_eq!(decide(Found::Absent, exhausted), Action::Fail(Refusal::NotFound));
+            assert_eq!(
+                decide(Found::Absent, exhausted),
+                Action::Done(Status::Unverified, None),
+                "{policy:?}: our own upload may be what the registry holds"
+            );
             assert_eq!(
                 decide(Found::Unknown, ctx(Trigger::Conflict, policy, true)),
                 Action::Fail(Refusal::CannotLookUp)

@@ -1,8 +1,9 @@
 //! Looking at the registry for one file and settling what it holds with `if-exists`
 //! ([`policy::decide`]): before the first upload of a large file, after a duplicate
 //! refusal, and after an attempt whose answer was lost. A lagging listing is asked
-//! again a few times. Lookups and hashing hold an upload slot like any other request
-//! or read.
+//! again until `settle-timeout` is spent; a package this run's own upload may have put
+//! there that never shows is `unverified`. Lookups and hashing hold an upload slot like
+//! any other request or read; the waits between them hold none.
 
 use super::failure::{self, CANCELLED_BEFORE, CANCELLED_CHECKING, CANCELLED_LISTING, Failure, Subject};
 use super::policy::{self, Action, Context, Refusal, Trigger};
@@ -30,7 +31,7 @@ impl FileRun<'_> {
             return Ok(None);
         };
         match policy::decide(found, self.context(Trigger::Precheck)) {
-            Action::Done(status, package) => Ok(Some(Done { status, package })),
+            Action::Done(status, package) => Ok(Some(Done::new(status, package))),
             Action::Fail(refusal) => Err(self.refusal(refusal, None)),
             Action::Send | Action::Replace(_) | Action::LookAgain => Ok(None),
         }
@@ -59,8 +60,21 @@ impl FileRun<'_> {
     /// Looks at the registry and applies `if-exists` until there is a next step.
     pub(super) async fn reconcile(&mut self, trigger: Trigger, err: Option<&ApiError>) -> Result<Next, Failure> {
         loop {
-            let found = self.look().await?;
+            let found = match self.look().await {
+                Ok(found) => self.st.without_deleted(found),
+                // An upload of this run may have landed: that it cannot be checked
+                // does not make it a failure.
+                Err(failure) if self.st.maybe_ours => {
+                    let note = failure::unverified_unchecked(err, &failure);
+                    return Ok(Next::Done(Done::unverified(note)));
+                }
+                Err(failure) => return Err(failure),
+            };
             match policy::decide(found, self.context(trigger)) {
+                Action::Done(Status::Unverified, _) => {
+                    let note = failure::unverified_lagging(&self.a.describe(), self.st.settle.waited(), err);
+                    return Ok(Next::Done(Done::unverified(note)));
+                }
                 Action::Done(status, package) => {
                     if matches!(status, Status::Published | Status::Replaced) {
                         self.p.ci.line(&format!(
@@ -68,7 +82,7 @@ impl FileRun<'_> {
                             self.a.rel
                         ));
                     }
-                    return Ok(Next::Done(Done { status, package }));
+                    return Ok(Next::Done(Done::new(status, package)));
                 }
                 Action::Send => return Ok(Next::Send),
                 Action::Replace(old) => {
@@ -76,7 +90,12 @@ impl FileRun<'_> {
                     return Ok(Next::Send);
                 }
                 Action::Fail(refusal) => return Err(self.refusal(refusal, err)),
-                Action::LookAgain => self.look_again().await?,
+                Action::LookAgain if self.look_again().await => {}
+                Action::LookAgain if self.st.maybe_ours => {
+                    let note = failure::unverified_listing_cancelled(&self.a.describe());
+                    return Ok(Next::Done(Done::unverified(note)));
+                }
+                Action::LookAgain => return Err(Failure::new(CANCELLED_LISTING)),
             }
         }
     }
@@ -93,19 +112,20 @@ impl FileRun<'_> {
         .unwrap_or_else(|| Err(Failure::new(CANCELLED_CHECKING)))
     }
 
-    /// Waits for a listing that may lag behind the registry's uploads.
-    async fn look_again(&mut self) -> Result<(), Failure> {
-        let wait = self.st.next_lag_wait();
+    /// Waits for a listing that may lag behind the registry's uploads (only asked
+    /// while `settle-timeout` is not spent); `false` when cancelled first.
+    async fn look_again(&mut self) -> bool {
+        let Some(wait) = self.st.settle.next_wait() else {
+            return true;
+        };
         self.p.ci.line(&format!(
-            "  {}: the registry refused it as a duplicate and its listing may lag behind its uploads; looking again in {}",
+            "  {}: the registry refused it as a duplicate and its listing may lag behind its uploads; looking again in {} ({} of {} s of settle-timeout)",
             self.a.rel,
-            duration(wait)
+            duration(wait),
+            self.st.settle.waited().as_secs(),
+            self.st.settle.limit().as_secs()
         ));
-        if self.p.sleep(wait).await {
-            Ok(())
-        } else {
-            Err(Failure::new(CANCELLED_LISTING))
-        }
+        self.p.sleep(wait).await
     }
 
     fn context(&self, trigger: Trigger) -> Context {
@@ -118,6 +138,7 @@ impl FileRun<'_> {
             sha256: &self.a.sha256,
             file_name: &self.a.file_name,
             err,
+            settled: self.st.settle.waited(),
         };
         failure::refusal(&subject, refusal)
     }

@@ -4,16 +4,18 @@
 //! the slot back before any backoff; after a duplicate refusal or an ambiguous failure
 //! the registry is looked at (`reconcile.rs`) before anything is sent again. A
 //! cancellation stops new attempts, lets one on the wire run for [`CANCEL_GRACE`],
-//! then checks whether it landed. What a failure says is in `failure.rs`.
+//! then, if the whole upload was sent, checks whether it landed: found, it is
+//! published; not found, `unverified`; an upload cut off partway was not published.
+//! What a failure says is in `failure.rs`.
 
 use std::time::{Duration, Instant};
 
 use super::attempt::{Stop, keep_digest};
-use super::failure::{self, CANCELLED_BEFORE, CANCELLED_UNCOMPARED, Failure, Kind};
+use super::failure::{self, CANCELLED_BEFORE, Failure, Kind};
 use super::policy::Trigger;
 use super::reconcile::hash;
 use super::slots::Slots;
-use super::state::{Done, Next, State, Step, Switch};
+use super::state::{Cut, Done, Next, State, Step, Switch};
 use super::{CANCEL_GRACE, LANDED_CHECK, Outcome, Overall, Publisher, fill_from_package, new_entry};
 use crate::api::ApiError;
 use crate::api::model::Package;
@@ -51,7 +53,7 @@ impl Publisher {
             p: self,
             slots,
             overall,
-            st: State::new(self.upload_method, artifact.size),
+            st: State::new(self.upload_method, artifact.size, self.settle),
             a: artifact,
             retrier: Retrier::new(self.client.policy(), &self.cancel),
         };
@@ -100,8 +102,8 @@ impl FileRun<'_> {
                 Ok(pkg) => return self.landed(pkg).await,
                 Err(Stop::Api(err)) => err,
                 Err(Stop::Failed(failure)) => return Err(failure),
-                Err(Stop::Cancelled) => return self.after_cancel(false).await,
-                Err(Stop::Interrupted) => return self.after_cancel(true).await,
+                Err(Stop::Cancelled) => return self.after_cancel(Cut::Before).await,
+                Err(Stop::Interrupted(cut)) => return self.after_cancel(cut).await,
                 Err(Stop::Token(err)) => {
                     self.after_token_error(err).await?;
                     continue;
@@ -129,7 +131,7 @@ impl FileRun<'_> {
             }
             Step::CheckThenRetry => {
                 let looked = self.reconcile(Trigger::AfterAmbiguous, Some(err)).await;
-                if let Next::Done(done) = looked.map_err(|f| failure::unchecked_after(err, f))? {
+                if let Next::Done(done) = looked? {
                     return Ok(Some(done));
                 }
             }
@@ -139,7 +141,7 @@ impl FileRun<'_> {
         match self.wait(err.retry_class(), &what).await {
             Ok(()) => Ok(None),
             Err(End::GiveUp) => Err(Failure::from_api(err)),
-            Err(End::Cancelled) => self.after_cancel(false).await.map(Some),
+            Err(End::Cancelled) => self.after_cancel(Cut::Before).await.map(Some),
         }
     }
 
@@ -207,13 +209,15 @@ impl FileRun<'_> {
         }
     }
 
-    /// A cancelled file's true state: an upload that may have landed is looked up
-    /// (briefly) before it is reported as not published.
-    async fn after_cancel(&mut self, interrupted: bool) -> Result<Done, Failure> {
+    /// A cancelled file's true state: an upload that may have landed (the whole of it
+    /// was sent, now or by an earlier attempt whose answer was lost) is looked up,
+    /// briefly: found, it is published; not found, unverified. One cut off before or
+    /// partway was not published.
+    async fn after_cancel(&mut self, cut: Cut) -> Result<Done, Failure> {
         if let Some(read) = &self.st.read {
             keep_digest(&mut self.a, read);
         }
-        let landed = interrupted || self.st.maybe_ours;
+        let landed = cut == Cut::MayHaveLanded || self.st.maybe_ours;
         // Whether the upload landed, and whether a deletion sent for replacement
         // happened, found out together within one short budget. The file is not hashed
         // here: a digest the upload did not finish computing is not waited for.
@@ -229,9 +233,17 @@ impl FileRun<'_> {
         if deleted {
             self.st.deletion_done();
         }
-        let pkg = after_cancel(landed, found, !self.a.sha256.is_empty())?;
-        p.ci.line(&format!("  {}: the interrupted upload had landed", self.a.rel));
-        self.landed(pkg).await
+        match after_cancel(landed, found, cut, self.a.size) {
+            Cancelled::Landed(pkg) => {
+                p.ci.line(&format!("  {}: the interrupted upload had landed", self.a.rel));
+                self.landed(pkg).await
+            }
+            Cancelled::Unverified => Ok(Done::unverified(failure::unverified_cancelled(
+                &self.a.describe(),
+                LANDED_CHECK,
+            ))),
+            Cancelled::NotPublished(failure) => Err(failure),
+        }
     }
 
     /// The report carries every file's sha256, even when no upload read the whole
@@ -254,6 +266,7 @@ impl FileRun<'_> {
         match result {
             Ok(done) => {
                 entry.status = done.status;
+                entry.error = done.note.map(|note| p.ci.scrub(&note));
                 if let Some(pkg) = &done.package {
                     fill_from_package(&mut entry, pkg);
                 }
@@ -289,21 +302,29 @@ fn landed(pkg: Package, local: &str, status: Status) -> Result<Done, Failure> {
         let remote = remote.to_owned();
         return Err(failure::digest_mismatch(&remote, local, pkg));
     }
-    Ok(Done {
-        status,
-        package: Some(pkg),
-    })
+    Ok(Done::new(status, Some(pkg)))
 }
 
-/// After a cancellation: the package an interrupted (or possibly landed) upload put
-/// in the registry, or why the file is not published. `compared` says whether the
-/// file's sha256 is known, so that candidates could be told apart.
-fn after_cancel(landed: bool, found: Option<Found>, compared: bool) -> Result<Package, Failure> {
-    match found {
-        _ if !landed => Err(Failure::new(CANCELLED_BEFORE)),
-        Some(Found::Exact(pkg)) => Ok(pkg),
-        Some(Found::Other(_) | Found::Many(_)) if !compared => Err(Failure::new(CANCELLED_UNCOMPARED)),
-        _ => Err(failure::cancelled_not_shown(LANDED_CHECK.as_secs())),
+/// A cancelled file's end.
+#[derive(Debug)]
+enum Cancelled {
+    /// The upload had landed: this package.
+    Landed(Package),
+    /// The whole upload was sent but the registry did not show it in time.
+    Unverified,
+    /// Nothing landed.
+    NotPublished(Failure),
+}
+
+/// After a cancellation: whether an upload of the file may have landed, what the
+/// registry showed for it (`None` when the lookup failed or ran out of time), and how
+/// far the cancelled attempt had got.
+fn after_cancel(landed: bool, found: Option<Found>, cut: Cut, size: u64) -> Cancelled {
+    match (landed, found, cut) {
+        (true, Some(Found::Exact(pkg)), _) => Cancelled::Landed(pkg),
+        (true, ..) => Cancelled::Unverified,
+        (false, _, Cut::Partway { sent }) => Cancelled::NotPublished(failure::cancelled_partway(sent, size)),
+        (false, ..) => Cancelled::NotPublished(Failure::new(CANCELLED_BEFORE)),
     }
 }
 
@@ -351,32 +372,46 @@ mod tests {
 
     #[test]
     fn a_cancelled_file_that_never_reached_the_wire_was_not_uploaded() {
-        let failure = after_cancel(false, Some(Found::Exact(pkg(None))), true).unwrap_err();
+        let Cancelled::NotPublished(failure) = after_cancel(false, None, Cut::Before, 10) else {
+            panic!("a file that never started was not published");
+        };
         assert_eq!(failure.message, CANCELLED_BEFORE);
     }
 
     #[test]
-    fn a_cancelled_upload_found_in_the_registry_landed() {
-        assert_eq!(
-            after_cancel(true, Some(Found::Exact(pkg(None))), false).unwrap().id,
-            "p1"
+    fn a_cancelled_upload_cut_off_partway_was_not_published() {
+        let Cancelled::NotPublished(failure) = after_cancel(false, None, Cut::Partway { sent: 1024 }, 4096) else {
+            panic!("a partial upload cannot have landed");
+        };
+        assert!(
+            failure.message.contains("after 1.0 KiB of 4.0 KiB"),
+            "{}",
+            failure.message
         );
+        assert!(failure.message.contains("not published"), "{}", failure.message);
     }
 
     #[test]
-    fn a_cancelled_upload_that_could_not_be_compared_says_to_check() {
-        let other = Some(Found::Other(pkg(Some("x"))));
-        assert_eq!(
-            after_cancel(true, other.clone(), false).unwrap_err().message,
-            CANCELLED_UNCOMPARED
-        );
-        let compared = after_cancel(true, other, true).unwrap_err();
+    fn a_cancelled_upload_found_in_the_registry_landed() {
+        let found = Some(Found::Exact(pkg(None)));
+        assert!(matches!(after_cancel(true, found, Cut::MayHaveLanded, 1), Cancelled::Landed(p) if p.id == "p1"));
+    }
+
+    #[test]
+    fn a_whole_upload_the_registry_does_not_show_is_unverified_never_not_published() {
+        for looked in [None, Some(Found::Absent), Some(Found::Other(pkg(Some("x"))))] {
+            for cut in [Cut::MayHaveLanded, Cut::Before] {
+                // `Before` here: an earlier attempt's answer was lost.
+                assert!(
+                    matches!(after_cancel(true, looked.clone(), cut, 1), Cancelled::Unverified),
+                    "{looked:?} {cut:?}"
+                );
+            }
+        }
+        let note = failure::unverified_cancelled("a 1.0", LANDED_CHECK);
         assert!(
-            compared.message.contains("probably not published"),
-            "{}",
-            compared.message
+            note.contains("may have landed") && !note.contains("not published"),
+            "{note}"
         );
-        let absent = after_cancel(true, None, false).unwrap_err();
-        assert!(absent.message.contains(&format!("within {} s", LANDED_CHECK.as_secs())));
     }
 }

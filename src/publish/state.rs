@@ -6,19 +6,24 @@
 use std::time::Duration;
 
 use super::PRESIGNED_THRESHOLD;
-use super::policy::{Context, LAG_WAITS, Trigger};
+use super::policy::{Context, Trigger};
 use crate::api::model::{Package, UploadForm};
 use crate::api::{ApiError, ReadState};
 use crate::config::{IfExists, UploadMethod};
+use crate::lookup::Found;
 use crate::report::Status;
+use crate::retry::settle::Settle;
 
 /// The state one file carries from attempt to attempt.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct State {
     pub(super) presigned: bool,
     /// An earlier attempt may have landed (its answer was lost).
     pub(super) maybe_ours: bool,
-    pub(super) lag_checks: usize,
+    /// The waits left for a lagging listing (`settle-timeout`).
+    pub(super) settle: Settle,
+    /// The request of the current attempt that is on the wire, if any.
+    pub(super) leg: Leg,
     /// The package `replace` will delete before the next upload.
     pub(super) replace: Option<Package>,
     /// The package this run deleted for replacement.
@@ -39,6 +44,52 @@ pub(super) struct State {
 pub(super) struct Done {
     pub(super) status: Status,
     pub(super) package: Option<Package>,
+    /// Why an unverified upload could not be confirmed.
+    pub(super) note: Option<String>,
+}
+
+impl Done {
+    pub(super) fn new(status: Status, package: Option<Package>) -> Done {
+        Done {
+            status,
+            package,
+            note: None,
+        }
+    }
+
+    /// An upload that may have landed but could not be confirmed, and why.
+    pub(super) fn unverified(note: String) -> Done {
+        Done {
+            status: Status::Unverified,
+            package: None,
+            note: Some(note),
+        }
+    }
+}
+
+/// Which request of an attempt is on the wire (it stays set when a cancellation
+/// drops the request, which is when it is read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Leg {
+    /// No request that carries the file: a token, an upload slot, a deletion.
+    Idle,
+    /// The file into the presigned flow's storage.
+    Storage,
+    /// The direct multipart upload.
+    Direct,
+    /// The presigned flow's finalize.
+    Finalize,
+}
+
+/// How far an attempt had got when a cancellation cut it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// Nothing of the file was sent (waiting for a slot, a token, an upload slot).
+    Before,
+    /// Part of the file was sent, not all: the registry cannot have the package.
+    Partway { sent: u64 },
+    /// The whole file, or the finalize, was on the wire: it may have landed.
+    MayHaveLanded,
 }
 
 /// What happens after a look at the registry.
@@ -81,15 +132,36 @@ pub(super) enum Switch {
 
 impl State {
     /// The state before the first attempt: presigned when the method says so, or under
-    /// `auto` for a large file.
-    pub(super) fn new(method: UploadMethod, size: u64) -> State {
+    /// `auto` for a large file; a lagging listing is waited for up to `settle`.
+    pub(super) fn new(method: UploadMethod, size: u64, settle: Duration) -> State {
         State {
             presigned: match method {
                 UploadMethod::Direct => false,
                 UploadMethod::Presigned => true,
                 UploadMethod::Auto => size >= PRESIGNED_THRESHOLD,
             },
-            ..State::default()
+            maybe_ours: false,
+            settle: Settle::new(settle),
+            leg: Leg::Idle,
+            replace: None,
+            deleted: None,
+            deleting: None,
+            read: None,
+            form: None,
+            staged: None,
+            fresh_slot: false,
+        }
+    }
+
+    /// How far an attempt cut off by a cancellation had got, given the bytes of the
+    /// file it had handed to the connection.
+    pub(super) fn cut(&self, sent: u64, size: u64) -> Cut {
+        match self.leg {
+            // The finalize publishes a staged file in one small request.
+            Leg::Finalize => Cut::MayHaveLanded,
+            Leg::Direct if sent >= size => Cut::MayHaveLanded,
+            Leg::Direct | Leg::Storage if sent > 0 => Cut::Partway { sent },
+            _ => Cut::Before,
         }
     }
 
@@ -131,16 +203,17 @@ impl State {
             policy,
             maybe_ours: self.maybe_ours,
             replaced: self.deleted.is_some(),
-            can_look_again: self.lag_checks < LAG_WAITS.len(),
+            can_look_again: self.settle.can_wait(),
         }
     }
 
-    /// The wait before the next look at a lagging listing (only asked while
-    /// [`Context::can_look_again`]).
-    pub(super) fn next_lag_wait(&mut self) -> Duration {
-        let wait = LAG_WAITS[self.lag_checks];
-        self.lag_checks += 1;
-        wait
+    /// A package the registry lists that this run deleted for replacement is a
+    /// listing that lags behind the deletion: the package is gone.
+    pub(super) fn without_deleted(&self, found: Found) -> Found {
+        match (found, &self.deleted) {
+            (Found::Other(pkg), Some(gone)) if pkg.id == gone.id => Found::Absent,
+            (found, _) => found,
+        }
     }
 
     /// The deletion sent for replacement was answered.
@@ -161,6 +234,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SETTLE: Duration = Duration::from_secs(90);
 
     fn status(code: u16, message: &str) -> ApiError {
         ApiError::Status {
@@ -203,15 +278,15 @@ mod tests {
     #[test]
     fn the_first_attempt_is_presigned_by_method_or_size() {
         let big = PRESIGNED_THRESHOLD;
-        assert!(!State::new(UploadMethod::Auto, big - 1).presigned);
-        assert!(State::new(UploadMethod::Auto, big).presigned);
-        assert!(!State::new(UploadMethod::Direct, big).presigned);
-        assert!(State::new(UploadMethod::Presigned, 1).presigned);
+        assert!(!State::new(UploadMethod::Auto, big - 1, SETTLE).presigned);
+        assert!(State::new(UploadMethod::Auto, big, SETTLE).presigned);
+        assert!(!State::new(UploadMethod::Direct, big, SETTLE).presigned);
+        assert!(State::new(UploadMethod::Presigned, 1, SETTLE).presigned);
     }
 
     #[test]
     fn a_replacement_under_auto_is_staged_before_the_delete() {
-        let mut st = State::new(UploadMethod::Auto, 1);
+        let mut st = State::new(UploadMethod::Auto, 1, SETTLE);
         assert_eq!(st.route(UploadMethod::Auto), Route::Direct);
         st.replace = Some(pkg("old"));
         assert_eq!(st.route(UploadMethod::Auto), Route::Presigned);
@@ -224,7 +299,7 @@ mod tests {
 
     #[test]
     fn a_413_switches_to_presigned_once_and_only_under_auto() {
-        let mut st = State::new(UploadMethod::Auto, 1);
+        let mut st = State::new(UploadMethod::Auto, 1, SETTLE);
         let too_large = status(413, "Payload Too Large");
         assert_eq!(
             st.after_failure(&too_large, UploadMethod::Auto),
@@ -232,14 +307,14 @@ mod tests {
         );
         assert_eq!(st.route(UploadMethod::Auto), Route::Presigned);
         assert_eq!(st.after_failure(&too_large, UploadMethod::Auto), Step::Retry);
-        let mut direct = State::new(UploadMethod::Direct, 1);
+        let mut direct = State::new(UploadMethod::Direct, 1, SETTLE);
         assert_eq!(direct.after_failure(&too_large, UploadMethod::Direct), Step::Retry);
         assert!(!direct.presigned);
     }
 
     #[test]
     fn storage_refusing_the_slot_asks_for_a_fresh_one_once() {
-        let mut st = State::new(UploadMethod::Presigned, 1);
+        let mut st = State::new(UploadMethod::Presigned, 1, SETTLE);
         st.form = Some(serde_json::from_str(r#"{"url":"http://s3/"}"#).unwrap());
         assert_eq!(
             st.after_failure(&storage(403), UploadMethod::Presigned),
@@ -251,7 +326,7 @@ mod tests {
 
     #[test]
     fn a_duplicate_is_a_conflict_and_a_lost_answer_may_be_ours() {
-        let mut st = State::new(UploadMethod::Direct, 1);
+        let mut st = State::new(UploadMethod::Direct, 1, SETTLE);
         assert_eq!(st.after_failure(&status(409, ""), UploadMethod::Direct), Step::Conflict);
         assert_eq!(
             st.after_failure(&status(422, "Version has already been taken"), UploadMethod::Direct),
@@ -265,18 +340,55 @@ mod tests {
     }
 
     #[test]
-    fn the_listing_is_asked_again_only_as_often_as_there_are_waits() {
-        let mut st = State::new(UploadMethod::Direct, 1);
-        let mut waits = Vec::new();
+    fn the_listing_is_asked_again_until_settle_timeout_is_spent() {
+        let mut st = State::new(UploadMethod::Direct, 1, SETTLE);
+        let mut waited = Duration::ZERO;
         while st.context(Trigger::Conflict, IfExists::Skip).can_look_again {
-            waits.push(st.next_lag_wait());
+            waited += st.settle.next_wait().unwrap();
         }
-        assert_eq!(waits, LAG_WAITS);
+        assert_eq!(waited, SETTLE);
+        let never = State::new(UploadMethod::Direct, 1, Duration::ZERO);
+        assert!(!never.context(Trigger::Conflict, IfExists::Skip).can_look_again);
+    }
+
+    #[test]
+    fn a_cancelled_attempt_may_have_landed_only_once_the_whole_request_was_sent() {
+        let mut st = State::new(UploadMethod::Direct, 100, SETTLE);
+        assert_eq!(st.cut(0, 100), Cut::Before, "waiting for a token or a slot");
+        st.leg = Leg::Direct;
+        assert_eq!(st.cut(0, 100), Cut::Before);
+        assert_eq!(st.cut(40, 100), Cut::Partway { sent: 40 });
+        assert_eq!(st.cut(100, 100), Cut::MayHaveLanded);
+        st.leg = Leg::Storage;
+        assert_eq!(
+            st.cut(100, 100),
+            Cut::Partway { sent: 100 },
+            "storage alone publishes nothing"
+        );
+        st.leg = Leg::Finalize;
+        assert_eq!(st.cut(0, 100), Cut::MayHaveLanded);
+        let empty = State {
+            leg: Leg::Direct,
+            ..State::new(UploadMethod::Direct, 0, SETTLE)
+        };
+        assert_eq!(empty.cut(0, 0), Cut::MayHaveLanded);
+    }
+
+    #[test]
+    fn a_package_this_run_deleted_is_not_in_the_registry() {
+        let mut st = State::new(UploadMethod::Direct, 1, SETTLE);
+        assert_eq!(st.without_deleted(Found::Other(pkg("old"))), Found::Other(pkg("old")));
+        st.deleted = Some(pkg("old"));
+        assert_eq!(st.without_deleted(Found::Other(pkg("old"))), Found::Absent);
+        assert_eq!(
+            st.without_deleted(Found::Other(pkg("other"))),
+            Found::Other(pkg("other"))
+        );
     }
 
     #[test]
     fn a_landed_upload_is_a_replacement_once_the_old_package_is_gone() {
-        let mut st = State::new(UploadMethod::Direct, 1);
+        let mut st = State::new(UploadMethod::Direct, 1, SETTLE);
         assert_eq!(st.written(), Status::Published);
         st.deleting = Some(pkg("old"));
         assert_eq!(st.written(), Status::Published, "a deletion not answered yet");

@@ -101,6 +101,13 @@ fn promote_outcome(report: &Report) -> String {
         }
         return sentence;
     }
+    if t.promotion_unverified > 0 {
+        return format!(
+            "⚠️ Promoted {} from {from} to {to}; {} could not be confirmed",
+            plural(t.promoted, "package", "packages"),
+            plural(t.promotion_unverified, "copy", "copies")
+        );
+    }
     format!(
         "✅ Promoted {} from {from} to {to}",
         plural(t.promoted, "package", "packages")
@@ -144,6 +151,17 @@ fn publish_outcome(report: &Report) -> String {
             plural(t.files, "file", "files")
         );
     }
+    if t.unverified > 0 {
+        let promoted = if report.promote_to.is_empty() {
+            ""
+        } else {
+            "; nothing was promoted"
+        };
+        return format!(
+            "⚠️ {} to {to} may have landed but could not be confirmed{promoted}",
+            plural(t.unverified, "upload", "uploads")
+        );
+    }
     let mut sentence = format!("Published {} to {to}", plural(written, "package", "packages"));
     let already = t.identical + t.skipped;
     if already > 0 {
@@ -156,6 +174,13 @@ fn publish_outcome(report: &Report) -> String {
         return format!(
             "❌ {sentence}, but {} to {} did not succeed",
             plural(t.promotion_failed + t.promotion_skipped, "promotion", "promotions"),
+            destinations(report)
+        );
+    }
+    if t.promotion_unverified > 0 {
+        return format!(
+            "⚠️ {sentence}, but {} to {} could not be confirmed",
+            plural(t.promotion_unverified, "copy", "copies"),
             destinations(report)
         );
     }
@@ -187,11 +212,13 @@ fn counts(report: &Report) -> String {
     rows.extend([
         (t.failed - t.invalid, "failed"),
         (t.invalid, "invalid"),
+        (t.unverified, "unverified"),
         (t.promoted, "promoted"),
     ]);
     let promotions = [
         (t.promotion_failed, "failed"),
         (t.promotion_skipped, "skipped"),
+        (t.promotion_unverified, "unverified"),
         (
             if report.promote_only && report.dry_run {
                 planned_promotions(report)
@@ -233,7 +260,7 @@ fn error_groups(report: &Report) -> Vec<(String, Vec<&str>)> {
             messages.push(err.clone());
         }
         for p in &e.promotions {
-            if let (Some(err), PromotionStatus::Failed) = (&p.error, p.status) {
+            if let (Some(err), PromotionStatus::Failed | PromotionStatus::Unverified) = (&p.error, p.status) {
                 messages.push(format!("promotion to {}: {err}", p.registry));
             }
         }
@@ -317,7 +344,7 @@ fn table(report: &Report) -> String {
                     let note = p
                         .error
                         .as_ref()
-                        .filter(|_| p.status == PromotionStatus::Failed)
+                        .filter(|_| matches!(p.status, PromotionStatus::Failed | PromotionStatus::Unverified))
                         .and_then(|err| number(&format!("promotion to {}: {err}", p.registry)))
                         .map_or_else(String::new, |n| format!(" ({n})"));
                     format!("{dest} {mark}{note}")
@@ -362,6 +389,7 @@ fn status_label(status: Status) -> &'static str {
         Status::Planned => "📝 planned",
         Status::Failed => "❌ failed",
         Status::Invalid => "❌ invalid",
+        Status::Unverified => "⚠️ unverified",
     }
 }
 
@@ -372,6 +400,7 @@ fn promotion_label(status: PromotionStatus) -> &'static str {
         PromotionStatus::Planned => "📝 planned",
         PromotionStatus::Skipped => "⏭️ skipped",
         PromotionStatus::Failed => "❌ failed",
+        PromotionStatus::Unverified => "⚠️ unverified",
     }
 }
 
@@ -451,6 +480,34 @@ mod tests {
             auth_refused: false,
             promotions: vec![],
         }
+    }
+
+    #[test]
+    fn an_unverified_upload_is_said_first_and_is_not_a_failure() {
+        let mut r = Report::new("acme", "debs", false, &["prod".to_owned()]);
+        r.packages.push(entry("a.deb"));
+        let mut unverified = entry("b.deb");
+        unverified.status = Status::Unverified;
+        unverified.error = Some("its listing did not show it".into());
+        r.packages.push(unverified);
+        r.tally();
+        assert_eq!(r.exit_status(), crate::exit::ExitStatus::Unverified);
+        let md = render(&r, 1 << 20);
+        let first = md.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "#### ⚠️ 1 upload to `acme/debs` may have landed but could not be confirmed; nothing was promoted"
+        );
+        assert!(md.contains("**1** unverified"), "{md}");
+        assert!(md.contains("⚠️ unverified (1)"), "{md}");
+        assert!(!md.contains("failed"), "{md}");
+
+        // A failure beside it decides the outcome and the exit status.
+        let mut failed = entry("c.deb");
+        failed.status = Status::Failed;
+        r.packages.push(failed);
+        r.tally();
+        assert_eq!(r.exit_status(), crate::exit::ExitStatus::Failed);
     }
 
     #[test]

@@ -31,13 +31,17 @@ pub enum Status {
     Failed,
     /// Not a valid package for the registry (see `error`): never sent.
     Invalid,
+    /// An upload whose answer was lost may have landed: the registry refuses the file
+    /// again as a duplicate (or the run was cancelled) but its listing did not show the
+    /// package within `settle-timeout`. Neither published nor failed; see `error`.
+    Unverified,
 }
 
 impl Status {
     /// Whether this outcome counts as done (exit 0).
     #[must_use]
     pub fn is_ok(self) -> bool {
-        !matches!(self, Status::Failed | Status::Invalid)
+        !matches!(self, Status::Failed | Status::Invalid | Status::Unverified)
     }
 }
 
@@ -55,6 +59,9 @@ pub enum PromotionStatus {
     Skipped,
     /// The copy failed; see `error`.
     Failed,
+    /// A copy whose answer was lost may have landed, but the destination's listing did
+    /// not show it within `settle-timeout`; see `error`.
+    Unverified,
 }
 
 /// One package's promotion into one registry.
@@ -116,11 +123,17 @@ pub struct Totals {
     /// Of those, files that are not valid packages for the registry.
     #[serde(default)]
     pub invalid: usize,
+    /// Files whose upload may have landed but could not be confirmed.
+    #[serde(default)]
+    pub unverified: usize,
     pub promoted: usize,
     pub promotion_failed: usize,
     /// Promotions not attempted (a publish failed, or the run was cancelled).
     #[serde(default)]
     pub promotion_skipped: usize,
+    /// Copies that may have landed but could not be confirmed.
+    #[serde(default)]
+    pub promotion_unverified: usize,
     pub bytes: u64,
 }
 
@@ -183,12 +196,14 @@ impl Report {
                     t.failed += 1;
                     t.invalid += 1;
                 }
+                Status::Unverified => t.unverified += 1,
             }
             for p in &e.promotions {
                 match p.status {
                     PromotionStatus::Promoted | PromotionStatus::Identical => t.promoted += 1,
                     PromotionStatus::Failed => t.promotion_failed += 1,
                     PromotionStatus::Skipped => t.promotion_skipped += 1,
+                    PromotionStatus::Unverified => t.promotion_unverified += 1,
                     PromotionStatus::Planned => {}
                 }
             }
@@ -200,16 +215,32 @@ impl Report {
     #[must_use]
     pub fn is_success(&self) -> bool {
         let t = &self.totals;
-        self.error.is_none() && t.failed == 0 && t.promotion_failed == 0 && t.promotion_skipped == 0
+        self.error.is_none()
+            && t.failed == 0
+            && t.promotion_failed == 0
+            && t.promotion_skipped == 0
+            && !self.unverified()
+    }
+
+    /// Whether an upload or a copy may have landed but could not be confirmed.
+    #[must_use]
+    pub fn unverified(&self) -> bool {
+        self.totals.unverified > 0 || self.totals.promotion_unverified > 0
     }
 
     /// The exit status: 0 when all is done; 4 when the registry refused the
     /// credentials (for a publish or a promotion) and nothing was published; 1 for
-    /// any other failure.
+    /// any other failure; 5 when nothing failed but an upload or a copy could not be
+    /// confirmed. Promotions skipped only because a package was unverified are not a
+    /// failure of their own.
     #[must_use]
     pub fn exit_status(&self) -> ExitStatus {
         if self.is_success() {
             return ExitStatus::Success;
+        }
+        let t = &self.totals;
+        if self.error.is_none() && t.failed == 0 && t.promotion_failed == 0 && self.unverified() {
+            return ExitStatus::Unverified;
         }
         let nothing_written = self.totals.published == 0 && self.totals.replaced == 0;
         let auth = self

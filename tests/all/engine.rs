@@ -6,31 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::support::{EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, signal};
+use crate::support::{
+    EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, lose_first_answer,
+    publish_fault, signal,
+};
 
 const LIMIT: Duration = Duration::from_secs(90);
-
-fn publish_fault(registry: &str, f: Fault) -> Fault {
-    Fault {
-        method: Some("POST".into()),
-        path_suffix: Some(format!("/registries/{registry}/packages")),
-        ..f
-    }
-}
-
-/// The first publish to `registry` lands, but its answer is lost (the connection
-/// drops after the package was stored).
-fn lose_first_answer(emu: &Handle, registry: &str) {
-    emu.fault(publish_fault(
-        registry,
-        Fault {
-            drop: true,
-            after_commit: true,
-            times: 1,
-            ..Fault::default()
-        },
-    ));
-}
 
 fn posts(emu: &Handle) -> Vec<crate::support::server::Record> {
     emu.requests()
@@ -324,8 +305,10 @@ fn sigterm_reports_every_files_true_state() {
     assert!(stored.contains("b_1.0_amd64.deb"), "{stored}");
 }
 
+/// The whole file was sent and no answer came: the registry may still commit it, so
+/// the file is neither published nor failed.
 #[test]
-fn sigint_during_an_upload_that_never_lands_reports_it_failed() {
+fn sigint_during_an_upload_that_never_answers_reports_it_unverified() {
     let emu = emulator(&[]);
     emu.fault(publish_fault(
         "debs",
@@ -338,10 +321,14 @@ fn sigint_during_an_upload_that_never_lands_reports_it_failed() {
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
         .deb("dist/a_1.0_amd64.deb", "a");
     let out = signal_when(&job, "INT", || emu.state.lock().unwrap().publishes_in_flight > 0);
-    out.code(1).has("SIGINT received");
+    out.code(5).has("SIGINT received");
     let entry = &job.json("r.json")["packages"][0];
-    assert_eq!(entry["status"], "failed");
-    assert!(entry["error"].as_str().unwrap().contains("cancelled while uploading"));
+    assert_eq!(entry["status"], "unverified", "{entry}");
+    let note = entry["error"].as_str().unwrap();
+    assert!(
+        note.contains("may have landed") && !note.contains("not published"),
+        "{note}"
+    );
 }
 
 #[test]
@@ -368,7 +355,8 @@ fn a_silent_or_trickling_lookup_is_abandoned_after_the_stall_timeout() {
             .env("PACKAGE_PUBLISHER_RETRIES", "1")
             .deb("dist/a_1.0_amd64.deb", "a")
             .run_within(LIMIT)
-            .code(1)
+            // The lost answer may have been a landed upload: unverified, not failed.
+            .code(5)
             .has("could not be checked")
             .has("timed out");
     }
@@ -419,6 +407,56 @@ fn a_hung_agent_token_request_times_out() {
     .run_within(LIMIT)
     .code(4)
     .has("did not finish within 2 s");
+    assert!(emu.packages("debs").is_empty());
+}
+
+/// A cancel while `buildkite-agent oidc request-token` hangs (the token being renewed
+/// before an upload): the run ends within the agent's grace, the hung child does not
+/// outlive it, and the files that never started are "cancelled before it was
+/// uploaded", not "while uploading".
+#[test]
+fn a_cancel_during_a_hung_token_request_leaves_no_child_and_says_not_started() {
+    let emu = emulator(&[]);
+    let job = Job::plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","report-file":"r.json"}"#,
+    )
+    .unset("BUILDKITE_API_TOKEN")
+    // Each token is stale at once (the tool renews a minute before expiry), and
+    // every request after the first hangs.
+    .env("SHIM_TOKEN_LIFETIME", "60")
+    .env("SHIM_HANG_LATER", "oidc request-token")
+    .deb("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/b_1.0_amd64.deb", "b");
+    let child = job.spawn();
+    let hung_pid = || {
+        std::fs::read_dir(job.agent_dir())
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with("hung."))
+            .and_then(|e| std::fs::read_to_string(e.path()).ok())
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+    };
+    let started = std::time::Instant::now();
+    let pid = loop {
+        if let Some(pid) = hung_pid() {
+            break pid;
+        }
+        assert!(started.elapsed() < LIMIT, "no token request hung");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    signal(&child, "TERM");
+    let out = finish_within(child, Duration::from_secs(12));
+    out.code(1).has("SIGTERM received").lacks("while uploading");
+    // The hung child is gone (or a zombie waiting to be reaped): nothing runs on.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let running = !state.is_empty() && !state.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z');
+    assert!(!running, "the token request outlived the tool: {state}");
+    let report = job.json("r.json");
+    for entry in report["packages"].as_array().unwrap() {
+        assert_eq!(entry["status"], "failed", "{entry}");
+        assert_eq!(entry["error"], "cancelled before it was uploaded", "{entry}");
+    }
     assert!(emu.packages("debs").is_empty());
 }
 
@@ -521,9 +559,11 @@ fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
         .deb("dist/a_1.0_amd64.deb", "a");
     let lookups = || emu.requests().iter().any(|r| r.method == "POST") && emu.state.lock().unwrap().arrivals >= 2;
-    signal_when(&job, "TERM", lookups).code(1);
+    // The lost answer may have been a landed upload: never "not published".
+    signal_when(&job, "TERM", lookups).code(5);
     let entry = &job.json("r.json")["packages"][0];
-    assert!(entry["error"].as_str().unwrap().contains("cancelled"), "{entry}");
+    assert_eq!(entry["status"], "unverified", "{entry}");
+    assert!(entry["error"].as_str().unwrap().contains("may have landed"), "{entry}");
 
     // A copy that takes a minute.
     let emu = emulator(&[("production", "debian")]);
@@ -540,12 +580,15 @@ fn sigterm_during_a_slow_lookup_or_copy_still_ends_within_the_grace() {
         let s = emu.state.lock().unwrap();
         s.arrivals > 0 && !s.registries["debs"].packages.is_empty() && s.requests.iter().any(|r| r.method == "GET")
     };
-    signal_when(&job, "TERM", copying).code(1);
+    signal_when(&job, "TERM", copying).code(5);
     let report = job.json("r.json");
     assert_eq!(report["packages"][0]["status"], "published");
     let promotion = &report["packages"][0]["promotions"][0];
-    assert_eq!(promotion["status"], "failed", "{promotion}");
-    assert!(promotion["error"].as_str().unwrap().contains("cancelled while copying"));
+    assert_eq!(promotion["status"], "unverified", "{promotion}");
+    assert!(
+        promotion["error"].as_str().unwrap().contains("may have been made"),
+        "{promotion}"
+    );
 }
 
 #[test]
@@ -773,7 +816,8 @@ fn after_a_cancel_meta_data_comes_first_and_a_hung_annotate_is_cut_short() {
     // It must end within 12 s of the signal (with the stall timeout, 60 s, it would
     // not).
     let out = signal_when(&job, "TERM", || emu.state.lock().unwrap().publishes_in_flight > 0);
-    out.code(1).has("did not finish within 2 s");
+    // `a` was sent whole and never answered (unverified, exit 5).
+    out.code(5).has("did not finish within 2 s");
     let calls: Vec<String> = job.agent_calls().into_iter().map(|(args, _)| args.join(" ")).collect();
     let meta = calls
         .iter()

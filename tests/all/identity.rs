@@ -8,21 +8,9 @@
 
 use std::time::Duration;
 
-use crate::support::{Fault, Handle, Job, emulator, fixtures};
+use crate::support::{Handle, Job, emulator, fixtures, lose_first_answer};
 
 const LIMIT: Duration = Duration::from_secs(90);
-
-/// The first publish to `registry` lands, but its answer is lost.
-fn lose_first_answer(emu: &Handle, registry: &str) {
-    emu.fault(Fault {
-        method: Some("POST".into()),
-        path_suffix: Some(format!("/registries/{registry}/packages")),
-        drop: true,
-        after_commit: true,
-        times: 1,
-        ..Fault::default()
-    });
-}
 
 fn posts(emu: &Handle) -> usize {
     emu.requests()

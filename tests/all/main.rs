@@ -21,6 +21,8 @@ mod buildkite;
 mod github;
 // Promotion: publish-then-promote and promote-only steps.
 mod promote;
+// A slow index after a lost answer: settle-timeout, and the unverified status.
+mod settle;
 // The presigned upload's storage leg against a real S3 server (moto).
 mod storage;
 // Packages known by their contents: odd names, epochs, scopes, platforms, invalid files.

@@ -35,6 +35,29 @@ pub fn emulator_with(config: EmuConfig) -> Handle {
     server::start(config)
 }
 
+/// `f`, aimed at the publish endpoint of `registry`.
+pub fn publish_fault(registry: &str, f: Fault) -> Fault {
+    Fault {
+        method: Some("POST".into()),
+        path_suffix: Some(format!("/registries/{registry}/packages")),
+        ..f
+    }
+}
+
+/// The first publish to `registry` lands, but its answer is lost (the connection
+/// drops after the package was stored).
+pub fn lose_first_answer(emu: &Handle, registry: &str) {
+    emu.fault(publish_fault(
+        registry,
+        Fault {
+            drop: true,
+            after_commit: true,
+            times: 1,
+            ..Fault::default()
+        },
+    ));
+}
+
 /// The result of a run.
 #[derive(Debug)]
 pub struct Output {
@@ -371,7 +394,9 @@ pub fn signal(child: &std::process::Child, name: &str) {
 /// `$SHIM_STATE/calls`, answers `oidc request-token` with an unsigned JWT for the
 /// requested audience and lifetime (`SHIM_TOKEN_LIFETIME` overrides it), keeps meta-data in files, serves `artifact
 /// download` from `$SHIM_STATE/artifacts/<build|default>`, fails any command named
-/// in `SHIM_FAIL`, and hangs on any command named in `SHIM_HANG`. It enforces the
+/// in `SHIM_FAIL`, and hangs on any command named in `SHIM_HANG` (or on every call of
+/// the command named in `SHIM_HANG_LATER` but the first), writing its pid to
+/// `$SHIM_STATE/hung.<n>.pid` first. It enforces the
 /// platform's limits as the real agent and service do: meta-data values of at most
 /// 100 KB, annotation bodies of at most 1 MiB; with `SHIM_OLD_AGENT` it behaves like
 /// an agent before 3.65 (no `annotate --priority`).
@@ -383,7 +408,8 @@ n=$(ls "$state/calls" | wc -l)
 printf '%s\x1f' "$@" > "$state/calls/$n.args"
 if [ ! -t 0 ]; then cat > "$state/calls/$n.stdin" || true; fi
 if [ -n "${SHIM_FAIL:-}" ] && [ "$1 ${2:-}" = "$SHIM_FAIL" ]; then echo "shim: $SHIM_FAIL failed" >&2; exit 1; fi
-if [ -n "${SHIM_HANG:-}" ] && [ "$1 ${2:-}" = "$SHIM_HANG" ]; then exec sleep 600; fi
+if [ -n "${SHIM_HANG:-}" ] && [ "$1 ${2:-}" = "$SHIM_HANG" ]; then echo $$ > "$state/hung.$n.pid"; exec sleep 600; fi
+if [ -n "${SHIM_HANG_LATER:-}" ] && [ "$1 ${2:-}" = "$SHIM_HANG_LATER" ] && [ "$(grep -l "^$1"$'\x1f'"${2:-}"$'\x1f' "$state"/calls/*.args | wc -l)" -gt 1 ]; then echo $$ > "$state/hung.$n.pid"; exec sleep 600; fi
 size() { if [ -f "$state/calls/$n.stdin" ]; then wc -c < "$state/calls/$n.stdin"; else echo 0; fi; }
 b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 case "$1 ${2:-}" in
