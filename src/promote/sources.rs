@@ -125,6 +125,18 @@ async fn from_meta_data(ci: &Ci, config: &Config) -> Result<Vec<Entry>, Abort> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut ids = std::collections::HashSet::new();
     for (_, earlier) in &reports {
+        // An upload the publishing step could not confirm has no id to copy: said,
+        // never silently left out.
+        for e in earlier.packages.iter().filter(|e| e.status == Status::Unverified) {
+            let mut e = e.clone();
+            e.status = Status::Failed;
+            e.promotions.clear();
+            e.error = Some(format!(
+                "the publishing step could not confirm this upload (unverified), so there is no package id to copy; give {} to find it by its file, or re-run the publishing step",
+                config.spelling().name("artifacts")
+            ));
+            entries.push(e);
+        }
         for e in earlier.packages.iter().filter(|e| e.status.is_ok()) {
             let Some(id) = e.id.clone() else { continue };
             if ids.insert(id) {

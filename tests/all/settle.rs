@@ -199,3 +199,37 @@ fn a_cancel_while_waiting_for_a_lagging_listing_is_unverified_not_unpublished() 
     assert!(entry["error"].as_str().unwrap().contains("may have landed"), "{entry}");
     exactly_one_package(&emu, "skip-identical");
 }
+
+#[test]
+fn a_promote_only_step_after_an_unverified_upload_names_it_instead_of_leaving_it_out() {
+    let emu = lagging(Duration::from_secs(60));
+    lose_first_answer(&emu, "debs");
+    let publish = Job::plugin(
+        &emu,
+        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","settle-timeout":1}"#,
+    )
+    .env("BUILDKITE_API_TOKEN", crate::support::TOKEN)
+    .deb("dist/a_1.0_amd64.deb", "a")
+    .deb("dist/b_1.0_amd64.deb", "b");
+    publish.run_within(Duration::from_secs(60)).code(5);
+    let promote = Job::plugin(
+        &emu,
+        r#"{"promote-from":"debs","promote-to":["production"],"api-url":"EMU","report-file":"r.json"}"#,
+    )
+    .env("BUILDKITE_API_TOKEN", crate::support::TOKEN)
+    .env("SHIM_STATE", &publish.agent_dir().display().to_string());
+    promote.run_within(Duration::from_secs(60)).code(1);
+    let report = promote.json("r.json");
+    let entries = report["packages"].as_array().unwrap();
+    let a = entries.iter().find(|e| e["path"] == "dist/a_1.0_amd64.deb").unwrap();
+    assert_eq!(a["status"], "failed", "{a}");
+    assert!(
+        a["error"].as_str().unwrap().contains("could not confirm this upload"),
+        "{a}"
+    );
+    // As with any package not found, nothing is promoted until all are.
+    let b = entries.iter().find(|e| e["path"] == "dist/b_1.0_amd64.deb").unwrap();
+    assert_eq!(b["status"], "identical", "{b}");
+    assert_eq!(b["promotions"][0]["status"], "skipped", "{b}");
+    assert!(emu.packages("production").is_empty());
+}
