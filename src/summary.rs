@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::ci::{Ci, Platform, outputs};
 use crate::config::Config;
 use crate::exit::{Abort, ExitStatus};
-use crate::report::text::{duration, rate, size};
+use crate::report::text::{file_timing, size};
 use crate::report::{Entry, PromotionStatus, Report, Status};
 
 /// Logs the per-file results in input order, then writes the annotation or summary,
@@ -116,17 +116,12 @@ fn totals(report: &Report) -> String {
 
 /// One file's line, its error, and a line per promotion.
 fn log_entry(ci: &Ci, e: &Entry, timing: Option<&Duration>) {
-    let timing = timing.map_or_else(String::new, |d| format!(" in {}, {}", duration(*d), rate(e.size, *d)));
+    let timing = timing.map_or_else(|| size(e.size), |d| file_timing(e.status, e.size, *d));
     let what = match (&e.name, &e.version) {
         (Some(n), Some(v)) => format!(" → {n} {v}"),
         _ => String::new(),
     };
-    let text = format!(
-        "{:<10} {} ({}{timing}){what}",
-        status_word(e.status),
-        e.path,
-        size(e.size)
-    );
+    let text = format!("{:<10} {} ({timing}){what}", status_word(e.status), e.path);
     match e.web_url.as_deref() {
         Some(url) => ci.line_with_link(&text, url, "view package"),
         None => ci.line(&text),

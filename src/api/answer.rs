@@ -33,7 +33,12 @@ pub(super) async fn watch(
     };
     tokio::select! {
         result = send => result.map_err(|e| transport(method, url, &e)),
-        () = watchdog => Err(ApiError::Stalled { method, url: url.to_string(), secs: stall.as_secs() }),
+        () = watchdog => Err(ApiError::Stalled {
+            method,
+            url: url.to_string(),
+            secs: stall.as_secs(),
+            sent: Some(progress.sent()),
+        }),
     }
 }
 
@@ -89,6 +94,7 @@ impl Client {
                     method,
                     url: url.to_string(),
                     secs: self.0.timeout.as_secs(),
+                    sent: None,
                 })
             })
     }

@@ -68,12 +68,14 @@ pub enum ApiError {
         /// The request's time limit ran out (as opposed to a reset or a refusal).
         timed_out: bool,
     },
-    /// The upload made no progress for the stall timeout.
-    #[error("{method} {url} stalled: no progress for {secs} s (stall-timeout)")]
+    /// The upload made no progress for the stall timeout; `sent`: the bytes of the
+    /// file handed to the connection by then (for an upload).
+    #[error("{method} {url} stalled: no progress for {secs} s (stall-timeout){}", handed_over(*sent))]
     Stalled {
         method: &'static str,
         url: String,
         secs: u64,
+        sent: Option<u64>,
     },
     /// A 2xx answer whose body was not what the API documents.
     #[error("{method} {url} returned an unexpected body: {detail}")]
@@ -170,6 +172,14 @@ impl ApiError {
             | ApiError::Cancelled { .. } => Class::Permanent,
         }
     }
+}
+
+/// How much of a stalled upload had been handed to the connection (the server may
+/// have received less: the rest sat in buffers on the way).
+fn handed_over(sent: Option<u64>) -> String {
+    sent.map_or_else(String::new, |n| {
+        format!(", after {n} bytes of the file had been handed to the connection")
+    })
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::artifact::Artifact;
 use crate::auth::Auth;
 use crate::ci::Ci;
 use crate::config::{IfExists, UploadMethod};
-use crate::report::text::{bar, duration, rate, size};
+use crate::report::text::{bar, duration, file_timing, rate, size};
 use crate::report::{Entry, Status};
 use slots::Slots;
 
@@ -165,11 +165,9 @@ impl Publisher {
             Status::Unverified => "UNVERIFIED",
         };
         self.ci.line(&format!(
-            "  {word}: {} ({} in {}, {})",
+            "  {word}: {} ({})",
             e.path,
-            size(e.size),
-            duration(outcome.elapsed),
-            rate(e.size, outcome.elapsed)
+            file_timing(e.status, e.size, outcome.elapsed)
         ));
     }
 

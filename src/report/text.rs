@@ -90,9 +90,30 @@ pub fn bar(done: u64, total: u64, files_done: usize, files: usize, elapsed: Dura
     )
 }
 
+/// A file's size and time on its log line: `600 B in 2 ms, 252.0 KiB/s` for a file
+/// the registry took, `64.0 MiB, 8.3 s` for any other, whose size was not all sent.
+#[must_use]
+pub fn file_timing(status: super::Status, bytes: u64, d: Duration) -> String {
+    if matches!(status, super::Status::Published | super::Status::Replaced) {
+        format!("{} in {}, {}", size(bytes), duration(d), rate(bytes, d))
+    } else {
+        format!("{}, {}", size(bytes), duration(d))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_file_the_registry_took_has_a_rate() {
+        let d = Duration::from_secs(8);
+        assert_eq!(
+            file_timing(super::super::Status::Published, 8 << 20, d),
+            "8.0 MiB in 8.0 s, 1.0 MiB/s"
+        );
+        assert_eq!(file_timing(super::super::Status::Failed, 8 << 20, d), "8.0 MiB, 8.0 s");
+    }
 
     #[test]
     fn human_units() {

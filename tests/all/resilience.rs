@@ -2,6 +2,7 @@
 //! duplicate: after an ambiguous failure the registry is checked first.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::support::{EmuConfig, Fault, Job, emulator, emulator_with, fixtures};
 
@@ -129,6 +130,51 @@ fn a_stalled_upload_is_aborted_and_retried() {
         .code(0)
         .has("stalled");
     assert_eq!(emu.packages("debs").len(), 1);
+}
+
+/// A server that stops reading a 64 MiB upload: the stall names what was handed to
+/// the connection (a few MiB of socket buffers at most, never the file read from
+/// disk), and the file's line gives no transfer rate for bytes that never arrived.
+#[test]
+fn a_stalled_upload_says_how_much_was_handed_over_and_claims_no_rate() {
+    let emu = emulator(&[("files", "files")]);
+    emu.fault(Fault {
+        method: Some("POST".into()),
+        path_suffix: Some("/registries/files/packages".into()),
+        delay_ms: 600_000,
+        ..Fault::default()
+    });
+    // Incompressible, so no buffer on the way holds much of it.
+    let mut x: u32 = 1;
+    let data: Vec<u8> = (0..64 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    let out = Job::local(&emu, "files", "dist/*")
+        .env("PACKAGE_PUBLISHER_STALL_TIMEOUT", "3")
+        .env("PACKAGE_PUBLISHER_RETRIES", "0")
+        .env("PACKAGE_PUBLISHER_UPLOAD_METHOD", "direct")
+        .bytes("dist/big-1.0.0.bin", &data)
+        .run_within(Duration::from_secs(60));
+    out.code(1).has("FAILED: dist/big-1.0.0.bin (64.0 MiB, ");
+    let all = out.all();
+    let handed: u64 = all
+        .split("after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in the stall: {all}"));
+    assert!(
+        handed < 16 << 20,
+        "{handed} bytes claimed for a server that read none: {all}"
+    );
+    for line in all.lines().filter(|l| l.contains("FAILED")) {
+        assert!(!line.contains("/s"), "a rate for bytes that never arrived: {line}");
+    }
 }
 
 #[test]
