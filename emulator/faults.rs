@@ -6,114 +6,156 @@
 
 use super::*;
 
+/// What the request log records of a request before it is answered.
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    auth: String,
+    user_agent: String,
+    content_length: Option<u64>,
+    is_publish: bool,
+}
+
+impl Seen {
+    fn of(req: &Request) -> Seen {
+        let headers = req.headers();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let auth = match header("authorization") {
+            None => "none",
+            Some(v) if v.starts_with("Bearer eyJ") => "oidc",
+            Some(v) if v.starts_with("Bearer ") => "token",
+            Some(_) => "other",
+        };
+        let method = req.method().to_string();
+        let path = req.uri().path().to_owned();
+        Seen {
+            is_publish: method == "POST" && path.ends_with("/packages") && !path.starts_with("/_"),
+            query: req.uri().query().unwrap_or_default().to_owned(),
+            auth: auth.to_owned(),
+            user_agent: header("user-agent").unwrap_or_default().to_owned(),
+            content_length: header("content-length").and_then(|v| v.parse().ok()),
+            method,
+            path,
+        }
+    }
+}
+
+/// How a request is let in: its latency, the fault it meets (scripted, else chaos),
+/// and where it stands in the log.
+struct Admission {
+    latency: u64,
+    fault: Option<Fault>,
+    arrival: u64,
+    in_flight: u32,
+    arrived_ms: u64,
+}
+
+fn admit(state: &Shared, seen: &Seen) -> Admission {
+    let mut s = state.lock().unwrap();
+    s.arrivals += 1;
+    let arrival = s.arrivals;
+    let arrived_ms = s
+        .started
+        .map_or(0, |t| u64::try_from(t.elapsed().as_millis()).unwrap_or(0));
+    let in_flight = if seen.is_publish {
+        s.publishes_in_flight += 1;
+        s.publishes_in_flight
+    } else {
+        0
+    };
+    let jitter = s.cfg().jitter_ms;
+    let latency = s.cfg().latency_ms + if jitter > 0 { fastrand::u64(0..=jitter) } else { 0 };
+    let fault = pick_fault(&mut s, &seen.method, &seen.path);
+    let chaos = if seen.is_publish && fault.is_none() {
+        roll_chaos(&mut s)
+    } else {
+        None
+    };
+    Admission {
+        latency,
+        fault: fault.or(chaos),
+        arrival,
+        in_flight,
+        arrived_ms,
+    }
+}
+
 /// Latency, scripted faults, chaos and the request log.
 pub(super) async fn middleware(State(state): State<Shared>, req: Request, next: axum::middleware::Next) -> Response {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let headers = req.headers().clone();
-    let auth = match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        None => "none".to_owned(),
-        Some(v) if v.starts_with("Bearer eyJ") => "oidc".to_owned(),
-        Some(v) if v.starts_with("Bearer ") => "token".to_owned(),
-        Some(_) => "other".to_owned(),
-    };
-    let content_length = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let user_agent = headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let is_publish = method == "POST" && path.ends_with("/packages") && !path.starts_with("/_");
-    let (latency, fault, chaos, arrival, in_flight, arrived_ms) = {
-        let mut s = state.lock().unwrap();
-        s.arrivals += 1;
-        let arrival = s.arrivals;
-        let arrived_ms = s
-            .started
-            .map_or(0, |t| u64::try_from(t.elapsed().as_millis()).unwrap_or(0));
-        let in_flight = if is_publish {
-            s.publishes_in_flight += 1;
-            s.publishes_in_flight
-        } else {
-            0
-        };
-        let jitter = s.cfg().jitter_ms;
-        let latency = s.cfg().latency_ms + if jitter > 0 { fastrand::u64(0..=jitter) } else { 0 };
-        let fault = pick_fault(&mut s, &method, &path);
-        let chaos = if is_publish && fault.is_none() {
-            roll_chaos(&mut s)
-        } else {
-            None
-        };
-        (latency, fault, chaos, arrival, in_flight, arrived_ms)
-    };
-    if latency > 0 {
-        tokio::time::sleep(Duration::from_millis(latency)).await;
+    let seen = Seen::of(&req);
+    let admitted = admit(&state, &seen);
+    if admitted.latency > 0 {
+        tokio::time::sleep(Duration::from_millis(admitted.latency)).await;
     }
-    let fault = fault.or(chaos);
     // A dropped connection is logged with status 0.
     let log = |status: u16, file: Option<String>| {
-        if is_publish {
+        if seen.is_publish {
             state.lock().unwrap().publishes_in_flight -= 1;
         }
         record(
             &state,
             Record {
-                method: method.clone(),
-                path: path.clone(),
-                query: query.clone(),
+                method: seen.method.clone(),
+                path: seen.path.clone(),
+                query: seen.query.clone(),
                 status,
-                auth: auth.clone(),
-                user_agent: user_agent.clone(),
-                content_length,
+                auth: seen.auth.clone(),
+                user_agent: seen.user_agent.clone(),
+                content_length: seen.content_length,
                 file_name: file,
-                arrival,
-                in_flight,
-                arrived_ms,
+                arrival: admitted.arrival,
+                in_flight: admitted.in_flight,
+                arrived_ms: admitted.arrived_ms,
             },
         );
     };
-    let mut response = match fault {
-        Some(f) => {
-            if f.delay_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
-            }
-            if f.think_ms > 0 {
-                let answer = next.run(req).await;
-                tokio::time::sleep(Duration::from_millis(f.think_ms)).await;
-                trickle(answer, f.trickle_ms)
-            } else if f.after_commit {
-                let committed = next.run(req).await;
-                if f.drop {
-                    log(0, None);
-                    std::panic::resume_unwind(Box::new("emulator: dropping the connection after commit"));
-                }
-                drop(committed);
-                fault_response(&f)
-            } else if f.drop {
-                // Read a little of the body so the drop happens mid-upload.
-                let mut body = req.into_body().into_data_stream();
-                use futures_util::StreamExt;
-                let _ = body.next().await;
-                log(0, None);
-                std::panic::resume_unwind(Box::new("emulator: dropping the connection"));
-            } else if f.status.is_some() {
-                // Read the whole request first, as a server does, so the client gets
-                // the answer rather than a broken pipe.
-                drain(req.into_body()).await;
-                trickle(fault_response(&f), f.trickle_ms)
-            } else {
-                trickle(next.run(req).await, f.trickle_ms)
-            }
+    let answer = match admitted.fault {
+        Some(f) => with_fault(&f, req, next).await,
+        None => Ok(next.run(req).await),
+    };
+    let mut response = match answer {
+        Ok(response) => response,
+        Err(why) => {
+            log(0, None);
+            std::panic::resume_unwind(Box::new(why));
         }
-        None => next.run(req).await,
     };
     let file_name = response.extensions_mut().remove::<FileName>().map(|f| f.0);
     log(response.status().as_u16(), file_name);
     response
+}
+
+/// A request meeting its fault: the answer, or why the connection is dropped.
+async fn with_fault(f: &Fault, req: Request, next: axum::middleware::Next) -> Result<Response, &'static str> {
+    if f.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
+    }
+    if f.think_ms > 0 {
+        let answer = next.run(req).await;
+        tokio::time::sleep(Duration::from_millis(f.think_ms)).await;
+        Ok(trickle(answer, f.trickle_ms))
+    } else if f.after_commit {
+        let committed = next.run(req).await;
+        if f.drop {
+            return Err("emulator: dropping the connection after commit");
+        }
+        drop(committed);
+        Ok(fault_response(f))
+    } else if f.drop {
+        // Read a little of the body so the drop happens mid-upload.
+        let mut body = req.into_body().into_data_stream();
+        use futures_util::StreamExt;
+        let _ = body.next().await;
+        Err("emulator: dropping the connection")
+    } else if f.status.is_some() {
+        // Read the whole request first, as a server does, so the client gets the
+        // answer rather than a broken pipe.
+        drain(req.into_body()).await;
+        Ok(trickle(fault_response(f), f.trickle_ms))
+    } else {
+        Ok(trickle(next.run(req).await, f.trickle_ms))
+    }
 }
 
 #[derive(Clone)]

@@ -90,25 +90,10 @@ pub(super) async fn publish(
     };
     // Only ecosystems that read the package's bytes need them kept.
     let keep = !sink && identity::by_name("", &ecosystem).is_none();
-    let mut upload = None;
-    let mut package_url = None;
-    let mut bundle = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return err(StatusCode::BAD_REQUEST, &format!("Malformed multipart body: {e}")),
-        };
-        match field.name().unwrap_or_default() {
-            "file" => match hash_field(field, max, !sink, keep).await {
-                Ok(u) => upload = Some(u),
-                Err(r) => return r,
-            },
-            "package_url" => package_url = field.text().await.ok(),
-            "attestation_bundle" => bundle = field.text().await.ok(),
-            _ => {}
-        }
-    }
+    let (upload, package_url, bundle) = match read_form(&mut multipart, max, sink, keep).await {
+        Ok(form) => form,
+        Err(r) => return r,
+    };
     let upload = match (upload, package_url) {
         (Some(u), _) => u,
         (None, Some(url)) => match fetch_object(&state, &url).await {
@@ -131,10 +116,47 @@ pub(super) async fn publish(
         Ok(ident) => ident,
         Err(message) => return err(StatusCode::UNPROCESSABLE_ENTITY, &message),
     };
+    store(&state, &headers, (&org, &registry), upload, ident, bundle)
+}
+
+/// The publish form's parts: the file (hashed as it arrives), or a staged object's
+/// `package_url`, and the attestation bundle.
+async fn read_form(
+    multipart: &mut Multipart,
+    max: u64,
+    sink: bool,
+    keep: bool,
+) -> Result<(Option<Upload>, Option<String>, Option<String>), Response> {
+    let (mut upload, mut package_url, mut bundle) = (None, None, None);
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok((upload, package_url, bundle)),
+            Err(e) => return Err(err(StatusCode::BAD_REQUEST, &format!("Malformed multipart body: {e}"))),
+        };
+        match field.name().unwrap_or_default() {
+            "file" => upload = Some(hash_field(field, max, !sink, keep).await?),
+            "package_url" => package_url = field.text().await.ok(),
+            "attestation_bundle" => bundle = field.text().await.ok(),
+            _ => {}
+        }
+    }
+}
+
+/// Stores a package read from an upload, unless the registry holds it already (its
+/// name, version and variant): 201 with the package, or 409.
+fn store(
+    state: &Shared,
+    headers: &HeaderMap,
+    (org, registry): (&str, &str),
+    upload: Upload,
+    ident: identity::Ident,
+    bundle: Option<String>,
+) -> Response {
     let mut s = state.lock().unwrap();
     // A package is its name, version and variant (the architecture, wheel tags or
     // platform), as the registry reads them from the package.
-    if s.registries[&registry].packages.iter().any(|p| p.same_package(&ident)) {
+    if s.registries[registry].packages.iter().any(|p| p.same_package(&ident)) {
         return err(StatusCode::CONFLICT, "Package version already exists");
     }
     s.counter += 1;
@@ -150,10 +172,10 @@ pub(super) async fn publish(
         created_at: format!("2026-11-27T00:00:{:02}Z", s.counter % 60),
         attestation_bundle: bundle,
     };
-    let body = package_json(&s, &base_url(&headers), &org, &registry, &pkg);
+    let body = package_json(&s, &base_url(headers), org, registry, &pkg);
     let lag = Duration::from_millis(s.cfg().list_lag_ms);
     s.listed_from.insert(pkg.id.clone(), std::time::Instant::now() + lag);
-    s.registries.get_mut(&registry).unwrap().packages.push(pkg);
+    s.registries.get_mut(registry).unwrap().packages.push(pkg);
     let mut resp = (StatusCode::CREATED, axum::Json(body)).into_response();
     resp.extensions_mut().insert(FileName(upload.file_name));
     resp

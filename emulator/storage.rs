@@ -205,66 +205,60 @@ pub(super) async fn upload_slot(
     .into_response()
 }
 
-pub(super) async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
-    let xml = |status: StatusCode, code: &str, msg: &str| {
-        (
-            status,
-            [("content-type", "application/xml")],
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{msg}</Message></Error>"
-            ),
-        )
-            .into_response()
-    };
+/// An S3-style error answer.
+fn s3_error(status: StatusCode, code: &str, msg: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/xml")],
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{msg}</Message></Error>"
+        ),
+    )
+        .into_response()
+}
+
+/// What every storage request is refused for: a Buildkite token sent to the storage
+/// host, or no `Content-Length`.
+fn refuse_unsigned(headers: &HeaderMap) -> Option<Response> {
     if headers.contains_key("authorization") {
-        return xml(
+        return Some(s3_error(
             StatusCode::BAD_REQUEST,
             "InvalidArgument",
             "Unsupported Authorization Type",
-        );
+        ));
     }
-    if !headers.contains_key("content-length") {
-        return xml(
+    let length = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if length.is_none() {
+        return Some(s3_error(
             StatusCode::LENGTH_REQUIRED,
             "MissingContentLength",
             "You must provide the Content-Length HTTP header.",
-        );
+        ));
     }
-    let mut fields = BTreeMap::new();
-    let mut upload = None;
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return xml(StatusCode::BAD_REQUEST, "MalformedPOSTRequest", &e.to_string()),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            match hash_field(field, 0, true, true).await {
-                Ok(u) => upload = Some(u),
-                Err(r) => return r,
-            }
-        } else if upload.is_some() {
-            return xml(
-                StatusCode::BAD_REQUEST,
-                "InvalidArgument",
-                "The file must be the last field of the form",
-            );
-        } else {
-            fields.insert(name, field.text().await.unwrap_or_default());
-        }
+    None
+}
+
+pub(super) async fn storage(State(state): State<Shared>, headers: HeaderMap, mut multipart: Multipart) -> Response {
+    if let Some(refused) = refuse_unsigned(&headers) {
+        return refused;
     }
+    let (fields, upload) = match read_post_form(&mut multipart).await {
+        Ok(form) => form,
+        Err(r) => return r,
+    };
     let mut s = state.lock().unwrap();
     let policy = fields.get("policy").cloned().unwrap_or_default();
     if !s.policies.contains(&policy) || fields.get("x-amz-signature") != Some(&format!("sig-{policy}")) {
-        return xml(
+        return s3_error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Invalid according to Policy: Policy Condition failed",
         );
     }
     let Some(upload) = upload else {
-        return xml(
+        return s3_error(
             StatusCode::BAD_REQUEST,
             "InvalidArgument",
             "POST requires exactly one file upload per request.",
@@ -277,6 +271,37 @@ pub(super) async fn storage(State(state): State<Shared>, headers: HeaderMap, mut
         .replace("${filename}", &upload.file_name);
     s.objects.insert(key, upload);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A POST form's fields and its file, which must come last.
+async fn read_post_form(multipart: &mut Multipart) -> Result<(BTreeMap<String, String>, Option<Upload>), Response> {
+    let mut fields = BTreeMap::new();
+    let mut upload = None;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok((fields, upload)),
+            Err(e) => {
+                return Err(s3_error(
+                    StatusCode::BAD_REQUEST,
+                    "MalformedPOSTRequest",
+                    &e.to_string(),
+                ));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            upload = Some(hash_field(field, 0, true, true).await?);
+        } else if upload.is_some() {
+            return Err(s3_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "The file must be the last field of the form",
+            ));
+        } else {
+            fields.insert(name, field.text().await.unwrap_or_default());
+        }
+    }
 }
 
 /// An upload slot in the signed-URL shape: the URL names the object (without the
@@ -303,14 +328,9 @@ pub(super) async fn storage_put(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let xml = |status: StatusCode, code: &str, msg: &str| {
-        (
-            status,
-            [("content-type", "application/xml")],
-            format!("<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{msg}</Message></Error>"),
-        )
-            .into_response()
-    };
+    if let Some(refused) = refuse_unsigned(&headers) {
+        return refused;
+    }
     let header = |name: &str| {
         headers
             .get(name)
@@ -318,34 +338,33 @@ pub(super) async fn storage_put(
             .unwrap_or_default()
             .to_owned()
     };
-    if headers.contains_key("authorization") {
-        return xml(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument",
-            "Unsupported Authorization Type",
-        );
-    }
-    let Ok(length) = header("content-length").parse::<u64>() else {
-        return xml(
-            StatusCode::LENGTH_REQUIRED,
-            "MissingContentLength",
-            "You must provide the Content-Length HTTP header.",
-        );
-    };
     let policy = header("x-goog-meta-slot");
     let signed = query.get("X-Goog-Signature") == Some(&format!("sig-{policy}"));
     if !signed
         || !state.lock().unwrap().policies.contains(&policy)
         || header("content-type") != "application/octet-stream"
     {
-        return xml(
+        return s3_error(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
         );
     }
-    let disposition = header("content-disposition");
-    let file_name = match disposition.split_once("filename*=UTF-8''") {
+    let length = header("content-length").parse::<u64>().unwrap_or_default();
+    let file_name = put_file_name(&header("content-disposition"), &key);
+    match spool_body(body, length, file_name).await {
+        Ok(upload) => {
+            state.lock().unwrap().objects.insert(key, upload);
+            StatusCode::OK.into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// The file name a PUT names in its `Content-Disposition` (RFC 6266 `filename*` first),
+/// else the object key's last segment.
+fn put_file_name(disposition: &str, key: &str) -> String {
+    match disposition.split_once("filename*=UTF-8''") {
         Some((_, encoded)) => percent_decode(encoded),
         None => disposition
             .split_once("filename=\"")
@@ -354,27 +373,30 @@ pub(super) async fn storage_put(
                 || key.rsplit('/').next().unwrap_or_default().to_owned(),
                 |(name, _)| name.to_owned(),
             ),
-    };
+    }
+}
+
+/// A PUT body, hashed as it arrives, which must be exactly `length` bytes.
+async fn spool_body(body: Body, length: u64, file_name: String) -> Result<Upload, Response> {
+    use futures_util::StreamExt;
     let mut spool = Spool::new(true, true);
     let mut stream = body.into_data_stream();
-    use futures_util::StreamExt;
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
-            return xml(
+            return Err(s3_error(
                 StatusCode::BAD_REQUEST,
                 "IncompleteBody",
                 "The request body ended early.",
-            );
+            ));
         };
         spool.push(&chunk);
     }
     if spool.size != length {
-        return xml(
+        return Err(s3_error(
             StatusCode::BAD_REQUEST,
             "IncompleteBody",
             "The body does not match the Content-Length.",
-        );
+        ));
     }
-    state.lock().unwrap().objects.insert(key, spool.finish(file_name));
-    StatusCode::OK.into_response()
+    Ok(spool.finish(file_name))
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use thiserror::Error;
 
-use crate::config::IfNoFilesFound;
+use crate::config::{IfNoFilesFound, Patterns};
 use crate::discover::{DiscoverError, Found, discover};
 
 /// Why no bundle could be built: the patterns (whose failures exit like the
@@ -36,7 +36,7 @@ pub struct Bundle {
 
 /// Builds the bundle from the files matching `patterns` under `root`; `None` when no
 /// pattern is given or nothing matched (and that was allowed).
-pub fn build(root: &Path, patterns: &[String], if_none: IfNoFilesFound) -> Result<Option<Bundle>, AttestationError> {
+pub fn build(root: &Path, patterns: &Patterns, if_none: IfNoFilesFound) -> Result<Option<Bundle>, AttestationError> {
     if patterns.is_empty() {
         return Ok(None);
     }
@@ -82,9 +82,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("b.json"), "{\n  \"payload\": \"line1\\nline2\"\n}\n").unwrap();
         std::fs::write(dir.path().join("a.json"), "[1,\n2]").unwrap();
-        let b = build(dir.path(), &["*.json".into()], IfNoFilesFound::Error)
-            .unwrap()
-            .unwrap();
+        let b = build(
+            dir.path(),
+            &Patterns::parse(&["*.json"]).unwrap(),
+            IfNoFilesFound::Error,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(b.files, ["a.json", "b.json"]);
         assert_eq!(b.text, "[1,2]\n{\"payload\":\"line1\\nline2\"}\n");
         assert_eq!(b.text.lines().count(), 2);
@@ -94,7 +98,12 @@ mod tests {
     fn non_json_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bad.json"), "not json").unwrap();
-        let err = build(dir.path(), &["*.json".into()], IfNoFilesFound::Error).unwrap_err();
+        let err = build(
+            dir.path(),
+            &Patterns::parse(&["*.json"]).unwrap(),
+            IfNoFilesFound::Error,
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("bad.json is not valid JSON"), "{err:#}");
     }
 }

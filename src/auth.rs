@@ -106,40 +106,7 @@ impl Auth {
                     spelling.setting("oidc", "auto")
                 )));
             }
-            (_, mode) => match ci.platform {
-                Platform::Buildkite => Kind::BuildkiteOidc,
-                Platform::GitHub => match (
-                    ci.var("ACTIONS_ID_TOKEN_REQUEST_URL"),
-                    ci.var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-                ) {
-                    (Some(url), Some(request_token)) => {
-                        let request_token = Secret::new(request_token);
-                        ci.protect(&request_token).await;
-                        Kind::GitHubOidc {
-                            url: url.to_owned(),
-                            request_token,
-                        }
-                    }
-                    _ => {
-                        return Err(AuthError::MissingIdTokenPermission {
-                            token_var: token_var.to_owned(),
-                        });
-                    }
-                },
-                Platform::Local => {
-                    let why = if mode == OidcMode::Required {
-                        format!(
-                            "{} needs Buildkite or GitHub Actions; ",
-                            spelling.setting("oidc", "true")
-                        )
-                    } else {
-                        String::new()
-                    };
-                    return Err(AuthError::NoCredentials(format!(
-                        "no API token: {why}set {token_var} to an API token with the read_packages and write_packages scopes"
-                    )));
-                }
-            },
+            (_, mode) => oidc_kind(&ci, token_var, mode, spelling).await?,
         };
         Ok(Auth {
             kind,
@@ -194,6 +161,42 @@ impl Auth {
         let left = remaining_lifetime(&token).unwrap_or(OIDC_LIFETIME);
         *cached = Some((token.clone(), Instant::now() + left.saturating_sub(OIDC_MARGIN)));
         Ok(token)
+    }
+}
+
+/// Where OIDC tokens come from on this CI, or why there are none.
+async fn oidc_kind(ci: &Ci, token_var: &str, mode: OidcMode, spelling: Spelling) -> Result<Kind, AuthError> {
+    match ci.platform {
+        Platform::Buildkite => Ok(Kind::BuildkiteOidc),
+        Platform::GitHub => match (
+            ci.var("ACTIONS_ID_TOKEN_REQUEST_URL"),
+            ci.var("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        ) {
+            (Some(url), Some(request_token)) => {
+                let request_token = Secret::new(request_token);
+                ci.protect(&request_token).await;
+                Ok(Kind::GitHubOidc {
+                    url: url.to_owned(),
+                    request_token,
+                })
+            }
+            _ => Err(AuthError::MissingIdTokenPermission {
+                token_var: token_var.to_owned(),
+            }),
+        },
+        Platform::Local => {
+            let why = if mode == OidcMode::Required {
+                format!(
+                    "{} needs Buildkite or GitHub Actions; ",
+                    spelling.setting("oidc", "true")
+                )
+            } else {
+                String::new()
+            };
+            Err(AuthError::NoCredentials(format!(
+                "no API token: {why}set {token_var} to an API token with the read_packages and write_packages scopes"
+            )))
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::config::IfNoFilesFound;
+use crate::config::{IfNoFilesFound, Pattern, Patterns};
 
 /// A file found by discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,67 +78,35 @@ pub enum DiscoverError {
 pub fn discover(
     root: &Path,
     option: &'static str,
-    patterns: &[String],
+    patterns: &Patterns,
     if_none: IfNoFilesFound,
 ) -> Result<Discovery, DiscoverError> {
     let root_real = root.canonicalize().map_err(|source| DiscoverError::Io {
         path: root.display().to_string(),
         source,
     })?;
-    let excludes: Vec<glob::Pattern> = patterns
-        .iter()
-        .filter_map(|p| p.strip_prefix('!'))
-        .filter_map(|p| glob::Pattern::new(p).ok())
-        .collect();
-    let options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: true,
+    let walk = Walk {
+        root,
+        root_real: &root_real,
+        excludes: patterns.excludes().collect(),
     };
-
     let mut seen = BTreeSet::new();
     let mut out = Discovery::default();
-    for pattern in patterns.iter().filter(|p| !p.starts_with('!')) {
-        let mut matched = PatternMatch {
-            pattern: pattern.clone(),
-            files: Vec::new(),
-            skipped_dirs: Vec::new(),
-        };
-        let mut excluded = 0usize;
-        let matcher = glob::Pattern::new(pattern).expect("patterns were validated by config");
-        for (path, kind) in candidates(root, &root_real, pattern)? {
-            let rel = relative(root, &path);
-            if !matcher.matches_with(&rel, options) {
-                continue;
-            }
-            if excludes.iter().any(|ex| ex.matches_with(&rel, options)) {
-                excluded += 1;
-                continue;
-            }
-            if is_dir(&path, &rel, kind, &root_real, literal(pattern))? {
-                matched.skipped_dirs.push(rel);
-                continue;
-            }
-            if seen.insert(rel.clone()) {
-                matched.files.push(rel.clone());
-                out.files.push(Found { rel, path });
-            } else {
-                matched.files.push(rel);
-            }
-        }
+    for pattern in patterns.includes() {
+        let (matched, excluded) = walk.expand(pattern, &mut seen, &mut out.files)?;
         if matched.files.is_empty() {
             let detail = why_empty(&matched, excluded);
             match if_none {
                 IfNoFilesFound::Error => {
                     return Err(DiscoverError::NoMatch {
                         option,
-                        pattern: pattern.clone(),
+                        pattern: pattern.text.clone(),
                         detail,
                     });
                 }
                 IfNoFilesFound::Warn => out
                     .warnings
-                    .push(format!("{option} pattern {pattern:?} matched no files{detail}")),
+                    .push(format!("{option} pattern {:?} matched no files{detail}", pattern.text)),
                 IfNoFilesFound::Ignore => {}
             }
         }
@@ -146,6 +114,57 @@ pub fn discover(
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// Where discovery looks, and what it leaves out.
+struct Walk<'a> {
+    root: &'a Path,
+    root_real: &'a Path,
+    excludes: Vec<&'a Pattern>,
+}
+
+impl Walk<'_> {
+    /// What one include pattern matched (each new file also added to `files`, once
+    /// across patterns), and how many matches an exclude removed.
+    fn expand(
+        &self,
+        pattern: &Pattern,
+        seen: &mut BTreeSet<String>,
+        files: &mut Vec<Found>,
+    ) -> Result<(PatternMatch, usize), DiscoverError> {
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: true,
+        };
+        let mut matched = PatternMatch {
+            pattern: pattern.text.clone(),
+            files: Vec::new(),
+            skipped_dirs: Vec::new(),
+        };
+        let mut excluded = 0usize;
+        for (path, kind) in candidates(self.root, self.root_real, &pattern.text)? {
+            let rel = relative(self.root, &path);
+            if !pattern.glob.matches_with(&rel, options) {
+                continue;
+            }
+            if self.excludes.iter().any(|ex| ex.glob.matches_with(&rel, options)) {
+                excluded += 1;
+                continue;
+            }
+            if is_dir(&path, &rel, kind, self.root_real, literal(&pattern.text))? {
+                matched.skipped_dirs.push(rel);
+                continue;
+            }
+            if seen.insert(rel.clone()) {
+                matched.files.push(rel.clone());
+                files.push(Found { rel, path });
+            } else {
+                matched.files.push(rel);
+            }
+        }
+        Ok((matched, excluded))
+    }
 }
 
 /// Why a pattern that matched no file matched nothing, when it can be told.
@@ -362,7 +381,7 @@ mod tests {
     }
 
     fn run(dir: &Path, patterns: &[&str]) -> Result<Discovery, DiscoverError> {
-        let p: Vec<String> = patterns.iter().map(|s| (*s).to_owned()).collect();
+        let p = Patterns::parse(patterns).unwrap();
         discover(dir, "artifacts", &p, IfNoFilesFound::Error)
     }
 
@@ -466,7 +485,7 @@ mod tests {
     #[test]
     fn warn_mode_records_the_empty_pattern() {
         let d = tree(&["dist/x.deb"]);
-        let p = vec!["dist/*.rpm".to_owned(), "dist/*.deb".to_owned()];
+        let p = Patterns::parse(&["dist/*.rpm", "dist/*.deb"]).unwrap();
         let found = discover(d.path(), "artifacts", &p, IfNoFilesFound::Warn).unwrap();
         assert_eq!(found.warnings.len(), 1);
         assert_eq!(rels(&found), ["dist/x.deb"]);

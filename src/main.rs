@@ -4,6 +4,10 @@
 
 use std::process::ExitCode;
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the one place the process environment is read (see clippy.toml)"
+)]
 fn main() -> ExitCode {
     // Values that are not UTF-8 are passed on by name, so the run can say what is
     // wrong with them instead of treating them as unset.

@@ -12,6 +12,7 @@
 pub mod error;
 mod network;
 pub mod options;
+mod patterns;
 mod platform;
 mod sections;
 pub mod sources;
@@ -26,6 +27,7 @@ use reqwest::Url;
 
 pub use error::ConfigError;
 pub use network::{Network, ProxyUrl};
+pub use patterns::{Pattern, Patterns};
 pub use platform::Platform;
 use sections::{ApiTarget, Connection, Files, Registries, Reporting, Upload};
 use sources::RawMap;
@@ -84,7 +86,7 @@ impl Config {
     }
     /// Glob patterns, in the order given (excludes start with `!`).
     #[must_use]
-    pub fn artifacts(&self) -> &[String] {
+    pub fn artifacts(&self) -> &Patterns {
         &self.files.artifacts
     }
     /// Artifact queries for `buildkite-agent artifact download`.
@@ -103,7 +105,7 @@ impl Config {
     }
     /// Glob patterns of attestation files.
     #[must_use]
-    pub fn attestations(&self) -> &[String] {
+    pub fn attestations(&self) -> &Patterns {
         &self.files.attestations
     }
     #[must_use]
@@ -378,7 +380,7 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(c.artifacts(), vec!["dist/*.deb", "!dist/*-dbg*"]);
+        assert_eq!(c.artifacts().texts(), vec!["dist/*.deb", "!dist/*-dbg*"]);
         assert_eq!(c.concurrency(), 8);
         assert!(c.dry_run());
         assert_eq!(c.organization(), "acme");
@@ -398,7 +400,7 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(c.artifacts(), vec!["a/*.deb", "b/*.deb"]);
+        assert_eq!(c.artifacts().texts(), vec!["a/*.deb", "b/*.deb"]);
         assert_eq!(c.if_exists(), IfExists::Skip);
     }
 
@@ -416,7 +418,7 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(c.artifacts(), vec!["a/*.deb", "b/*.rpm"]);
+        assert_eq!(c.artifacts().texts(), vec!["a/*.deb", "b/*.rpm"]);
         assert_eq!(c.if_exists(), IfExists::Replace);
         assert!(c.dry_run());
         assert!(c.report_file().is_none());
@@ -444,7 +446,7 @@ mod tests {
             ("PACKAGE_PUBLISHER_ARTIFACTS", "./dist//*.deb\n!./dist/x.deb"),
         ])
         .unwrap();
-        assert_eq!(c.artifacts(), vec!["dist/*.deb", "!dist/x.deb"]);
+        assert_eq!(c.artifacts().texts(), vec!["dist/*.deb", "!dist/x.deb"]);
     }
 
     #[test]

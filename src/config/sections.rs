@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::error::{ConfigError, looks_like_token, show_value};
+use super::patterns::Patterns;
 use super::platform::Platform;
 use super::validate::{RegistryRef, Validator, check_slug};
 use super::values::{IfExists, IfNoFilesFound, OidcMode, UploadMethod};
@@ -175,11 +176,11 @@ fn destinations(
 /// `attestations`.
 #[derive(Debug, Clone)]
 pub(super) struct Files {
-    pub artifacts: Vec<String>,
+    pub artifacts: Patterns,
     pub download: Vec<String>,
     pub download_build: Option<String>,
     pub if_no_files_found: IfNoFilesFound,
-    pub attestations: Vec<String>,
+    pub attestations: Patterns,
 }
 
 pub(super) fn files(v: &Validator<'_>, promote_only: bool) -> Result<Files, ConfigError> {
@@ -190,10 +191,10 @@ pub(super) fn files(v: &Validator<'_>, promote_only: bool) -> Result<Files, Conf
             "give one or more glob patterns of files to publish, for example `dist/*.deb`".to_owned(),
         ));
     }
-    if !artifacts.is_empty() && artifacts.iter().all(|p| p.starts_with('!')) {
+    if !artifacts.is_empty() && artifacts.includes().next().is_none() {
         return Err(v.invalid(
             "artifacts",
-            &artifacts.join(", "),
+            &artifacts.texts().join(", "),
             "at least one pattern must include files (only `!` excludes were given)".to_owned(),
         ));
     }

@@ -9,6 +9,7 @@ use reqwest::Url;
 
 use super::error::{ConfigError, show_value};
 use super::options;
+use super::patterns::Patterns;
 use super::platform::Platform;
 use super::sources::{RawMap, RawValue};
 use super::spelling::Spelling;
@@ -144,7 +145,7 @@ impl Validator<'_> {
 
     /// Glob patterns: each must compile, stay relative, and not climb out of the
     /// working directory.
-    pub fn patterns(&self, name: &'static str) -> Result<Vec<String>, ConfigError> {
+    pub fn patterns(&self, name: &'static str) -> Result<Patterns, ConfigError> {
         let raw = self.list(name);
         // An absolute path is refused before normalising, which would drop its `/`.
         if let Some(abs) = raw
@@ -172,18 +173,17 @@ impl Validator<'_> {
                         .to_owned(),
                 ));
             }
-            if let Err(err) = glob::Pattern::new(body) {
-                return Err(self.invalid(
-                    name,
-                    item,
-                    format!(
-                        "it is not a valid glob pattern ({}); use `*`, `?`, `**` and `[...]`",
-                        err.msg
-                    ),
-                ));
-            }
         }
-        Ok(items)
+        Patterns::parse(&items).map_err(|(item, err)| {
+            self.invalid(
+                name,
+                &item,
+                format!(
+                    "it is not a valid glob pattern ({}); use `*`, `?`, `**` and `[...]`",
+                    err.msg
+                ),
+            )
+        })
     }
 
     pub fn api_url(&self) -> Result<Url, ConfigError> {

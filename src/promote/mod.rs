@@ -266,33 +266,8 @@ impl Promoter {
         if err.is_ambiguous() {
             attempts.maybe_ours.store(true, Ordering::SeqCst);
         }
-        if err.is_already_exists() || err.is_ambiguous() {
-            let found = if err.is_already_exists() {
-                let (found, waited) = self.settle_destination(entry, dest, cancel).await?;
-                if matches!(found, Destination::Absent) && attempts.may_have_landed() {
-                    let why = format!(
-                        "{dest:?} refuses it as a duplicate, but did not list it within {} s (settle-timeout)",
-                        waited.as_secs()
-                    );
-                    return Err(unverified(entry, dest, why));
-                }
-                found
-            } else {
-                self.check_destination(entry, dest).await?
-            };
-            match found {
-                Destination::Identical(pkg) => return Ok((PromotionStatus::Identical, Some(*pkg))),
-                Destination::Others(digests) if err.is_already_exists() => {
-                    return Err(PromoteError::Different {
-                        name: entry.name.clone().unwrap_or_default(),
-                        version: entry.version.clone().unwrap_or_default(),
-                        dest: dest.to_owned(),
-                        theirs: digests.join(", "),
-                        ours: entry.sha256.clone(),
-                    });
-                }
-                _ => {}
-            }
+        if let Some(done) = self.look_after_failure(entry, dest, &err, cancel, attempts).await? {
+            return Ok(done);
         }
         if err.status() == Some(404) {
             return Err(PromoteError::Gone {
@@ -304,6 +279,45 @@ impl Promoter {
             });
         }
         Err(PromoteError::Copy(err))
+    }
+
+    /// After a duplicate refusal (the listing waited for) or an ambiguous failure, what
+    /// the destination holds settles the promotion; `None`: it does not (copy again, or
+    /// fail with the copy's own error).
+    async fn look_after_failure(
+        &self,
+        entry: &Entry,
+        dest: &str,
+        err: &crate::api::ApiError,
+        cancel: &CancellationToken,
+        attempts: &Attempts,
+    ) -> Result<Option<Copied>, PromoteError> {
+        let found = if err.is_already_exists() {
+            let (found, waited) = self.settle_destination(entry, dest, cancel).await?;
+            if matches!(found, Destination::Absent) && attempts.may_have_landed() {
+                let why = format!(
+                    "{dest:?} refuses it as a duplicate, but did not list it within {} s (settle-timeout)",
+                    waited.as_secs()
+                );
+                return Err(unverified(entry, dest, why));
+            }
+            found
+        } else if err.is_ambiguous() {
+            self.check_destination(entry, dest).await?
+        } else {
+            return Ok(None);
+        };
+        match found {
+            Destination::Identical(pkg) => Ok(Some((PromotionStatus::Identical, Some(*pkg)))),
+            Destination::Others(digests) if err.is_already_exists() => Err(PromoteError::Different {
+                name: entry.name.clone().unwrap_or_default(),
+                version: entry.version.clone().unwrap_or_default(),
+                dest: dest.to_owned(),
+                theirs: digests.join(", "),
+                ours: entry.sha256.clone(),
+            }),
+            _ => Ok(None),
+        }
     }
 
     /// After the destination refused a copy as a duplicate: looks until the copy shows

@@ -118,33 +118,17 @@ fn publish_outcome(report: &Report) -> String {
     let t = &report.totals;
     let to = target(report, &report.registry);
     if report.dry_run {
-        let verdict = if t.failed > 0 { "❌ Dry run" } else { "📝 Dry run" };
-        let mut parts = Vec::new();
-        for (n, label) in [
-            (t.planned, "would be published"),
-            (t.identical, "already there"),
-            (t.skipped, "would be skipped"),
-            (t.failed, "would fail"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {label}"));
-            }
-        }
-        if parts.is_empty() {
-            parts.push("no files".to_owned());
-        }
-        return format!("{verdict} for {to}: {}", parts.join(", "));
+        return dry_run_outcome(report, &to);
     }
     if report.error.is_some() && t.files == 0 {
         return format!("❌ Nothing was published to {to}");
     }
-    let written = report.written();
+    let promoted = if report.promote_to.is_empty() {
+        ""
+    } else {
+        "; nothing was promoted"
+    };
     if t.failed > 0 {
-        let promoted = if report.promote_to.is_empty() {
-            ""
-        } else {
-            "; nothing was promoted"
-        };
         return format!(
             "❌ {} of {} to {to} failed{promoted}",
             t.failed,
@@ -152,17 +136,12 @@ fn publish_outcome(report: &Report) -> String {
         );
     }
     if t.unverified > 0 {
-        let promoted = if report.promote_to.is_empty() {
-            ""
-        } else {
-            "; nothing was promoted"
-        };
         return format!(
             "⚠️ {} to {to} may have landed but could not be confirmed{promoted}",
             plural(t.unverified, "upload", "uploads")
         );
     }
-    let mut sentence = format!("Published {} to {to}", plural(written, "package", "packages"));
+    let mut sentence = format!("Published {} to {to}", plural(report.written(), "package", "packages"));
     let already = t.identical + t.skipped;
     if already > 0 {
         let _ = write!(sentence, " ({already} already there)");
@@ -170,21 +149,49 @@ fn publish_outcome(report: &Report) -> String {
     if report.promote_to.is_empty() {
         return format!("✅ {sentence}");
     }
+    promoted_outcome(report, &sentence)
+}
+
+/// A dry run's sentence: what the real run would do.
+fn dry_run_outcome(report: &Report, to: &str) -> String {
+    let t = &report.totals;
+    let verdict = if t.failed > 0 { "❌ Dry run" } else { "📝 Dry run" };
+    let parts: Vec<String> = [
+        (t.planned, "would be published"),
+        (t.identical, "already there"),
+        (t.skipped, "would be skipped"),
+        (t.failed, "would fail"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, label)| format!("{n} {label}"))
+    .collect();
+    let said = if parts.is_empty() {
+        "no files".to_owned()
+    } else {
+        parts.join(", ")
+    };
+    format!("{verdict} for {to}: {said}")
+}
+
+/// The sentence of a run that published everything and then promoted.
+fn promoted_outcome(report: &Report, published: &str) -> String {
+    let t = &report.totals;
     if t.promotion_failed + t.promotion_skipped > 0 {
         return format!(
-            "❌ {sentence}, but {} to {} did not succeed",
+            "❌ {published}, but {} to {} did not succeed",
             plural(t.promotion_failed + t.promotion_skipped, "promotion", "promotions"),
             destinations(report)
         );
     }
     if t.promotion_unverified > 0 {
         return format!(
-            "⚠️ {sentence}, but {} to {} could not be confirmed",
+            "⚠️ {published}, but {} to {} could not be confirmed",
             plural(t.promotion_unverified, "copy", "copies"),
             destinations(report)
         );
     }
-    format!("✅ {sentence} and promoted them to {}", destinations(report))
+    format!("✅ {published} and promoted them to {}", destinations(report))
 }
 
 fn planned_promotions(report: &Report) -> usize {
