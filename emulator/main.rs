@@ -6,6 +6,11 @@
 //! cargo run --example emulator -- --port 8787 --registry debs:debian --registry production:debian
 //! ```
 
+#![allow(
+    unreachable_pub,
+    reason = "test and emulator code shares items across its files; it is no API"
+)]
+
 #[allow(dead_code)] // Handle and start() serve the integration tests, which include this module.
 mod server;
 mod tls;

@@ -10,7 +10,7 @@ use crate::package::{self, Expect, Identity, Invalid};
 
 /// A planned upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     /// Path relative to the working directory, as reported.
     pub rel: String,
     /// Absolute path.
@@ -33,7 +33,7 @@ impl Artifact {
     /// the hash out here and computes it while the upload streams the file (one read
     /// instead of two); dry runs and promote-only steps hash up front. Blocking: run it
     /// on a blocking thread.
-    pub fn plan(rel: String, path: PathBuf, hash: bool) -> std::io::Result<Artifact> {
+    pub(crate) fn plan(rel: String, path: PathBuf, hash: bool) -> std::io::Result<Artifact> {
         // Opening proves the file is readable before anything is sent.
         let (mut file, meta) = open_checked(&path, None)?;
         let file_id = file_identity(&meta);
@@ -63,7 +63,7 @@ impl Artifact {
     /// Reads the identity again as a package for a registry of `ecosystem`, when the
     /// file was taken for another kind (a `.tgz` on a Helm registry must be a chart,
     /// anything on a Files registry follows the file-name rule). Blocking.
-    pub fn expect(&mut self, ecosystem: package::Ecosystem) -> std::io::Result<()> {
+    pub(crate) fn expect(&mut self, ecosystem: package::Ecosystem) -> std::io::Result<()> {
         if self
             .identity
             .as_ref()
@@ -79,14 +79,14 @@ impl Artifact {
 
     /// How messages name the package: its identity, else its file name.
     #[must_use]
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         self.identity
             .as_ref()
             .map_or_else(|_| self.file_name.clone(), Identity::describe)
     }
 
     /// Makes sure the sha256 is known, reading the file if no upload computed it.
-    pub async fn ensure_hash(&mut self) -> std::io::Result<()> {
+    pub(crate) async fn ensure_hash(&mut self) -> std::io::Result<()> {
         if self.sha256.is_empty() {
             let (size, sha256) = hash_file(&self.path, self.file_id).await?;
             self.size = size;
@@ -98,7 +98,7 @@ impl Artifact {
 
 /// Reads a planned file through sha256 on a blocking thread, returning its size and
 /// hex digest.
-pub async fn hash_file(path: &Path, file_id: Option<(u64, u64)>) -> std::io::Result<(u64, String)> {
+pub(crate) async fn hash_file(path: &Path, file_id: Option<(u64, u64)>) -> std::io::Result<(u64, String)> {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || {
         let (file, meta) = open_checked(&path, file_id)?;
@@ -131,7 +131,10 @@ fn hash_open_file(mut file: std::fs::File, len: u64) -> std::io::Result<(u64, St
 /// Opens a file for reading and checks it is (still) a regular file, and the one
 /// planned when `expected` names it. The open never blocks: a FIFO swapped in after
 /// discovery is refused instead of hanging the run.
-pub fn open_checked(path: &Path, expected: Option<(u64, u64)>) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+pub(crate) fn open_checked(
+    path: &Path,
+    expected: Option<(u64, u64)>,
+) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

@@ -15,7 +15,7 @@ use crate::discover::{DiscoverError, Found, discover};
 /// Why no bundle could be built: the patterns (whose failures exit like the
 /// `artifacts` patterns'), or a file that is not a usable attestation.
 #[derive(Debug, Error)]
-pub enum AttestationError {
+pub(crate) enum AttestationError {
     #[error(transparent)]
     Discover(#[from] DiscoverError),
     #[error("{0:#}")]
@@ -23,11 +23,11 @@ pub enum AttestationError {
 }
 
 /// The largest attestation file accepted, in bytes.
-pub const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
 /// A bundle and the files it was built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bundle {
+pub(crate) struct Bundle {
     /// JSON lines, one attestation each.
     pub text: String,
     /// Relative paths of the attestation files, in bundle order.
@@ -36,7 +36,11 @@ pub struct Bundle {
 
 /// Builds the bundle from the files matching `patterns` under `root`; `None` when no
 /// pattern is given or nothing matched (and that was allowed).
-pub fn build(root: &Path, patterns: &Patterns, if_none: IfNoFilesFound) -> Result<Option<Bundle>, AttestationError> {
+pub(crate) fn build(
+    root: &Path,
+    patterns: &Patterns,
+    if_none: IfNoFilesFound,
+) -> Result<Option<Bundle>, AttestationError> {
     if patterns.is_empty() {
         return Ok(None);
     }

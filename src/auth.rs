@@ -18,14 +18,14 @@ use crate::config::{OidcMode, Spelling};
 use crate::secret::Secret;
 
 /// Lifetime asked for (and assumed when a token does not say) for OIDC tokens.
-pub const OIDC_LIFETIME: Duration = Duration::from_secs(300);
+pub(crate) const OIDC_LIFETIME: Duration = Duration::from_secs(300);
 /// A cached OIDC token is replaced once it has less than this left, so the request
 /// that uses it cannot outlive it.
-pub const OIDC_MARGIN: Duration = Duration::from_secs(60);
+pub(crate) const OIDC_MARGIN: Duration = Duration::from_secs(60);
 
 /// Why no credentials could be had.
 #[derive(Debug, Error)]
-pub enum AuthError {
+pub(crate) enum AuthError {
     /// No token and OIDC is off or unavailable.
     #[error("{0}")]
     NoCredentials(String),
@@ -43,7 +43,7 @@ pub enum AuthError {
 
 /// The audience of a registry's OIDC tokens.
 #[must_use]
-pub fn audience(org: &str, registry: &str) -> String {
+pub(crate) fn audience(org: &str, registry: &str) -> String {
     format!("https://packages.buildkite.com/{org}/{registry}")
 }
 
@@ -76,7 +76,7 @@ type Slot = Arc<Mutex<Option<(Secret, Instant)>>>;
 /// Hands out a token per registry. Each audience has its own lock, so concurrent
 /// uploads share one token request, and a slow provider for one registry does not
 /// hold up another; every provider call has a time limit.
-pub struct Auth {
+pub(crate) struct Auth {
     kind: Kind,
     ci: Arc<Ci>,
     client: Client,
@@ -86,7 +86,7 @@ pub struct Auth {
 impl Auth {
     /// Chooses the credential source. Fails before any network call when there is none,
     /// naming the options to change in the user's `spelling`.
-    pub async fn new(
+    pub(crate) async fn new(
         ci: Arc<Ci>,
         client: Client,
         token_var: &str,
@@ -118,12 +118,12 @@ impl Auth {
 
     /// Whether tokens are minted per registry (OIDC).
     #[must_use]
-    pub fn is_oidc(&self) -> bool {
+    pub(crate) fn is_oidc(&self) -> bool {
         !matches!(self.kind, Kind::Static(_))
     }
 
     /// A token valid for `registry`, fresh enough for the request about to be made.
-    pub async fn token(&self, org: &str, registry: &str) -> Result<Secret, AuthError> {
+    pub(crate) async fn token(&self, org: &str, registry: &str) -> Result<Secret, AuthError> {
         let audience = match &self.kind {
             Kind::Static(token) => return Ok(token.clone()),
             _ => audience(org, registry),

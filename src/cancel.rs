@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Starts listening for SIGTERM, SIGINT, SIGHUP and SIGQUIT; returns the token they cancel and calls
 /// `notice` with the signal's name once, when the first arrives.
-pub fn on_signals(notice: impl Fn(&str) + Send + 'static) -> CancellationToken {
+pub(crate) fn on_signals(notice: impl Fn(&str) + Send + 'static) -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     let Some(mut signals) = os::Signals::listen() else {
@@ -36,7 +36,7 @@ mod os {
 
     /// SIGTERM, SIGINT, SIGHUP and SIGQUIT: the Buildkite agent's cancel signal is
     /// configurable (`cancel-signal`), and any of them means "wind down".
-    pub struct Signals {
+    pub(super) struct Signals {
         term: Signal,
         int: Signal,
         hup: Signal,
@@ -44,7 +44,7 @@ mod os {
     }
 
     impl Signals {
-        pub fn listen() -> Option<Signals> {
+        pub(super) fn listen() -> Option<Signals> {
             Some(Signals {
                 term: signal(SignalKind::terminate()).ok()?,
                 int: signal(SignalKind::interrupt()).ok()?,
@@ -54,7 +54,7 @@ mod os {
         }
 
         /// The name of the next signal.
-        pub async fn next(&mut self) -> &'static str {
+        pub(super) async fn next(&mut self) -> &'static str {
             tokio::select! {
                 _ = self.term.recv() => "SIGTERM",
                 _ = self.int.recv() => "SIGINT",

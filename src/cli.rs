@@ -49,14 +49,14 @@ several flags or one comma-separated value."
 /// Publish and promote packages to Buildkite Package Registries.
 #[derive(Debug, Parser)]
 #[command(name = "package-publisher", version = crate::VERSION, about, after_help = EXAMPLES, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 /// A subcommand.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Publish files matching glob patterns (like the CI job, with flags).
     #[command(override_usage = "package-publisher publish --registry <REGISTRY> [OPTIONS] [PATTERN]...", after_help = concat!(
         "Example:\n  package-publisher publish --registry acme/debs 'dist/*.deb' '!dist/*-dbg*.deb' --dry-run",
@@ -100,7 +100,7 @@ pub enum Command {
 }
 
 /// The flags of `publish`, by option.
-pub const PUBLISH_FLAGS: Flags = &[
+pub(crate) const PUBLISH_FLAGS: Flags = &[
     ("organization", "--org"),
     ("api-url", "--api-url"),
     ("registry", "--registry"),
@@ -119,7 +119,7 @@ pub const PUBLISH_FLAGS: Flags = &[
 ];
 
 /// The flags of `promote`, by option.
-pub const PROMOTE_FLAGS: Flags = &[
+pub(crate) const PROMOTE_FLAGS: Flags = &[
     ("organization", "--org"),
     ("api-url", "--api-url"),
     ("promote-from", "--from"),
@@ -132,7 +132,7 @@ pub const PROMOTE_FLAGS: Flags = &[
 ];
 
 /// The flags of `list`, `get`, `copy` and `delete`, by option.
-pub const API_FLAGS: Flags = &[
+pub(crate) const API_FLAGS: Flags = &[
     ("organization", "--org"),
     ("api-url", "--api-url"),
     ("registry", "--registry"),
@@ -142,7 +142,7 @@ pub const API_FLAGS: Flags = &[
 
 /// Where a command talks to.
 #[derive(Debug, Clone, Args)]
-pub struct Target {
+pub(crate) struct Target {
     /// Organization slug [default: `BUILDKITE_ORGANIZATION_SLUG`, or the org of --registry org/slug]
     #[arg(long, value_name = "SLUG")]
     pub org: Option<String>,
@@ -157,7 +157,7 @@ pub struct Target {
 
 /// What an API subcommand talks to, and its time limit.
 #[derive(Debug, Clone, Args)]
-pub struct ApiTarget {
+pub(crate) struct ApiTarget {
     #[command(flatten)]
     pub target: Target,
     /// Registry slug, or org/slug
@@ -170,7 +170,7 @@ pub struct ApiTarget {
 
 /// `publish`.
 #[derive(Debug, Args)]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     #[command(flatten)]
     pub target: Target,
     /// Registry slug, or org/slug
@@ -216,7 +216,7 @@ pub struct PublishArgs {
 
 /// `promote`.
 #[derive(Debug, Args)]
-pub struct PromoteArgs {
+pub(crate) struct PromoteArgs {
     #[command(flatten)]
     pub target: Target,
     /// The registry the packages are in (slug, or org/slug)
@@ -244,7 +244,7 @@ pub struct PromoteArgs {
 
 /// `list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     #[command(flatten)]
     pub api: ApiTarget,
     /// Only packages with this name
@@ -260,7 +260,7 @@ pub struct ListArgs {
 
 /// `get`.
 #[derive(Debug, Args)]
-pub struct IdArgs {
+pub(crate) struct IdArgs {
     #[command(flatten)]
     pub api: ApiTarget,
     /// Package id
@@ -273,7 +273,7 @@ pub struct IdArgs {
 
 /// `copy`.
 #[derive(Debug, Args)]
-pub struct CopyArgs {
+pub(crate) struct CopyArgs {
     #[command(flatten)]
     pub api: ApiTarget,
     /// Destination registry slug
@@ -289,7 +289,7 @@ pub struct CopyArgs {
 
 /// `delete`.
 #[derive(Debug, Args)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     #[command(flatten)]
     pub api: ApiTarget,
     /// Package id
@@ -335,7 +335,7 @@ fn package_id(value: &str) -> Result<String, String> {
 
 /// Parses the arguments. A flag given before any subcommand gets a tip naming the
 /// subcommands that take it.
-pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+pub(crate) fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     let has_subcommand = args.iter().skip(1).any(|a| {
         Cli::command()
             .get_subcommands()
@@ -436,7 +436,7 @@ impl Values {
 impl PublishArgs {
     /// The flags as configuration over the `PACKAGE_PUBLISHER_*` variables.
     #[must_use]
-    pub fn command_line(&self) -> CommandLine {
+    pub(crate) fn command_line(&self) -> CommandLine {
         let mut v = Values::new(PUBLISH_FLAGS);
         v.target(&self.target);
         v.scalar("registry", self.registry.as_ref());
@@ -459,7 +459,7 @@ impl PublishArgs {
 impl PromoteArgs {
     /// The flags as configuration over the `PACKAGE_PUBLISHER_*` variables.
     #[must_use]
-    pub fn command_line(&self) -> CommandLine {
+    pub(crate) fn command_line(&self) -> CommandLine {
         let mut v = Values::new(PROMOTE_FLAGS);
         v.target(&self.target);
         v.scalar("promote-from", Some(&self.from));
@@ -477,7 +477,7 @@ impl ApiTarget {
     /// The flags as configuration over the `PACKAGE_PUBLISHER_*` variables; `to` is
     /// `copy`'s destination.
     #[must_use]
-    pub fn command_line(&self, to: Option<&String>) -> CommandLine {
+    pub(crate) fn command_line(&self, to: Option<&String>) -> CommandLine {
         let mut v = Values::new(API_FLAGS);
         v.target(&self.target);
         v.scalar("registry", self.registry.as_ref());

@@ -23,7 +23,7 @@ use crate::secret::Secret;
 /// Ends a subcommand: its status, or its error on stderr with the error's status. A
 /// closed standard output (the reader went away) ends it quietly and successfully.
 #[must_use]
-pub fn finish(result: Result<ExitStatus, Abort>) -> ExitStatus {
+pub(crate) fn finish(result: Result<ExitStatus, Abort>) -> ExitStatus {
     match result {
         Ok(status) => status,
         Err(Abort(_, err)) if is_broken_pipe(&err) => ExitStatus::Success,
@@ -105,7 +105,7 @@ impl Session {
 }
 
 /// `list`: every package of the registry (optionally by name), as a table or JSON.
-pub async fn list(vars: &BTreeMap<String, String>, args: ListArgs) -> Result<ExitStatus, Abort> {
+pub(crate) async fn list(vars: &BTreeMap<String, String>, args: ListArgs) -> Result<ExitStatus, Abort> {
     let s = session(vars, &args.api, None)?;
     let packages = s
         .client
@@ -141,7 +141,7 @@ pub async fn list(vars: &BTreeMap<String, String>, args: ListArgs) -> Result<Exi
 }
 
 /// `get`: one package.
-pub async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result<ExitStatus, Abort> {
+pub(crate) async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result<ExitStatus, Abort> {
     let s = session(vars, &args.api, None)?;
     let p = s
         .client
@@ -153,7 +153,7 @@ pub async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result<ExitSt
 }
 
 /// `copy`: one package into another registry of the organization.
-pub async fn copy(vars: &BTreeMap<String, String>, args: CopyArgs) -> Result<ExitStatus, Abort> {
+pub(crate) async fn copy(vars: &BTreeMap<String, String>, args: CopyArgs) -> Result<ExitStatus, Abort> {
     let s = session(vars, &args.api, Some(&args.to))?;
     let to = s.config.destination().expect("copy has a destination");
     let (org, from) = (s.config.organization(), s.config.registry());
@@ -229,7 +229,7 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
 }
 
 /// `delete`: one package, after a confirmation on a terminal unless `--yes`.
-pub async fn delete(vars: &BTreeMap<String, String>, args: DeleteArgs) -> Result<ExitStatus, Abort> {
+pub(crate) async fn delete(vars: &BTreeMap<String, String>, args: DeleteArgs) -> Result<ExitStatus, Abort> {
     let s = session(vars, &args.api, None)?;
     let (org, registry) = (s.config.organization(), s.config.registry());
     let mut out = std::io::stdout().lock();

@@ -15,7 +15,7 @@ use crate::config::{IfNoFilesFound, Pattern, Patterns};
 
 /// A file found by discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     /// Path relative to the working directory, with `/` separators: how it is reported.
     pub rel: String,
     /// Absolute path, for reading.
@@ -24,7 +24,7 @@ pub struct Found {
 
 /// What one include pattern matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PatternMatch {
+pub(crate) struct PatternMatch {
     pub pattern: String,
     /// Files this pattern contributed (after excludes), in sorted order.
     pub files: Vec<String>,
@@ -34,7 +34,7 @@ pub struct PatternMatch {
 
 /// The result of discovery.
 #[derive(Debug, Clone, Default)]
-pub struct Discovery {
+pub(crate) struct Discovery {
     /// Files in order: sorted by relative path, each once.
     pub files: Vec<Found>,
     pub patterns: Vec<PatternMatch>,
@@ -44,7 +44,7 @@ pub struct Discovery {
 
 /// Why discovery stopped.
 #[derive(Debug, Error)]
-pub enum DiscoverError {
+pub(crate) enum DiscoverError {
     /// A pattern matched nothing and `if-no-files-found` is `error`.
     #[error(
         "{option} pattern {pattern:?} matched no files{detail} (if-no-files-found: error; set it to `warn` or `ignore` to allow this)"
@@ -75,7 +75,7 @@ pub enum DiscoverError {
 }
 
 /// Expands `patterns` (the option named `option`) under `root`.
-pub fn discover(
+pub(crate) fn discover(
     root: &Path,
     option: &'static str,
     patterns: &Patterns,

@@ -13,11 +13,11 @@ use crate::secret::Secret;
 
 /// At most this many same-name-and-version candidates without digests in the listing
 /// are fetched one by one for them (candidates that carry digests are all kept).
-pub const MAX_CANDIDATES: usize = 1000;
+pub(crate) const MAX_CANDIDATES: usize = 1000;
 
 /// What a lookup is for.
 #[derive(Debug, Clone, Copy)]
-pub enum Key<'a> {
+pub(crate) enum Key<'a> {
     /// A file, by what the package says it is.
     Package(&'a Identity),
     /// A package, by the name and version a registry recorded for it.
@@ -47,7 +47,7 @@ impl Key<'_> {
 
 /// What a registry holds for a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     /// A package with the file's sha256.
     Exact(Package),
     /// One package with the same name and version but other content: another
@@ -65,7 +65,7 @@ impl Found {
     /// The same candidates judged against `sha256` (for a lookup made before the
     /// file's digest was known): the one with this content becomes `Exact`.
     #[must_use]
-    pub fn against(self, sha256: &str) -> Found {
+    pub(crate) fn against(self, sha256: &str) -> Found {
         let candidates = match self {
             Found::Other(pkg) => vec![pkg],
             Found::Many(pkgs) => pkgs,
@@ -91,14 +91,14 @@ fn classify(mut candidates: Vec<Package>, sha256: &str) -> Found {
 
 /// The package a lookup is for.
 #[derive(Debug, Clone, Copy)]
-pub struct Wanted<'a> {
+pub(crate) struct Wanted<'a> {
     pub key: Key<'a>,
     /// The file's sha256 (lower-case hex), when known.
     pub sha256: &'a str,
 }
 
 /// Looks `wanted` up in `registry`.
-pub async fn find(
+pub(crate) async fn find(
     client: &Client,
     token: &Secret,
     org: &str,

@@ -22,7 +22,7 @@ use crate::retry::run;
 
 /// What the check learnt of the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Known {
+pub(crate) enum Known {
     /// The registry was read: its ecosystem, when it is one of files.
     Read(Option<Ecosystem>),
     /// The token may read packages but not the registry's settings.
@@ -30,7 +30,7 @@ pub enum Known {
 }
 
 /// Where the registry came from and how credentials are named, for messages.
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     pub org: &'a str,
     pub registry: &'a str,
     /// The option that names the registry, as the user writes it.
@@ -42,7 +42,7 @@ pub struct Target<'a> {
 /// Reads the registry, proving the credentials. A refusal, or a registry the token
 /// cannot see, ends the run with exit 4 and one message; any other failure (after
 /// the client's retries) with exit 1.
-pub async fn check(client: &Client, auth: &Auth, target: &Target<'_>) -> Result<Known, Abort> {
+pub(crate) async fn check(client: &Client, auth: &Auth, target: &Target<'_>) -> Result<Known, Abort> {
     // A token provider that fails (the agent, the runner's endpoint) is asked again
     // with the run's retries; the future is dropped when the run is cancelled.
     let never = CancellationToken::new();
@@ -108,7 +108,7 @@ fn failure(err: &ApiError, auth: &Auth, target: &Target<'_>) -> Abort {
 
 /// Reads every file again as a package of `ecosystem` where it was taken for another
 /// kind, in place. Blocking file reads run on a blocking thread.
-pub async fn expect_all(artifacts: Vec<Artifact>, ecosystem: Ecosystem) -> Result<Vec<Artifact>, Abort> {
+pub(crate) async fn expect_all(artifacts: Vec<Artifact>, ecosystem: Ecosystem) -> Result<Vec<Artifact>, Abort> {
     tokio::task::spawn_blocking(move || {
         let mut artifacts = artifacts;
         for a in &mut artifacts {
@@ -125,7 +125,7 @@ pub async fn expect_all(artifacts: Vec<Artifact>, ecosystem: Ecosystem) -> Resul
 /// Reads the registry the files go to (or come from, in a promote-only step) before
 /// anything is sent: the credentials are proven once, and every file is checked as
 /// a package of the registry's ecosystem.
-pub async fn prepare(
+pub(crate) async fn prepare(
     ci: &Ci,
     config: &Config,
     client: &Client,
@@ -165,7 +165,7 @@ const NAME_WARNINGS: usize = 20;
 
 /// A file whose name says another package than its contents gets a warning: the
 /// contents win, since the registry reads them.
-pub fn warn_about_names(ci: &Ci, artifacts: &[Artifact]) {
+pub(crate) fn warn_about_names(ci: &Ci, artifacts: &[Artifact]) {
     let mismatched: Vec<_> = artifacts
         .iter()
         .filter_map(|a| Some((a, a.identity.as_ref().ok()?.name_says.as_ref()?)))

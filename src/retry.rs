@@ -11,26 +11,26 @@ use std::time::Duration;
 
 use backon::BackoffBuilder;
 
-pub mod run;
-pub mod settle;
+pub(crate) mod run;
+pub(crate) mod settle;
 
 /// The longest a server-requested wait is honoured before retrying anyway.
-pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);
+pub(crate) const MAX_SERVER_WAIT: Duration = Duration::from_secs(120);
 /// The first backoff delay.
-pub const BASE_DELAY: Duration = Duration::from_millis(250);
+pub(crate) const BASE_DELAY: Duration = Duration::from_millis(250);
 /// The longest backoff delay between attempts.
-pub const MAX_DELAY: Duration = Duration::from_secs(20);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(20);
 
 /// How often to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Retries after the first attempt.
     pub retries: u32,
 }
 
 /// What kind of failure happened, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// Worth another attempt (a 5xx, 408, 429, a reset, a timeout, a stall), after at
     /// least the wait the server asked for, if any.
     Transient { server_wait: Option<Duration> },
@@ -40,7 +40,7 @@ pub enum Class {
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Try again after this delay.
     Retry(Duration),
     /// Stop and report the error.
@@ -50,7 +50,7 @@ pub enum Decision {
 impl RetryPolicy {
     /// A fresh sequence of jittered exponential delays, one per allowed retry.
     #[must_use]
-    pub fn backoff(&self) -> Backoff {
+    pub(crate) fn backoff(self) -> Backoff {
         Backoff(
             backon::ExponentialBuilder::default()
                 .with_min_delay(BASE_DELAY)
@@ -64,11 +64,11 @@ impl RetryPolicy {
 }
 
 /// The delays of one operation's retries.
-pub struct Backoff(backon::ExponentialBackoff);
+pub(crate) struct Backoff(backon::ExponentialBackoff);
 
 impl Backoff {
     /// The next delay; `None` once the retries are used up.
-    pub fn next_delay(&mut self) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self) -> Option<Duration> {
         self.0.next()
     }
 }
@@ -77,7 +77,7 @@ impl Backoff {
 /// when the retries are used up). A server-requested wait replaces the backoff but
 /// keeps some jitter, so many clients told "reset in 10 s" do not all return at once.
 #[must_use]
-pub fn decide(class: Class, next_backoff: Option<Duration>) -> Decision {
+pub(crate) fn decide(class: Class, next_backoff: Option<Duration>) -> Decision {
     let Some(backoff) = next_backoff else {
         return Decision::GiveUp;
     };

@@ -7,25 +7,25 @@ use std::fmt;
 
 /// A credential that must never be printed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     /// Wraps a value; surrounding whitespace (a trailing newline from a file or a
     /// command) is dropped because no token contains it.
     #[must_use]
-    pub fn new(value: impl Into<String>) -> Self {
+    pub(crate) fn new(value: impl Into<String>) -> Self {
         Secret(value.into().trim().to_owned())
     }
 
     /// The raw value, for the one place that must send it.
     #[must_use]
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Whether the wrapped value is empty.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
@@ -51,7 +51,7 @@ const MIN_PARTIAL: usize = 6;
 /// shortened before it got here, so the start of a secret right before a cut (an `…`
 /// or the end of the text) is redacted too.
 #[must_use]
-pub fn redact(text: &str, secrets: &[Secret]) -> String {
+pub(crate) fn redact(text: &str, secrets: &[Secret]) -> String {
     let mut out = text.to_owned();
     for secret in secrets {
         let value = secret.expose();

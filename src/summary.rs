@@ -15,7 +15,7 @@ use crate::report::{Entry, PromotionStatus, Report, Status};
 
 /// Logs the per-file results in input order, then writes the annotation or summary,
 /// outputs, meta-data and the report file. Returns the exit status.
-pub async fn finish(ci: &Ci, config: &Config, mut report: Report, timings: &[Duration]) -> ExitStatus {
+pub(crate) async fn finish(ci: &Ci, config: &Config, mut report: Report, timings: &[Duration]) -> ExitStatus {
     report.tally();
     ci.result_group(&totals(&report));
     for (i, e) in report.packages.iter().enumerate() {
@@ -36,7 +36,7 @@ pub async fn finish(ci: &Ci, config: &Config, mut report: Report, timings: &[Dur
 
 /// A run that stopped before any file was done: the error, and the annotation or
 /// summary, the step outputs and the report file still say so.
-pub async fn aborted(ci: &Ci, config: &Config, Abort(status, err): Abort) -> ExitStatus {
+pub(crate) async fn aborted(ci: &Ci, config: &Config, Abort(status, err): Abort) -> ExitStatus {
     let message = format!("{err:#}");
     ci.error("package-publisher", &message);
     ci.close_group();

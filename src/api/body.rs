@@ -23,7 +23,7 @@ const AHEAD: usize = 4;
 /// Upload progress shared between the request body, the stall watchdog and the
 /// progress log.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     start: Instant,
     stall: Duration,
     sent: AtomicU64,
@@ -33,7 +33,7 @@ pub struct Progress {
 impl Progress {
     /// A fresh counter for an upload that is aborted after `stall` without progress.
     #[must_use]
-    pub fn new(stall: Duration) -> Arc<Self> {
+    pub(crate) fn new(stall: Duration) -> Arc<Self> {
         Arc::new(Progress {
             start: Instant::now(),
             stall,
@@ -48,7 +48,7 @@ impl Progress {
     }
 
     /// Starts a new attempt: nothing sent, and the stall clock restarts.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.sent.store(0, Ordering::Relaxed);
         self.touch();
     }
@@ -59,19 +59,19 @@ impl Progress {
 
     /// Bytes of the current attempt sent so far.
     #[must_use]
-    pub fn sent(&self) -> u64 {
+    pub(crate) fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
 
     /// How long the stall watchdog waits.
     #[must_use]
-    pub fn stall(&self) -> Duration {
+    pub(crate) fn stall(&self) -> Duration {
         self.stall
     }
 
     /// Time since the last progress.
     #[must_use]
-    pub fn idle(&self) -> Duration {
+    pub(crate) fn idle(&self) -> Duration {
         let last = self.last_ms.load(Ordering::Relaxed);
         Duration::from_millis(elapsed_ms(self.start).saturating_sub(last))
     }
@@ -85,7 +85,7 @@ fn elapsed_ms(start: Instant) -> u64 {
 /// asked to hash), or the local error that stopped it. A body that failed because of
 /// the local file never reached the server whole, and retrying will not help.
 #[derive(Debug, Clone, Default)]
-pub struct ReadState {
+pub(crate) struct ReadState {
     hash: bool,
     inner: Arc<Mutex<(Option<String>, Option<String>)>>,
 }
@@ -93,7 +93,7 @@ pub struct ReadState {
 impl ReadState {
     /// A state for one upload; `hash` asks the reader to compute the sha256.
     #[must_use]
-    pub fn new(hash: bool) -> ReadState {
+    pub(crate) fn new(hash: bool) -> ReadState {
         ReadState {
             hash,
             inner: Arc::default(),
@@ -102,13 +102,13 @@ impl ReadState {
 
     /// The file's sha256 (lower-case hex), if the reader hashed all of it.
     #[must_use]
-    pub fn digest(&self) -> Option<String> {
+    pub(crate) fn digest(&self) -> Option<String> {
         self.inner.lock().expect("read state lock").0.clone()
     }
 
     /// The local error that stopped the reader, if any.
     #[must_use]
-    pub fn error(&self) -> Option<String> {
+    pub(crate) fn error(&self) -> Option<String> {
         self.inner.lock().expect("read state lock").1.clone()
     }
 
@@ -145,7 +145,7 @@ impl Drop for Pooled {
 /// and only if it is still the regular file `file_id` names), so a file that cannot be
 /// opened fails before any request is made. A file whose length changes while it is
 /// read fails the request.
-pub fn file_body(
+pub(crate) fn file_body(
     path: &Path,
     size: u64,
     file_id: Option<(u64, u64)>,

@@ -14,7 +14,7 @@ use crate::retry::Class;
 
 /// A failed API or storage call.
 #[derive(Debug, Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// The server answered with a non-2xx status.
     #[error("{method} {url} answered {status}: {message}{hint}")]
     Status {
@@ -104,7 +104,7 @@ pub enum ApiError {
 impl ApiError {
     /// The HTTP status, for status errors.
     #[must_use]
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } | ApiError::Storage { status, .. } => Some(*status),
             _ => None,
@@ -114,7 +114,7 @@ impl ApiError {
     /// Whether the server said the package already exists: 409, or a 422 whose
     /// message says so.
     #[must_use]
-    pub fn is_already_exists(&self) -> bool {
+    pub(crate) fn is_already_exists(&self) -> bool {
         match self {
             ApiError::Status { status: 409, .. } => true,
             ApiError::Status {
@@ -129,13 +129,13 @@ impl ApiError {
 
     /// Whether the credentials were refused (401 or 403).
     #[must_use]
-    pub fn is_auth(&self) -> bool {
+    pub(crate) fn is_auth(&self) -> bool {
         matches!(self, ApiError::Status { status: 401 | 403, .. })
     }
 
     /// Whether the request may have reached the server and changed state.
     #[must_use]
-    pub fn is_ambiguous(&self) -> bool {
+    pub(crate) fn is_ambiguous(&self) -> bool {
         match self {
             ApiError::Transport { ambiguous, .. } => *ambiguous,
             ApiError::Status { status, .. } => *status >= 500,
@@ -152,7 +152,7 @@ impl ApiError {
 
     /// How the retry policy sees this error.
     #[must_use]
-    pub fn retry_class(&self) -> Class {
+    pub(crate) fn retry_class(&self) -> Class {
         match self {
             ApiError::Transport { .. } | ApiError::Stalled { .. } => Class::Transient { server_wait: None },
             ApiError::Status {

@@ -16,33 +16,33 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The longest hold one answer can impose (the retry policy's own cap).
-pub const MAX_HOLD: Duration = Duration::from_secs(120);
+pub(crate) const MAX_HOLD: Duration = Duration::from_secs(120);
 /// A 429 that names no reset holds the run this long.
-pub const DEFAULT_HOLD: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_HOLD: Duration = Duration::from_secs(1);
 /// Below this many remaining requests, requests are spread over what is left of the
 /// window instead of spent at once.
-pub const PACE_BELOW: u64 = 10;
+pub(crate) const PACE_BELOW: u64 = 10;
 
 /// The gate every API request passes.
 #[derive(Debug, Default)]
-pub struct Gate {
+pub(crate) struct Gate {
     open_at: Mutex<Option<Instant>>,
     cancel: Mutex<Option<CancellationToken>>,
 }
 
 /// A request was not sent: the run was cancelled while it waited at the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cancelled;
+pub(crate) struct Cancelled;
 
 impl Gate {
     /// Makes waits end (without sending) when `cancel` fires.
-    pub fn cancel_with(&self, cancel: CancellationToken) {
+    pub(crate) fn cancel_with(&self, cancel: CancellationToken) {
         *self.cancel.lock().expect("gate lock") = Some(cancel);
     }
 
     /// Waits until the gate is open. The opening time may move later while waiting
     /// (another answer met the limit), so this checks again after each wait.
-    pub async fn wait(&self) -> Result<(), Cancelled> {
+    pub(crate) async fn wait(&self) -> Result<(), Cancelled> {
         let cancel = self.cancel.lock().expect("gate lock").clone().unwrap_or_default();
         // Each round waits for a later opening; the holds are capped, so a handful of
         // rounds is all a real run sees. The cap keeps the loop bounded regardless.
@@ -65,26 +65,19 @@ impl Gate {
     }
 
     /// Learns from an answer's status and rate-limit headers.
-    pub fn observe(&self, status: StatusCode, headers: &HeaderMap) {
+    pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap) {
         if let Some(hold) = hold_for(status, headers) {
             self.hold(hold);
         }
     }
 
     /// Keeps the gate shut for `hold` from now (never shortening a longer hold).
-    pub fn hold(&self, hold: Duration) {
+    pub(crate) fn hold(&self, hold: Duration) {
         let until = Instant::now() + hold.min(MAX_HOLD);
         let mut open_at = self.open_at.lock().expect("gate lock");
         if open_at.is_none_or(|at| at < until) {
             *open_at = Some(until);
         }
-    }
-
-    /// When the gate opens, if it is shut now (for messages and tests).
-    #[must_use]
-    pub fn shut_for(&self) -> Option<Duration> {
-        let open_at = *self.open_at.lock().expect("gate lock");
-        open_at.and_then(|at| at.checked_duration_since(Instant::now()))
     }
 }
 
@@ -92,7 +85,7 @@ impl Gate {
 /// exhausted window until its reset; a nearly exhausted one for an even share of
 /// what is left of the window. A pure decision, tested directly.
 #[must_use]
-pub fn hold_for(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn hold_for(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
     let seconds = |name: &str| {
         headers
             .get(name)?

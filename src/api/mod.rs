@@ -16,11 +16,11 @@
 //! are read up to a size cap, and pagination stops after [`MAX_PAGES`] pages.
 
 mod answer;
-pub mod body;
-pub mod error;
-pub mod gate;
-pub mod model;
-pub mod net;
+pub(crate) mod body;
+pub(crate) mod error;
+pub(crate) mod gate;
+pub(crate) mod model;
+pub(crate) mod net;
 mod storage;
 
 use std::sync::Arc;
@@ -31,8 +31,8 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
 use answer::{decode, error_text, http_reason, send, snippet, status_error, watch};
-pub use body::{Progress, ReadState};
-pub use error::ApiError;
+pub(crate) use body::{Progress, ReadState};
+pub(crate) use error::ApiError;
 use gate::Gate;
 use model::{Package, PackagePage, Registry, UploadForm, UploadSlot};
 
@@ -44,18 +44,18 @@ use crate::secret::Secret;
 /// How long to wait for a TCP/TLS connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Page size asked for when listing.
-pub const PAGE_SIZE: u32 = 100;
+pub(crate) const PAGE_SIZE: u32 = 100;
 /// The most pages one listing follows (100 000 packages at [`PAGE_SIZE`]).
-pub const MAX_PAGES: usize = 1000;
+pub(crate) const MAX_PAGES: usize = 1000;
 /// The largest successful answer read into memory (a page of packages is a few KiB).
-pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// How much of an error answer is read: enough for any message, never a whole page
 /// of HTML or an endless stream.
-pub const MAX_ERROR_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 /// The Packages API client.
 #[derive(Clone)]
-pub struct Client(Arc<Inner>);
+pub(crate) struct Client(Arc<Inner>);
 
 struct Inner {
     http: reqwest::Client,
@@ -80,7 +80,7 @@ impl Client {
     /// must never carry the token elsewhere). `timeout` bounds every JSON call from
     /// connect to the last byte of the answer. An unusable certificate file or proxy
     /// is an error naming its variable.
-    pub fn new(base: &Url, policy: RetryPolicy, timeout: Duration, network: &Network) -> anyhow::Result<Self> {
+    pub(crate) fn new(base: &Url, policy: RetryPolicy, timeout: Duration, network: &Network) -> anyhow::Result<Self> {
         let builder = reqwest::Client::builder()
             .user_agent(net::user_agent(network))
             .connect_timeout(CONNECT_TIMEOUT)
@@ -103,14 +103,8 @@ impl Client {
     }
 
     /// After `cancel` fires, a request still waiting out a rate limit is never sent.
-    pub fn cancel_with(&self, cancel: tokio_util::sync::CancellationToken) {
+    pub(crate) fn cancel_with(&self, cancel: tokio_util::sync::CancellationToken) {
         self.0.gate.cancel_with(cancel);
-    }
-
-    /// How long the rate-limit gate stays shut, if it is shut now.
-    #[must_use]
-    pub fn rate_limited_for(&self) -> Option<Duration> {
-        self.0.gate.shut_for()
     }
 
     /// Sends an API request through the rate-limit gate, and lets its answer teach
@@ -136,7 +130,7 @@ impl Client {
 
     /// The retry policy every caller shares.
     #[must_use]
-    pub fn policy(&self) -> RetryPolicy {
+    pub(crate) fn policy(&self) -> RetryPolicy {
         self.0.policy
     }
 
@@ -168,7 +162,7 @@ impl Client {
     /// Publishes a file with the documented multipart POST (`file` part, streamed from
     /// disk, named with the file's base name). One attempt; the caller retries. With
     /// `digest`, the file is hashed while it streams.
-    pub async fn publish_direct(
+    pub(crate) async fn publish_direct(
         &self,
         org: &str,
         registry: &str,
@@ -190,7 +184,12 @@ impl Client {
     }
 
     /// Presigned flow, leg 1: ask for an upload slot.
-    pub async fn request_upload_slot(&self, org: &str, registry: &str, token: &Secret) -> Result<UploadForm, ApiError> {
+    pub(crate) async fn request_upload_slot(
+        &self,
+        org: &str,
+        registry: &str,
+        token: &Secret,
+    ) -> Result<UploadForm, ApiError> {
         let url = self.url(org, registry, &["packages", "upload"]);
         let req = self.json_request(Method::POST, url.clone(), token);
         let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
@@ -208,7 +207,7 @@ impl Client {
     }
 
     /// Presigned flow, leg 3: register the uploaded object as a package.
-    pub async fn finalize_upload(
+    pub(crate) async fn finalize_upload(
         &self,
         org: &str,
         registry: &str,
@@ -229,7 +228,7 @@ impl Client {
     /// Every package in a registry (optionally only those named `name`), following
     /// `links.next` to the end, at most [`MAX_PAGES`] pages. `limit` stops early once
     /// that many are collected.
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         org: &str,
         registry: &str,
@@ -289,7 +288,7 @@ impl Client {
     /// A package's sha256, fetched by id once per run: listings carry no digests, and
     /// a release with many files under one name and version would otherwise fetch
     /// each of them again for every file looked up.
-    pub async fn sha256_of(
+    pub(crate) async fn sha256_of(
         &self,
         org: &str,
         registry: &str,
@@ -315,12 +314,12 @@ impl Client {
     }
 
     /// One package by id.
-    pub async fn get(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<Package, ApiError> {
+    pub(crate) async fn get(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<Package, ApiError> {
         self.get_json(self.url(org, registry, &["packages", id]), token).await
     }
 
     /// The registry itself (needs `read_registries`; OIDC tokens cannot read it).
-    pub async fn registry(&self, org: &str, registry: &str, token: &Secret) -> Result<Registry, ApiError> {
+    pub(crate) async fn registry(&self, org: &str, registry: &str, token: &Secret) -> Result<Registry, ApiError> {
         let mut url = self.0.base.clone();
         url.path_segments_mut()
             .expect("http(s) URLs have paths")
@@ -331,7 +330,7 @@ impl Client {
 
     /// Copies a package into another registry of the organization. One attempt; the
     /// caller checks the destination before retrying.
-    pub async fn copy(
+    pub(crate) async fn copy(
         &self,
         org: &str,
         registry: &str,
@@ -350,7 +349,7 @@ impl Client {
 
     /// Deletes a package, retrying transient failures; a 404 on a retry means an
     /// earlier attempt already deleted it.
-    pub async fn delete(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<(), ApiError> {
+    pub(crate) async fn delete(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<(), ApiError> {
         let url = self.url(org, registry, &["packages", id]);
         let once = |attempt: u32| {
             let req = self.json_request(Method::DELETE, url.clone(), token);
@@ -393,7 +392,7 @@ fn not_cancelled() -> tokio_util::sync::CancellationToken {
 
 /// One file upload: the file, its attestations, the progress counters, and what the
 /// reader found (the sha256 computed while streaming, when asked; a local error).
-pub struct Upload<'a> {
+pub(crate) struct Upload<'a> {
     pub artifact: &'a Artifact,
     pub attestation_bundle: Option<&'a str>,
     pub progress: &'a Arc<Progress>,
@@ -447,7 +446,7 @@ impl Client {
     /// Asks the GitHub Actions runner for an ID token with `audience`
     /// (`ACTIONS_ID_TOKEN_REQUEST_URL` plus `&audience=…`, the request token as Bearer;
     /// the answer is `{"value": "<jwt>"}`).
-    pub async fn github_id_token(
+    pub(crate) async fn github_id_token(
         &self,
         request_url: &str,
         request_token: &Secret,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// A package in a registry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Package {
+pub(crate) struct Package {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -36,14 +36,14 @@ pub struct Package {
 impl Package {
     /// The sha256 the registry reports, if any.
     #[must_use]
-    pub fn sha256(&self) -> Option<&str> {
+    pub(crate) fn sha256(&self) -> Option<&str> {
         self.digests.as_ref().and_then(|d| d.sha256.as_deref())
     }
 }
 
 /// Content digests the registry computed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Digests {
+pub(crate) struct Digests {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,14 +52,14 @@ pub struct Digests {
 
 /// The registry a package belongs to, as embedded in a package.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryRef {
+pub(crate) struct RegistryRef {
     #[serde(default)]
     pub slug: String,
 }
 
 /// One page of `GET …/packages`.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct PackagePage {
+pub(crate) struct PackagePage {
     #[serde(default)]
     pub items: Vec<Package>,
     #[serde(default)]
@@ -68,14 +68,14 @@ pub struct PackagePage {
 
 /// Cursor links of a page; only `next` is followed, verbatim.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct Links {
+pub(crate) struct Links {
     #[serde(default)]
     pub next: Option<String>,
 }
 
 /// A registry, from `GET …/registries/{slug}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Registry {
+pub(crate) struct Registry {
     #[serde(default)]
     pub slug: String,
     #[serde(default)]
@@ -88,13 +88,13 @@ pub struct Registry {
 
 /// The upload slot of the presigned flow (`POST …/packages/upload`).
 #[derive(Debug, Clone, Deserialize)]
-pub struct UploadSlot {
+pub(crate) struct UploadSlot {
     pub form: UploadForm,
 }
 
 /// The browser-POST form to send the file to storage with.
 #[derive(Debug, Clone, Deserialize)]
-pub struct UploadForm {
+pub(crate) struct UploadForm {
     pub url: String,
     #[serde(default = "default_method")]
     pub method: String,
@@ -113,7 +113,7 @@ fn default_file_input() -> String {
 }
 
 /// Ecosystems whose packages the copy endpoint accepts (Packages API docs).
-pub const COPYABLE_ECOSYSTEMS: &[&str] = &[
+pub(crate) const COPYABLE_ECOSYSTEMS: &[&str] = &[
     "alpine",
     "debian",
     "files",
@@ -127,6 +127,6 @@ pub const COPYABLE_ECOSYSTEMS: &[&str] = &[
 
 /// Whether packages of `ecosystem` can be copied between registries.
 #[must_use]
-pub fn is_copyable(ecosystem: &str) -> bool {
+pub(crate) fn is_copyable(ecosystem: &str) -> bool {
     COPYABLE_ECOSYSTEMS.contains(&ecosystem.to_ascii_lowercase().as_str())
 }

@@ -31,11 +31,11 @@ use rustls::pki_types::CertificateDer;
 use crate::config::Network;
 
 /// The tool and its version: the whole `User-Agent` of a storage upload.
-pub const TOOL: &str = concat!("package-publisher/", env!("PACKAGE_PUBLISHER_VERSION"));
+pub(crate) const TOOL: &str = concat!("package-publisher/", env!("PACKAGE_PUBLISHER_VERSION"));
 
 /// The `User-Agent` of API calls: the tool, its version and the CI job, if any.
 #[must_use]
-pub fn user_agent(network: &Network) -> String {
+pub(crate) fn user_agent(network: &Network) -> String {
     match &network.job {
         Some(job) => format!("{TOOL} (+{job})"),
         None => TOOL.to_owned(),
@@ -45,7 +45,7 @@ pub fn user_agent(network: &Network) -> String {
 /// Why the client could not be built: a certificate source or a proxy given in the
 /// environment is unusable. It names the variable, so it is a configuration error.
 #[derive(Debug, thiserror::Error)]
-pub enum NetworkError {
+pub(crate) enum NetworkError {
     #[error("{var} is {path}, but {detail}; it takes a PEM file of CA certificates (`-----BEGIN CERTIFICATE-----`)")]
     CertFile {
         var: &'static str,
@@ -63,7 +63,7 @@ pub enum NetworkError {
 /// Applies the trust store and the proxies to `builder`. Returns it with how many
 /// certificates came from the system store (none means the machine has no CA bundle,
 /// which a certificate error then says).
-pub fn configure(mut builder: ClientBuilder, network: &Network) -> Result<(ClientBuilder, usize), NetworkError> {
+pub(crate) fn configure(mut builder: ClientBuilder, network: &Network) -> Result<(ClientBuilder, usize), NetworkError> {
     builder = builder.tls_built_in_root_certs(false);
     let system = system_roots();
     let mut added = Vec::new();
@@ -165,7 +165,7 @@ fn system_roots() -> Vec<CertificateDer<'static>> {
 /// (tokio-rustls wraps it, the connector wraps that again), whose `source` skips the
 /// wrapped error, so each I/O error is opened too.
 #[must_use]
-pub fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub(crate) fn certificate_problem(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current = Some(err);
     while let Some(e) = current {
         let mut inner: &(dyn std::error::Error + 'static) = e;

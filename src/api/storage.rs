@@ -24,7 +24,7 @@ impl Client {
     /// sent, and the `User-Agent` names only this tool. Errors name the storage host,
     /// which egress allowlists and proxies must cover. Returns the `package_url` for
     /// finalize.
-    pub async fn upload_to_storage(&self, form: &UploadForm, upload: &Upload<'_>) -> Result<String, ApiError> {
+    pub(crate) async fn upload_to_storage(&self, form: &UploadForm, upload: &Upload<'_>) -> Result<String, ApiError> {
         let (method, verb, url) = storage_target(form)?;
         let host = url.host_str().unwrap_or_default().to_owned();
         // Errors name the object's URL without the query, which holds the signature.

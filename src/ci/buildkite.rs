@@ -14,22 +14,22 @@ use tokio::io::AsyncWriteExt;
 use crate::secret::Secret;
 
 /// The annotation size limit (after redaction), in bytes.
-pub const ANNOTATION_LIMIT: usize = 1024 * 1024;
+pub(crate) const ANNOTATION_LIMIT: usize = 1024 * 1024;
 /// The largest meta-data value written, in bytes (the agent's limit is 100 KB).
-pub const META_DATA_LIMIT: usize = 100_000;
+pub(crate) const META_DATA_LIMIT: usize = 100_000;
 
 /// The longest an `artifact download` may take.
-pub const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub(crate) const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// The `buildkite-agent` command, with the time limit its calls get.
 #[derive(Debug, Clone, Copy)]
-pub struct Agent {
+pub(crate) struct Agent {
     pub timeout: Duration,
 }
 
 /// Why an agent call failed, in the kinds callers decide on.
 #[derive(Debug, Error)]
-pub enum AgentError {
+pub(crate) enum AgentError {
     /// The agent could not be started.
     #[error("cannot run `buildkite-agent {command}` (is the agent on PATH?): {source}")]
     Spawn {
@@ -55,7 +55,7 @@ pub enum AgentError {
 impl AgentError {
     /// The exit code of a call that ran and failed.
     #[must_use]
-    pub fn code(&self) -> Option<i32> {
+    pub(crate) fn code(&self) -> Option<i32> {
         match self {
             AgentError::Failed { code, .. } => *code,
             _ => None,
@@ -64,7 +64,7 @@ impl AgentError {
 
     /// Whether the agent said something like `text` (case-insensitive) on stderr.
     #[must_use]
-    pub fn says(&self, text: &str) -> bool {
+    pub(crate) fn says(&self, text: &str) -> bool {
         match self {
             AgentError::Failed { stderr, .. } => stderr.to_ascii_lowercase().contains(&text.to_ascii_lowercase()),
             _ => false,
@@ -125,7 +125,7 @@ async fn agent(command: &str, args: &[&str], stdin: Option<&str>) -> Result<Stri
 impl Agent {
     /// Hands a secret to the agent's log redactor (agent 3.67+). Failure is not fatal:
     /// older agents lack the command, and the agent already redacts its own OIDC tokens.
-    pub async fn redactor_add(&self, secret: &Secret) {
+    pub(crate) async fn redactor_add(&self, secret: &Secret) {
         if let Err(err) = agent_within(self.timeout, &["redactor", "add"], Some(secret.expose())).await {
             eprintln!("warning: could not register a token with the log redactor: {err:#}");
         }
@@ -133,7 +133,7 @@ impl Agent {
 
     /// Requests an OIDC token for `audience`, valid for 300 s (Buildkite's maximum for
     /// Package Registries).
-    pub async fn oidc_token(&self, audience: &str) -> anyhow::Result<Secret> {
+    pub(crate) async fn oidc_token(&self, audience: &str) -> anyhow::Result<Secret> {
         let out = agent_within(
             self.timeout,
             &["oidc", "request-token", "--audience", audience, "--lifetime", "300"],
@@ -151,7 +151,7 @@ impl Agent {
     /// Creates or replaces the annotation `context` with `body` (piped on stdin).
     /// Agents before 3.65 know no `--priority`: the annotation is then written
     /// without it, and the returned note says so.
-    pub async fn annotate(
+    pub(crate) async fn annotate(
         &self,
         body: &str,
         style: &str,
@@ -175,7 +175,7 @@ impl Agent {
     }
 
     /// Sets build meta-data `key` to `value` (piped on stdin).
-    pub async fn meta_data_set(&self, key: &str, value: &str) -> Result<(), AgentError> {
+    pub(crate) async fn meta_data_set(&self, key: &str, value: &str) -> Result<(), AgentError> {
         agent_within(self.timeout, &["meta-data", "set", key], Some(value))
             .await
             .map(drop)
@@ -183,7 +183,7 @@ impl Agent {
 
     /// Reads build meta-data `key`; `None` when it does not exist (`meta-data exists`
     /// exits 100). Any other failure is an error, not a missing key.
-    pub async fn meta_data_get(&self, key: &str, build: Option<&str>) -> Result<Option<String>, AgentError> {
+    pub(crate) async fn meta_data_get(&self, key: &str, build: Option<&str>) -> Result<Option<String>, AgentError> {
         let mut args = vec!["meta-data", "exists", key];
         if let Some(build) = build {
             args.extend(["--build", build]);
@@ -198,7 +198,7 @@ impl Agent {
     }
 
     /// The build's meta-data keys (of `build`, or this build).
-    pub async fn meta_data_keys(&self, build: Option<&str>) -> Result<Vec<String>, AgentError> {
+    pub(crate) async fn meta_data_keys(&self, build: Option<&str>) -> Result<Vec<String>, AgentError> {
         let mut args = vec!["meta-data", "keys"];
         if let Some(build) = build {
             args.extend(["--build", build]);
@@ -215,7 +215,12 @@ impl Agent {
     /// Downloads the artifacts matching `query` into `dest`, from `build` or this
     /// build. `Ok(false)` when nothing matched (the agent's "No artifacts found for
     /// downloading").
-    pub async fn artifact_download(&self, query: &str, dest: &str, build: Option<&str>) -> Result<bool, AgentError> {
+    pub(crate) async fn artifact_download(
+        &self,
+        query: &str,
+        dest: &str,
+        build: Option<&str>,
+    ) -> Result<bool, AgentError> {
         let mut args = vec!["artifact", "download", query, dest];
         if let Some(build) = build {
             args.extend(["--build", build]);
@@ -230,7 +235,7 @@ impl Agent {
 
 /// An inline link in the job log (the agent's OSC 1339 escape).
 #[must_use]
-pub fn log_link(url: &str, text: &str) -> String {
+pub(crate) fn log_link(url: &str, text: &str) -> String {
     let clean = |s: &str| s.chars().filter(|c| !c.is_control() && *c != '\'').collect::<String>();
     format!("\x1b]1339;url='{}';content='{}'\x07", clean(url), clean(text))
 }

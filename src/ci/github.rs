@@ -14,34 +14,34 @@ use anyhow::Context;
 use crate::secret::Secret;
 
 /// The job summary limit per step, in bytes.
-pub const SUMMARY_LIMIT: usize = 1024 * 1024;
+pub(crate) const SUMMARY_LIMIT: usize = 1024 * 1024;
 
 /// Escapes a workflow command's message.
 #[must_use]
-pub fn escape_data(text: &str) -> String {
+pub(crate) fn escape_data(text: &str) -> String {
     text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// Escapes a workflow command's property value.
 #[must_use]
-pub fn escape_property(text: &str) -> String {
+pub(crate) fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// `::error title=…::message`.
 #[must_use]
-pub fn error_command(title: &str, message: &str) -> String {
+pub(crate) fn error_command(title: &str, message: &str) -> String {
     format!("::error title={}::{}", escape_property(title), escape_data(message))
 }
 
 /// Tells the runner to mask `secret` in every later log line.
-pub fn add_mask(secret: &Secret) {
+pub(crate) fn add_mask(secret: &Secret) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "::add-mask::{}", escape_data(secret.expose()));
 }
 
 /// Appends Markdown to the step summary file.
-pub fn append_summary(path: &Path, markdown: &str) -> anyhow::Result<()> {
+pub(crate) fn append_summary(path: &Path, markdown: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -53,7 +53,7 @@ pub fn append_summary(path: &Path, markdown: &str) -> anyhow::Result<()> {
 
 /// Appends step outputs in the multi-line form `name<<DELIM`, with a fresh random
 /// delimiter per value that is checked not to occur in it.
-pub fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> anyhow::Result<()> {
+pub(crate) fn write_outputs(path: &Path, outputs: &[(&str, String)]) -> anyhow::Result<()> {
     let mut text = String::new();
     for (name, value) in outputs {
         let delimiter = loop {

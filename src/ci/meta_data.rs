@@ -37,7 +37,7 @@ fn is_part(key: &str) -> bool {
 
 /// Stores `report` under `key`: whole when it fits one value, else in parts. The
 /// stored copy leaves out links, errors and promotions when that makes it fit one value.
-pub async fn store(agent: Agent, key: &str, report: &Report) -> anyhow::Result<()> {
+pub(crate) async fn store(agent: Agent, key: &str, report: &Report) -> anyhow::Result<()> {
     let mut value = serde_json::to_string(report)?;
     if value.len() > META_DATA_LIMIT {
         let mut trimmed = report.clone();
@@ -84,7 +84,7 @@ fn split(text: &str, max: usize) -> Vec<&str> {
 
 /// Every report stored under `key` or `key.*` (one per publishing job) in `build`'s
 /// meta-data, each read back whole; with the keys they came from.
-pub async fn read_all(agent: Agent, key: &str, build: Option<&str>) -> anyhow::Result<Vec<(String, Report)>> {
+pub(crate) async fn read_all(agent: Agent, key: &str, build: Option<&str>) -> anyhow::Result<Vec<(String, Report)>> {
     let prefix = format!("{key}.");
     let keys: Vec<String> = agent
         .meta_data_keys(build)

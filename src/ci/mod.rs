@@ -6,23 +6,23 @@
 //! `config` (re-exported here). Only this module and `config` read the environment,
 //! and they get it as an injected map.
 
-pub mod buildkite;
-pub mod github;
-pub mod meta_data;
-pub mod outputs;
+pub(crate) mod buildkite;
+pub(crate) mod github;
+pub(crate) mod meta_data;
+pub(crate) mod outputs;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Mutex;
 
-pub use crate::config::Platform;
+pub(crate) use crate::config::Platform;
 use crate::report::text::{code_point, is_invisible_format};
 use crate::secret::{Secret, redact};
 
 /// Whether the run reads variable `name` for its configuration or credentials (the
 /// token variable named by `api-token-env` is checked when it is read).
 #[must_use]
-pub fn reads_variable(name: &str) -> bool {
+pub(crate) fn reads_variable(name: &str) -> bool {
     ["PACKAGE_PUBLISHER_", "INPUT_", "BUILDKITE_PLUGIN_"]
         .iter()
         .any(|p| name.starts_with(p))
@@ -34,7 +34,7 @@ pub fn reads_variable(name: &str) -> bool {
 
 /// Annotation style, from the outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(crate) enum Style {
     Success,
     Info,
     Warning,
@@ -43,7 +43,7 @@ pub enum Style {
 
 impl Style {
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Style::Success => "success",
             Style::Info => "info",
@@ -55,7 +55,7 @@ impl Style {
 
 /// The running CI context: platform, its variables, and the secrets to keep out of
 /// everything printed.
-pub struct Ci {
+pub(crate) struct Ci {
     pub platform: Platform,
     /// Local run with stdout on a terminal: live progress is drawn in place.
     terminal: bool,
@@ -69,7 +69,7 @@ pub struct Ci {
 impl Ci {
     /// A context for `platform` with the environment `vars`.
     #[must_use]
-    pub fn new(platform: Platform, vars: BTreeMap<String, String>) -> Self {
+    pub(crate) fn new(platform: Platform, vars: BTreeMap<String, String>) -> Self {
         use std::io::IsTerminal;
         Ci {
             platform,
@@ -82,13 +82,13 @@ impl Ci {
     }
 
     /// Sets the time limit of agent calls (`stall-timeout`, once it is known).
-    pub fn set_agent_timeout(&self, timeout: std::time::Duration) {
+    pub(crate) fn set_agent_timeout(&self, timeout: std::time::Duration) {
         *self.agent_timeout.lock().expect("agent timeout lock") = timeout;
     }
 
     /// The Buildkite agent, with its calls' time limit.
     #[must_use]
-    pub fn agent(&self) -> buildkite::Agent {
+    pub(crate) fn agent(&self) -> buildkite::Agent {
         buildkite::Agent {
             timeout: *self.agent_timeout.lock().expect("agent timeout lock"),
         }
@@ -96,14 +96,14 @@ impl Ci {
 
     /// A variable of the environment the run was given.
     #[must_use]
-    pub fn var(&self, name: &str) -> Option<&str> {
+    pub(crate) fn var(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// Registers a token so it is masked (GitHub `::add-mask::`) or redacted
     /// (`buildkite-agent redactor add`) by the CI system, and scrubbed from everything
     /// this program prints. Must be called before the token could appear anywhere.
-    pub async fn protect(&self, secret: &Secret) {
+    pub(crate) async fn protect(&self, secret: &Secret) {
         if secret.is_empty() {
             return;
         }
@@ -123,20 +123,20 @@ impl Ci {
 
     /// Removes registered secrets from `text`.
     #[must_use]
-    pub fn scrub(&self, text: &str) -> String {
+    pub(crate) fn scrub(&self, text: &str) -> String {
         redact(text, &self.secrets.lock().expect("secrets lock"))
     }
 
     /// Prints a log line, scrubbed of secrets, kept on one line and free of control
     /// characters: text from file names or servers cannot start a workflow command or
     /// a log group of its own, nor drive the terminal (escape sequences, inline links).
-    pub fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         self.print(&printable(&self.scrub(text)), "");
     }
 
     /// [`Ci::line`] followed by a link to `url` labelled `label`: an inline link on
     /// Buildkite (only for `http(s)` URLs), the bare URL elsewhere.
-    pub fn line_with_link(&self, text: &str, url: &str, label: &str) {
+    pub(crate) fn line_with_link(&self, text: &str, url: &str, label: &str) {
         let url = printable(&self.scrub(url));
         let link = match self.platform {
             Platform::Buildkite if url.starts_with("https://") || url.starts_with("http://") => {
@@ -156,12 +156,12 @@ impl Ci {
 
     /// Whether live progress can be drawn in place (a local run on a terminal).
     #[must_use]
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         self.terminal
     }
 
     /// Redraws the in-place status line (terminals only).
-    pub fn status(&self, text: &str) {
+    pub(crate) fn status(&self, text: &str) {
         if self.terminal {
             let mut out = std::io::stdout().lock();
             let _ = write!(out, "\r\x1b[2K{text}");
@@ -170,17 +170,17 @@ impl Ci {
     }
 
     /// Opens a collapsed group (`---` on Buildkite, `::group::` on GitHub).
-    pub fn group(&self, title: &str) {
+    pub(crate) fn group(&self, title: &str) {
         self.open(title, "---");
     }
 
     /// Opens a de-emphasised setup group (`~~~`).
-    pub fn setup_group(&self, title: &str) {
+    pub(crate) fn setup_group(&self, title: &str) {
         self.open(title, "~~~");
     }
 
     /// Opens the expanded result group (`+++`).
-    pub fn result_group(&self, title: &str) {
+    pub(crate) fn result_group(&self, title: &str) {
         self.open(title, "+++");
     }
 
@@ -197,7 +197,7 @@ impl Ci {
     }
 
     /// Closes an open GitHub group; call before the final output.
-    pub fn close_group(&self) {
+    pub(crate) fn close_group(&self) {
         let mut open = self.in_group.lock().expect("group lock");
         if *open {
             let mut out = std::io::stdout().lock();
@@ -208,7 +208,7 @@ impl Ci {
 
     /// Reports an error so the CI shows it: `^^^ +++` on Buildkite (opens the group
     /// that holds it), `::error title=…::` on GitHub, plain on a terminal.
-    pub fn error(&self, title: &str, message: &str) {
+    pub(crate) fn error(&self, title: &str, message: &str) {
         match self.platform {
             Platform::Buildkite => {
                 self.line("^^^ +++");
@@ -220,7 +220,7 @@ impl Ci {
     }
 
     /// A warning line.
-    pub fn warning(&self, message: &str) {
+    pub(crate) fn warning(&self, message: &str) {
         match self.platform {
             Platform::GitHub => self.line(&format!("::warning::{}", github::escape_data(&self.scrub(message)))),
             _ => self.line(&format!("warning: {message}")),
@@ -232,7 +232,7 @@ impl Ci {
 /// characters (escape, bell, C1 controls) their visible pictures or `�`, and
 /// bidirectional or zero-width formatting characters their code point (`<U+202E>`).
 #[must_use]
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

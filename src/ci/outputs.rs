@@ -16,7 +16,7 @@ use crate::report::{Report, markdown};
 /// job adds its job id, so parallel jobs to one registry do not overwrite each other;
 /// a promote-only step reads every key with this prefix.
 #[must_use]
-pub fn meta_data_key(org: &str, registry: &str) -> String {
+pub(crate) fn meta_data_key(org: &str, registry: &str) -> String {
     format!("package-publisher.{org}.{registry}")
 }
 
@@ -24,7 +24,7 @@ pub fn meta_data_key(org: &str, registry: &str) -> String {
 /// attempted whatever happened to the others. A failed annotation or summary is a
 /// warning; a report file, step outputs or meta-data that could not be written are
 /// returned as errors, because later steps depend on them.
-pub async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Error> {
+pub(crate) async fn write(ci: &Ci, config: &Config, report: &Report) -> Vec<anyhow::Error> {
     let mut errors = Vec::new();
     if let Some(path) = &config.report_file() {
         match serde_json::to_string_pretty(report)
@@ -128,11 +128,11 @@ fn write_github(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()>
 
 /// How much of GitHub's 1 MB per job (counted as UTF-16) this step's outputs may
 /// take, leaving room for the outputs of the job's other steps.
-pub const OUTPUTS_BUDGET: usize = 768 * 1024;
+pub(crate) const OUTPUTS_BUDGET: usize = 768 * 1024;
 
 /// Bytes a text takes as UTF-16, the way GitHub counts output sizes.
 #[must_use]
-pub fn utf16_bytes(text: &str) -> usize {
+pub(crate) fn utf16_bytes(text: &str) -> usize {
     text.encode_utf16().count() * 2
 }
 

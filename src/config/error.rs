@@ -7,7 +7,7 @@ use thiserror::Error;
 /// Why the configuration was refused. Every variant leads to exit code 2, before any
 /// network call. Options are named as the user wrote them (see [`super::spelling`]).
 #[derive(Debug, Error, PartialEq, Eq)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// A required option was not given.
     #[error("{name} is required: {hint}")]
     Missing {
@@ -56,7 +56,7 @@ pub enum ConfigError {
 /// Quotes a user value for an error message, shortened so a pasted blob cannot flood
 /// the log, and hidden when it looks like a credential.
 #[must_use]
-pub fn show_value(value: &str) -> String {
+pub(crate) fn show_value(value: &str) -> String {
     let trimmed = value.trim();
     if looks_like_token(trimmed) {
         return "(a value that looks like a token, not shown)".to_owned();
@@ -70,7 +70,7 @@ pub fn show_value(value: &str) -> String {
 
 /// Whether a string has the shape of a Buildkite API/registry token or a JWT.
 #[must_use]
-pub fn looks_like_token(value: &str) -> bool {
+pub(crate) fn looks_like_token(value: &str) -> bool {
     value.starts_with("bkua_")
         || value.starts_with("bkpt_")
         || value.starts_with("bkct_")

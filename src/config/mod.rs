@@ -9,36 +9,36 @@
 //! the `User-Agent`) are read here too (`network`), so the HTTP client is built from
 //! the injected map alone. The submodules import one another, never this one.
 
-pub mod error;
+pub(crate) mod error;
 mod network;
-pub mod options;
+pub(crate) mod options;
 mod patterns;
 mod platform;
 mod sections;
-pub mod sources;
-pub mod spelling;
+pub(crate) mod sources;
+pub(crate) mod spelling;
 mod validate;
-pub mod values;
+pub(crate) mod values;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::Url;
 
-pub use error::ConfigError;
-pub use network::{Network, ProxyUrl};
-pub use patterns::{Pattern, Patterns};
-pub use platform::Platform;
+pub(crate) use error::ConfigError;
+pub(crate) use network::Network;
+pub(crate) use patterns::{Pattern, Patterns};
+pub(crate) use platform::Platform;
 use sections::{ApiTarget, Connection, Files, Registries, Reporting, Upload};
 use sources::RawMap;
-pub use spelling::Spelling;
+pub(crate) use spelling::Spelling;
 use validate::Validator;
-pub use values::{Choice, IfExists, IfNoFilesFound, OidcMode, UploadMethod};
+pub(crate) use values::{Choice, IfExists, IfNoFilesFound, OidcMode, UploadMethod};
 
 /// Options given on the command line: their raw values (each with its flag as origin)
 /// and the subcommand's flag table, so messages name options as flags.
 #[derive(Debug, Clone)]
-pub struct CommandLine {
+pub(crate) struct CommandLine {
     pub values: RawMap,
     pub flags: spelling::Flags,
 }
@@ -46,7 +46,7 @@ pub struct CommandLine {
 /// A validated job configuration. Fields are private: nothing after this module
 /// changes or re-validates it; callers read it through the accessors.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     registries: Registries,
     files: Files,
     upload: Upload,
@@ -61,124 +61,124 @@ pub struct Config {
 impl Config {
     /// Organization slug.
     #[must_use]
-    pub fn organization(&self) -> &str {
+    pub(crate) fn organization(&self) -> &str {
         &self.registries.organization
     }
     /// Registry slug to publish to; `None` only in a promote-only step.
     #[must_use]
-    pub fn registry(&self) -> Option<&str> {
+    pub(crate) fn registry(&self) -> Option<&str> {
         self.registries.registry.as_deref()
     }
     /// Registries to copy each package into after all publishes succeeded.
     #[must_use]
-    pub fn promote_to(&self) -> &[String] {
+    pub(crate) fn promote_to(&self) -> &[String] {
         &self.registries.promote_to
     }
     /// Source registry of a promote-only step.
     #[must_use]
-    pub fn promote_from(&self) -> Option<&str> {
+    pub(crate) fn promote_from(&self) -> Option<&str> {
         self.registries.promote_from.as_deref()
     }
     /// The registry packages are taken from: the publish target, or `promote-from`.
     #[must_use]
-    pub fn source_registry(&self) -> &str {
+    pub(crate) fn source_registry(&self) -> &str {
         self.registry().or(self.promote_from()).unwrap_or_default()
     }
     /// Glob patterns, in the order given (excludes start with `!`).
     #[must_use]
-    pub fn artifacts(&self) -> &Patterns {
+    pub(crate) fn artifacts(&self) -> &Patterns {
         &self.files.artifacts
     }
     /// Artifact queries for `buildkite-agent artifact download`.
     #[must_use]
-    pub fn download(&self) -> &[String] {
+    pub(crate) fn download(&self) -> &[String] {
         &self.files.download
     }
     /// Build to download from (`None`: this build).
     #[must_use]
-    pub fn download_build(&self) -> Option<&str> {
+    pub(crate) fn download_build(&self) -> Option<&str> {
         self.files.download_build.as_deref()
     }
     #[must_use]
-    pub fn if_no_files_found(&self) -> IfNoFilesFound {
+    pub(crate) fn if_no_files_found(&self) -> IfNoFilesFound {
         self.files.if_no_files_found
     }
     /// Glob patterns of attestation files.
     #[must_use]
-    pub fn attestations(&self) -> &Patterns {
+    pub(crate) fn attestations(&self) -> &Patterns {
         &self.files.attestations
     }
     #[must_use]
-    pub fn if_exists(&self) -> IfExists {
+    pub(crate) fn if_exists(&self) -> IfExists {
         self.upload.if_exists
     }
     #[must_use]
-    pub fn upload_method(&self) -> UploadMethod {
+    pub(crate) fn upload_method(&self) -> UploadMethod {
         self.upload.upload_method
     }
     #[must_use]
-    pub fn concurrency(&self) -> usize {
+    pub(crate) fn concurrency(&self) -> usize {
         self.upload.concurrency
     }
     #[must_use]
-    pub fn retries(&self) -> u32 {
+    pub(crate) fn retries(&self) -> u32 {
         self.upload.retries
     }
     /// How long to wait for a lagging listing to show a package whose upload or copy
     /// may have landed (`settle-timeout`).
     #[must_use]
-    pub fn settle_timeout(&self) -> Duration {
+    pub(crate) fn settle_timeout(&self) -> Duration {
         self.upload.settle
     }
     #[must_use]
-    pub fn dry_run(&self) -> bool {
+    pub(crate) fn dry_run(&self) -> bool {
         self.upload.dry_run
     }
     /// API base URL.
     #[must_use]
-    pub fn api_url(&self) -> &Url {
+    pub(crate) fn api_url(&self) -> &Url {
         &self.connection.api_url
     }
     /// Name of the variable holding an API token.
     #[must_use]
-    pub fn api_token_env(&self) -> &str {
+    pub(crate) fn api_token_env(&self) -> &str {
         &self.connection.api_token_env
     }
     #[must_use]
-    pub fn oidc(&self) -> OidcMode {
+    pub(crate) fn oidc(&self) -> OidcMode {
         self.connection.oidc
     }
     /// Seconds without upload progress before an attempt is retried; also the time
     /// limit of every JSON call and agent call.
     #[must_use]
-    pub fn stall_timeout(&self) -> Duration {
+    pub(crate) fn stall_timeout(&self) -> Duration {
         self.connection.timeout
     }
     #[must_use]
-    pub fn annotate(&self) -> bool {
+    pub(crate) fn annotate(&self) -> bool {
         self.reporting.annotate
     }
     #[must_use]
-    pub fn annotation_context(&self) -> Option<&str> {
+    pub(crate) fn annotation_context(&self) -> Option<&str> {
         self.reporting.annotation_context.as_deref()
     }
     #[must_use]
-    pub fn report_file(&self) -> Option<&std::path::Path> {
+    pub(crate) fn report_file(&self) -> Option<&std::path::Path> {
         self.reporting.report_file.as_deref()
     }
     /// How the network is reached: trusted certificates, proxies, the CI job.
     #[must_use]
-    pub fn network(&self) -> &Network {
+    pub(crate) fn network(&self) -> &Network {
         &self.network
     }
     /// How the user wrote the options, for messages that name one.
     #[must_use]
-    pub fn spelling(&self) -> Spelling {
+    pub(crate) fn spelling(&self) -> Spelling {
         self.spelling
     }
     /// Where the options came from, for the log.
     #[must_use]
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 }
@@ -187,7 +187,7 @@ impl Config {
 /// registry, for `copy` a destination, and how to reach the API. It is not a job: no
 /// files, no uploads, no reports.
 #[derive(Debug, Clone)]
-pub struct ApiConfig {
+pub(crate) struct ApiConfig {
     target: ApiTarget,
     connection: Connection,
     network: Network,
@@ -195,35 +195,35 @@ pub struct ApiConfig {
 
 impl ApiConfig {
     #[must_use]
-    pub fn organization(&self) -> &str {
+    pub(crate) fn organization(&self) -> &str {
         &self.target.organization
     }
     #[must_use]
-    pub fn registry(&self) -> &str {
+    pub(crate) fn registry(&self) -> &str {
         &self.target.registry
     }
     /// `copy`'s destination registry.
     #[must_use]
-    pub fn destination(&self) -> Option<&str> {
+    pub(crate) fn destination(&self) -> Option<&str> {
         self.target.destination.as_deref()
     }
     #[must_use]
-    pub fn api_url(&self) -> &Url {
+    pub(crate) fn api_url(&self) -> &Url {
         &self.connection.api_url
     }
     /// Name of the variable holding the API token.
     #[must_use]
-    pub fn api_token_env(&self) -> &str {
+    pub(crate) fn api_token_env(&self) -> &str {
         &self.connection.api_token_env
     }
     /// The time limit of each API call.
     #[must_use]
-    pub fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.connection.timeout
     }
     /// How the network is reached: trusted certificates, proxies, the CI job.
     #[must_use]
-    pub fn network(&self) -> &Network {
+    pub(crate) fn network(&self) -> &Network {
         &self.network
     }
 }
@@ -231,7 +231,7 @@ impl ApiConfig {
 /// Reads and validates a job's configuration for `platform` from `vars`, with
 /// `command_line` (the `publish` and `promote` subcommands' flags) over the
 /// `PACKAGE_PUBLISHER_*` variables.
-pub fn load(
+pub(crate) fn load(
     vars: &BTreeMap<String, String>,
     platform: Platform,
     command_line: Option<CommandLine>,
@@ -261,7 +261,7 @@ pub fn load(
 
 /// Reads and validates an API subcommand's configuration: its flags over the
 /// `PACKAGE_PUBLISHER_*` variables, the same rules as a job's.
-pub fn load_api(vars: &BTreeMap<String, String>, command_line: CommandLine) -> Result<ApiConfig, ConfigError> {
+pub(crate) fn load_api(vars: &BTreeMap<String, String>, command_line: CommandLine) -> Result<ApiConfig, ConfigError> {
     let (raw, spelling, _) = with_flags(vars, command_line)?;
     let v = Validator {
         raw: &raw,

@@ -17,7 +17,7 @@ use super::platform::Platform;
 
 /// The network settings of a run.
 #[derive(Debug, Clone, Default)]
-pub struct Network {
+pub(crate) struct Network {
     /// `SSL_CERT_FILE`: a PEM file of CA certificates trusted besides the system store.
     pub cert_file: Option<PathBuf>,
     /// `SSL_CERT_DIR`: directories (`:`-separated) of PEM files trusted the same way.
@@ -36,18 +36,18 @@ pub struct Network {
 /// A proxy URL. It may hold credentials (`http://user:password@proxy:3128`), so
 /// `Debug` and `Display` show it without them.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ProxyUrl(Url);
+pub(crate) struct ProxyUrl(Url);
 
 impl ProxyUrl {
     /// The URL with its credentials, for the one place that connects through it.
     #[must_use]
-    pub fn expose(&self) -> &Url {
+    pub(crate) fn expose(&self) -> &Url {
         &self.0
     }
 
     /// The URL with the user name and password replaced by `***`.
     #[must_use]
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         redact(&self.0)
     }
 }

@@ -5,7 +5,7 @@
 
 /// One pattern.
 #[derive(Debug, Clone)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     /// As written (normalised), with its `!` for an exclusion: how messages show it.
     pub text: String,
     /// The compiled glob (without the `!`).
@@ -16,14 +16,14 @@ pub struct Pattern {
 
 /// Patterns in the order given.
 #[derive(Debug, Clone, Default)]
-pub struct Patterns(Vec<Pattern>);
+pub(crate) struct Patterns(Vec<Pattern>);
 
 impl Patterns {
     /// Compiles normalised pattern texts (a leading `!` excludes).
     ///
     /// # Errors
     /// The first text that is not a glob pattern, with why.
-    pub fn parse<S: AsRef<str>>(texts: &[S]) -> Result<Patterns, (String, glob::PatternError)> {
+    pub(crate) fn parse<S: AsRef<str>>(texts: &[S]) -> Result<Patterns, (String, glob::PatternError)> {
         texts
             .iter()
             .map(|text| {
@@ -45,24 +45,24 @@ impl Patterns {
     }
 
     /// The patterns that select files, in order.
-    pub fn includes(&self) -> impl Iterator<Item = &Pattern> {
+    pub(crate) fn includes(&self) -> impl Iterator<Item = &Pattern> {
         self.0.iter().filter(|p| !p.exclude)
     }
 
     /// The `!` patterns.
-    pub fn excludes(&self) -> impl Iterator<Item = &Pattern> {
+    pub(crate) fn excludes(&self) -> impl Iterator<Item = &Pattern> {
         self.0.iter().filter(|p| p.exclude)
     }
 
     /// Whether no pattern was given.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// The patterns as written, in order.
     #[must_use]
-    pub fn texts(&self) -> Vec<&str> {
+    pub(crate) fn texts(&self) -> Vec<&str> {
         self.0.iter().map(|p| p.text.as_str()).collect()
     }
 }

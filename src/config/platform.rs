@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// The CI system the binary runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platform {
+pub(crate) enum Platform {
     Buildkite,
     GitHub,
     Local,
@@ -16,7 +16,7 @@ pub enum Platform {
 impl Platform {
     /// `BUILDKITE=true` or `GITHUB_ACTIONS=true`; anything else is a local run.
     #[must_use]
-    pub fn detect(vars: &BTreeMap<String, String>) -> Platform {
+    pub(crate) fn detect(vars: &BTreeMap<String, String>) -> Platform {
         if vars.get("BUILDKITE").is_some_and(|v| v == "true") {
             Platform::Buildkite
         } else if vars.get("GITHUB_ACTIONS").is_some_and(|v| v == "true") {

@@ -18,7 +18,7 @@ use super::spelling::{ENV_PREFIX, Spelling, env_var};
 
 /// One option's value as given, before validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawValue {
+pub(crate) struct RawValue {
     /// Scalars have one item; list options may have several.
     pub items: Vec<String>,
     /// The variable, key or flag it came from, as the user wrote it, for messages:
@@ -30,7 +30,7 @@ pub struct RawValue {
 impl RawValue {
     /// A single-valued raw option.
     #[must_use]
-    pub fn scalar(value: impl Into<String>, origin: impl Into<String>) -> Self {
+    pub(crate) fn scalar(value: impl Into<String>, origin: impl Into<String>) -> Self {
         RawValue {
             items: vec![value.into()],
             origin: origin.into(),
@@ -39,13 +39,13 @@ impl RawValue {
 
     /// The scalar value (the items joined, for a list given where one value is wanted).
     #[must_use]
-    pub fn joined(&self) -> String {
+    pub(crate) fn joined(&self) -> String {
         self.items.join("\n")
     }
 }
 
 /// Raw values by option name.
-pub type RawMap = BTreeMap<&'static str, RawValue>;
+pub(crate) type RawMap = BTreeMap<&'static str, RawValue>;
 
 /// The first top-level key a JSON object gives twice (`serde_json` keeps the last one
 /// silently); `json` is known to be an object.
@@ -78,7 +78,7 @@ fn repeated_key(json: &str) -> Option<String> {
 }
 
 /// `BUILDKITE_PLUGIN_CONFIGURATION`: the plugin's options as typed JSON.
-pub fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
+pub(crate) fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
     let mut out = RawMap::new();
     for (key, value) in plugin_object(json)? {
         let key_origin = format!("plugin option `{key}` ({PLUGIN_JSON})");
@@ -184,7 +184,7 @@ fn plugin_items(key: &str, value: Value, spec: &OptionSpec, key_origin: &str) ->
 
 /// The flattened `BUILDKITE_PLUGIN_<NAME>_<KEY>` variables the agent also exports; the
 /// prefix comes from `BUILDKITE_PLUGIN_NAME`, never from a hard-coded repository name.
-pub fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: &str) -> Result<RawMap, ConfigError> {
+pub(crate) fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: &str) -> Result<RawMap, ConfigError> {
     let prefix = format!("BUILDKITE_PLUGIN_{plugin_name}_");
     let mut lists: BTreeMap<&'static str, (String, BTreeMap<usize, String>)> = BTreeMap::new();
     let mut out = RawMap::new();
@@ -231,12 +231,12 @@ pub fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: &str) -
 
 /// GitHub Actions inputs: `INPUT_<NAME>` with either `-` or `_`, trimmed; empty means
 /// unset because a composite action maps every input, given or not.
-pub fn from_github(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
+pub(crate) fn from_github(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
     from_prefixed(vars, "INPUT_", Spelling::Action)
 }
 
 /// Local `PACKAGE_PUBLISHER_<KEY>` variables.
-pub fn from_local(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
+pub(crate) fn from_local(vars: &BTreeMap<String, String>) -> Result<RawMap, ConfigError> {
     from_prefixed(vars, ENV_PREFIX, Spelling::Env)
 }
 
@@ -283,7 +283,7 @@ fn split_list(spec: &OptionSpec, value: &str) -> Vec<String> {
 /// newlines, or on commas when it is all on one line (`a, b`). Items are trimmed and
 /// empty ones dropped. YAML lists and repeated arguments are taken item by item.
 #[must_use]
-pub fn split_items(value: &str) -> Vec<String> {
+pub(crate) fn split_items(value: &str) -> Vec<String> {
     let by_comma = !value.contains('\n');
     value
         .split(|c| c == '\n' || (by_comma && c == ','))

@@ -7,14 +7,14 @@
 //! from) with its raw value.
 
 /// The prefix of the local configuration variables.
-pub const ENV_PREFIX: &str = "PACKAGE_PUBLISHER_";
+pub(crate) const ENV_PREFIX: &str = "PACKAGE_PUBLISHER_";
 
 /// A flag table: each option a subcommand takes, with the flag that sets it.
-pub type Flags = &'static [(&'static str, &'static str)];
+pub(crate) type Flags = &'static [(&'static str, &'static str)];
 
 /// How the user wrote the options of this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Spelling {
+pub(crate) enum Spelling {
     /// Command-line flags of one subcommand. Options it has no flag for are still read
     /// from `PACKAGE_PUBLISHER_*` variables, and named that way.
     Flags(Flags),
@@ -28,7 +28,7 @@ pub enum Spelling {
 
 /// The local variable of an option: `PACKAGE_PUBLISHER_DRY_RUN` for `dry-run`.
 #[must_use]
-pub fn env_var(option: &str) -> String {
+pub(crate) fn env_var(option: &str) -> String {
     format!("{ENV_PREFIX}{}", option.to_ascii_uppercase().replace('-', "_"))
 }
 
@@ -41,7 +41,7 @@ impl Spelling {
     /// `PACKAGE_PUBLISHER_ORGANIZATION`, plugin option `organization`, input
     /// `organization`.
     #[must_use]
-    pub fn name(self, option: &str) -> String {
+    pub(crate) fn name(self, option: &str) -> String {
         match self {
             Spelling::Flags(flags) => flag(flags, option).map_or_else(|| env_var(option), str::to_owned),
             Spelling::Env => env_var(option),
@@ -53,7 +53,7 @@ impl Spelling {
     /// The option set to `value`, as the user would write it: `--if-exists skip`,
     /// `PACKAGE_PUBLISHER_IF_EXISTS=skip`, `if-exists: skip`.
     #[must_use]
-    pub fn setting(self, option: &str, value: &str) -> String {
+    pub(crate) fn setting(self, option: &str, value: &str) -> String {
         match self {
             Spelling::Flags(flags) => match flag(flags, option).filter(|f| f.starts_with("--")) {
                 Some(f) => format!("`{f} {value}`"),
@@ -66,7 +66,7 @@ impl Spelling {
 
     /// Whether the options were given as command-line flags.
     #[must_use]
-    pub fn is_flags(self) -> bool {
+    pub(crate) fn is_flags(self) -> bool {
         matches!(self, Spelling::Flags(_))
     }
 }

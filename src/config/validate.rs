@@ -32,14 +32,14 @@ pub(super) struct Validator<'a> {
 impl Validator<'_> {
     /// How to refer to an option in a message: where its value came from when it was
     /// given, else how the user would write it.
-    pub fn said(&self, option: &str) -> String {
+    pub(super) fn said(&self, option: &str) -> String {
         self.raw
             .get(option)
             .map_or_else(|| self.spelling.name(option), |v| v.origin.clone())
     }
 
     /// A required option that was not given.
-    pub fn missing(&self, option: &'static str, hint: String) -> ConfigError {
+    pub(super) fn missing(&self, option: &'static str, hint: String) -> ConfigError {
         ConfigError::Missing {
             option,
             name: self.spelling.name(option),
@@ -47,7 +47,7 @@ impl Validator<'_> {
         }
     }
 
-    pub fn invalid(&self, option: &'static str, value: &str, accepted: String) -> ConfigError {
+    pub(super) fn invalid(&self, option: &'static str, value: &str, accepted: String) -> ConfigError {
         ConfigError::Invalid {
             option,
             origin: self.said(option),
@@ -56,15 +56,15 @@ impl Validator<'_> {
         }
     }
 
-    pub fn text(&self, name: &str) -> Option<String> {
+    pub(super) fn text(&self, name: &str) -> Option<String> {
         self.raw.get(name).map(RawValue::joined).filter(|s| !s.is_empty())
     }
 
-    pub fn list(&self, name: &str) -> Vec<String> {
+    pub(super) fn list(&self, name: &str) -> Vec<String> {
         self.raw.get(name).map(|v| v.items.clone()).unwrap_or_default()
     }
 
-    pub fn slug(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+    pub(super) fn slug(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         match self.raw.get(name) {
             Some(value) => check_slug(name, &value.origin, &value.joined()).map(Some),
             None => Ok(None),
@@ -72,7 +72,7 @@ impl Validator<'_> {
     }
 
     /// A registry option given as one value: `slug` or `org/slug`.
-    pub fn registry(&self, name: &'static str) -> Result<Option<RegistryRef>, ConfigError> {
+    pub(super) fn registry(&self, name: &'static str) -> Result<Option<RegistryRef>, ConfigError> {
         match self.raw.get(name) {
             Some(value) => parse_registry(name, &value.origin, &value.joined()).map(Some),
             None => Ok(None),
@@ -80,7 +80,7 @@ impl Validator<'_> {
     }
 
     /// A registry list option: each item `slug` or `org/slug`.
-    pub fn registries(&self, name: &'static str) -> Result<Vec<RegistryRef>, ConfigError> {
+    pub(super) fn registries(&self, name: &'static str) -> Result<Vec<RegistryRef>, ConfigError> {
         let Some(value) = self.raw.get(name) else {
             return Ok(Vec::new());
         };
@@ -92,7 +92,7 @@ impl Validator<'_> {
     }
 
     /// A choice option; its default when not given.
-    pub fn choice<C: Choice>(&self, name: &'static str) -> Result<C, ConfigError> {
+    pub(super) fn choice<C: Choice>(&self, name: &'static str) -> Result<C, ConfigError> {
         match self.text(name) {
             None => Ok(C::DEFAULT),
             Some(value) => {
@@ -102,7 +102,7 @@ impl Validator<'_> {
     }
 
     /// A numeric option, within the range and with the default of the option table.
-    pub fn number(&self, name: &'static str) -> Result<u64, ConfigError> {
+    pub(super) fn number(&self, name: &'static str) -> Result<u64, ConfigError> {
         let (min, max) = options::range(name);
         match self.text(name) {
             None => Ok(options::find(name)
@@ -118,7 +118,7 @@ impl Validator<'_> {
     /// Booleans as each platform writes them: GitHub's toolkit accepts only
     /// `true|True|TRUE|false|False|FALSE`; Buildkite plugins conventionally also take
     /// `on`/`off` and `1`/`0`. The default is the option table's.
-    pub fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
+    pub(super) fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
         let Some(value) = self.text(name) else {
             return Ok(options::find(name).is_some_and(|o| o.default == "true"));
         };
@@ -145,7 +145,7 @@ impl Validator<'_> {
 
     /// Glob patterns: each must compile, stay relative, and not climb out of the
     /// working directory.
-    pub fn patterns(&self, name: &'static str) -> Result<Patterns, ConfigError> {
+    pub(super) fn patterns(&self, name: &'static str) -> Result<Patterns, ConfigError> {
         let raw = self.list(name);
         // An absolute path is refused before normalising, which would drop its `/`.
         if let Some(abs) = raw
@@ -186,7 +186,7 @@ impl Validator<'_> {
         })
     }
 
-    pub fn api_url(&self) -> Result<Url, ConfigError> {
+    pub(super) fn api_url(&self) -> Result<Url, ConfigError> {
         let Some(text) = self.text("api-url") else {
             let default = options::find("api-url").map_or("", |o| o.default);
             return Ok(Url::parse(default).expect("valid default URL"));

@@ -6,7 +6,7 @@
 //! name is a compile error or a failing test, never a silent default.
 
 /// An option value from a fixed set.
-pub trait Choice: Sized + Copy + PartialEq + 'static {
+pub(crate) trait Choice: Sized + Copy + PartialEq + 'static {
     /// Every value, in documentation order.
     const ALL: &'static [Self];
     /// The value used when the option is not given (the option table's default).
@@ -33,7 +33,7 @@ pub trait Choice: Sized + Copy + PartialEq + 'static {
 
 /// What to do when a pattern matches no file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfNoFilesFound {
+pub(crate) enum IfNoFilesFound {
     Error,
     Warn,
     Ignore,
@@ -54,7 +54,7 @@ impl Choice for IfNoFilesFound {
 
 /// What to do when a package's name and version are already in the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfExists {
+pub(crate) enum IfExists {
     /// Skip when the sha256 matches; fail when it differs.
     SkipIdentical,
     /// Skip whatever the content.
@@ -81,7 +81,7 @@ impl Choice for IfExists {
 
 /// Whether OIDC may be used when no API token is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OidcMode {
+pub(crate) enum OidcMode {
     /// Use OIDC when no API token is set and the platform offers it.
     Auto,
     /// Always use OIDC (`true`).
@@ -105,7 +105,7 @@ impl Choice for OidcMode {
 
 /// How file bytes reach the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadMethod {
+pub(crate) enum UploadMethod {
     Auto,
     Direct,
     Presigned,

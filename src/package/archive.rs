@@ -11,9 +11,9 @@ use std::io::{self, Read};
 use super::{Format, Invalid};
 
 /// The largest metadata file read (a control file, `METADATA`, `package.json`, …).
-pub const META_MAX: u64 = 1024 * 1024;
+pub(super) const META_MAX: u64 = 1024 * 1024;
 /// The most decompressed bytes looked through to find a metadata file.
-pub const SCAN_MAX: u64 = 256 * 1024 * 1024;
+pub(super) const SCAN_MAX: u64 = 256 * 1024 * 1024;
 
 /// The marker of a read that went past its cap.
 #[derive(Debug)]
@@ -28,13 +28,13 @@ impl std::fmt::Display for OverCap {
 impl std::error::Error for OverCap {}
 
 /// A reader that fails once more than `left` bytes went through it.
-pub struct Capped<R> {
+pub(super) struct Capped<R> {
     inner: R,
     left: u64,
 }
 
 impl<R: Read> Capped<R> {
-    pub fn new(inner: R, cap: u64) -> Capped<R> {
+    pub(super) fn new(inner: R, cap: u64) -> Capped<R> {
         Capped { inner, left: cap }
     }
 }
@@ -57,13 +57,13 @@ impl<R: Read> Read for Capped<R> {
 }
 
 /// Whether an I/O error is a cap being hit.
-pub fn is_over_cap(err: &io::Error) -> bool {
+pub(super) fn is_over_cap(err: &io::Error) -> bool {
     err.get_ref()
         .is_some_and(<dyn std::error::Error + std::marker::Send + std::marker::Sync + 'static>::is::<OverCap>)
 }
 
 /// Reads all of `r`, at most `cap` bytes; `what` names it in the error.
-pub fn read_all(r: impl Read, cap: u64, format: Format, what: &str) -> Result<Vec<u8>, Invalid> {
+pub(super) fn read_all(r: impl Read, cap: u64, format: Format, what: &str) -> Result<Vec<u8>, Invalid> {
     let mut out = Vec::new();
     Capped::new(r, cap).read_to_end(&mut out).map_err(|e| {
         if is_over_cap(&e) {
@@ -79,7 +79,7 @@ pub fn read_all(r: impl Read, cap: u64, format: Format, what: &str) -> Result<Ve
 }
 
 /// The error for an archive that cannot be read.
-pub fn broken(format: Format, what: &str, err: &io::Error) -> Invalid {
+pub(super) fn broken(format: Format, what: &str, err: &io::Error) -> Invalid {
     if is_over_cap(err) {
         return Invalid::new(
             format,
@@ -96,7 +96,7 @@ pub fn broken(format: Format, what: &str, err: &io::Error) -> Invalid {
 /// Looks through the tar stream `r` for the first entry whose path (without a
 /// leading `./`) `wanted` accepts, reading at most [`SCAN_MAX`] bytes of the stream;
 /// returns its path and contents (at most [`META_MAX`]).
-pub fn find_in_tar(
+pub(super) fn find_in_tar(
     r: impl Read,
     format: Format,
     what: &str,
@@ -121,7 +121,7 @@ pub fn find_in_tar(
 }
 
 /// Metadata text as UTF-8.
-pub fn text(data: Vec<u8>, format: Format, what: &str) -> Result<String, Invalid> {
+pub(super) fn text(data: Vec<u8>, format: Format, what: &str) -> Result<String, Invalid> {
     String::from_utf8(data).map_err(|_| Invalid::new(format, format!("{what} is not UTF-8 text")))
 }
 
@@ -129,7 +129,7 @@ pub fn text(data: Vec<u8>, format: Format, what: &str) -> Result<String, Invalid
 /// email-style header block (`METADATA`, `PKG-INFO`): keys in lower case,
 /// continuation lines joined, the first occurrence of a key kept.
 #[must_use]
-pub fn colon_fields(text: &str) -> BTreeMap<String, String> {
+pub(super) fn colon_fields(text: &str) -> BTreeMap<String, String> {
     let mut fields = BTreeMap::new();
     let mut last: Option<String> = None;
     for line in text.lines() {
@@ -156,7 +156,12 @@ pub fn colon_fields(text: &str) -> BTreeMap<String, String> {
 }
 
 /// A required field, or an error naming it.
-pub fn required(fields: &BTreeMap<String, String>, key: &str, format: Format, what: &str) -> Result<String, Invalid> {
+pub(super) fn required(
+    fields: &BTreeMap<String, String>,
+    key: &str,
+    format: Format,
+    what: &str,
+) -> Result<String, Invalid> {
     fields
         .get(&key.to_ascii_lowercase())
         .filter(|v| !v.is_empty())
@@ -165,7 +170,7 @@ pub fn required(fields: &BTreeMap<String, String>, key: &str, format: Format, wh
 }
 
 /// The first document of a YAML text (`Chart.yaml`, a gem's metadata).
-pub fn yaml(text: &str, format: Format, what: &str) -> Result<yaml_rust2::Yaml, Invalid> {
+pub(super) fn yaml(text: &str, format: Format, what: &str) -> Result<yaml_rust2::Yaml, Invalid> {
     let mut docs = yaml_rust2::YamlLoader::load_from_str(text)
         .map_err(|e| Invalid::new(format, format!("{what} is not valid YAML ({e})")))?;
     if docs.is_empty() {
@@ -177,7 +182,7 @@ pub fn yaml(text: &str, format: Format, what: &str) -> Result<yaml_rust2::Yaml, 
 /// A YAML scalar as text (a version written as a number included); `None` when it is
 /// missing, empty or not a scalar.
 #[must_use]
-pub fn scalar(value: &yaml_rust2::Yaml) -> Option<String> {
+pub(super) fn scalar(value: &yaml_rust2::Yaml) -> Option<String> {
     use yaml_rust2::Yaml;
     let text = match value {
         Yaml::String(s) | Yaml::Real(s) => s.clone(),

@@ -11,7 +11,7 @@ const F: Format = Format::Debian;
 /// The largest compressed control member read.
 const CONTROL_MAX: u64 = 64 * 1024 * 1024;
 
-pub fn read(file: &mut File) -> Result<Identity, Invalid> {
+pub(super) fn read(file: &mut File) -> Result<Identity, Invalid> {
     let len = file.metadata().map_err(|e| bad_ar(&e))?.len();
     let mut ar = ar::Archive::new(file);
     // Where the next member's header starts: after the magic, then each member's
@@ -151,7 +151,7 @@ fn identity(control: &str) -> Result<Identity, Invalid> {
 
 /// Reads a member's bytes, for tests of hand-made archives.
 #[cfg(test)]
-pub fn read_bytes(bytes: &[u8]) -> Result<Identity, Invalid> {
+pub(super) fn read_bytes(bytes: &[u8]) -> Result<Identity, Invalid> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.deb");
     std::fs::write(&path, bytes).unwrap();

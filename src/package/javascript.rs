@@ -9,7 +9,7 @@ use super::{Format, Identity, Invalid};
 
 const F: Format = Format::Npm;
 
-pub fn read(file: &mut File) -> Result<Identity, Invalid> {
+pub(super) fn read(file: &mut File) -> Result<Identity, Invalid> {
     let gz = flate2::read::GzDecoder::new(BufReader::new(file));
     let (_, data) = archive::find_in_tar(gz, F, "package.json", |p| p == "package/package.json")?.ok_or_else(|| {
         Invalid::new(

@@ -23,11 +23,11 @@ mod tarball;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-pub use names::pep503;
+pub(crate) use names::pep503;
 
 /// A kind of package file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Debian,
     RedHat,
     Alpine,
@@ -44,7 +44,7 @@ pub enum Format {
 impl Format {
     /// The format in a person's words, for messages.
     #[must_use]
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Format::Debian => "Debian package",
             Format::RedHat => "RPM package",
@@ -61,7 +61,7 @@ impl Format {
 
     /// The registry ecosystem that holds this format.
     #[must_use]
-    pub fn ecosystem(self) -> Ecosystem {
+    pub(crate) fn ecosystem(self) -> Ecosystem {
         match self {
             Format::Debian => Ecosystem::Debian,
             Format::RedHat => Ecosystem::RedHat,
@@ -78,7 +78,7 @@ impl Format {
 
 /// A registry's ecosystem, as far as publishing files is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ecosystem {
+pub(crate) enum Ecosystem {
     Debian,
     RedHat,
     Alpine,
@@ -94,7 +94,7 @@ impl Ecosystem {
     /// The ecosystem a registry reports (`GET …/registries/{slug}`), when it is one
     /// whose packages are published as files; `None` for any other (or unknown) value.
     #[must_use]
-    pub fn parse(value: &str) -> Option<Ecosystem> {
+    pub(crate) fn parse(value: &str) -> Option<Ecosystem> {
         Some(match value.to_ascii_lowercase().as_str() {
             "debian" | "deb" => Ecosystem::Debian,
             "redhat" | "red-hat" | "red_hat" | "rpm" => Ecosystem::RedHat,
@@ -112,13 +112,13 @@ impl Ecosystem {
     /// Whether the Packages API copies packages of this ecosystem between registries
     /// (it does not copy Helm charts or Terraform modules).
     #[must_use]
-    pub fn is_copyable(self) -> bool {
+    pub(crate) fn is_copyable(self) -> bool {
         !matches!(self, Ecosystem::Helm | Ecosystem::Terraform)
     }
 
     /// The registry's word for it, in messages.
     #[must_use]
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Ecosystem::Debian => "Debian",
             Ecosystem::RedHat => "Red Hat",
@@ -135,7 +135,7 @@ impl Ecosystem {
 
 /// A package's identity as the registry records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub format: Format,
     /// The name the registry gives it (a Python name as written in `METADATA`; the
     /// index compares it in its PEP 503 form).
@@ -155,7 +155,7 @@ pub struct Identity {
 impl Identity {
     /// `name version`, with the variant when there is one: how messages name it.
     #[must_use]
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.variant {
             Some(v) => format!("{} {} ({v})", self.name, self.version),
             None => format!("{} {}", self.name, self.version),
@@ -165,7 +165,7 @@ impl Identity {
     /// The names to ask the registry for, most likely first: a Python index stores
     /// the PEP 503 form.
     #[must_use]
-    pub fn query_names(&self) -> Vec<String> {
+    pub(crate) fn query_names(&self) -> Vec<String> {
         let mut names = vec![self.name.clone()];
         if self.format.ecosystem() == Ecosystem::Python {
             names.insert(0, pep503(&self.name));
@@ -176,7 +176,7 @@ impl Identity {
 
     /// Whether a registry's package name is this package's.
     #[must_use]
-    pub fn same_name(&self, name: &str) -> bool {
+    pub(crate) fn same_name(&self, name: &str) -> bool {
         if self.format.ecosystem() == Ecosystem::Python {
             pep503(name) == pep503(&self.name)
         } else {
@@ -187,7 +187,7 @@ impl Identity {
     /// Whether a registry's version is this package's, in any of its spellings
     /// (Python versions ignore case).
     #[must_use]
-    pub fn same_version(&self, version: &str) -> bool {
+    pub(crate) fn same_version(&self, version: &str) -> bool {
         let python = self.format.ecosystem() == Ecosystem::Python;
         std::iter::once(&self.version).chain(&self.version_aliases).any(|v| {
             if python {
@@ -201,7 +201,7 @@ impl Identity {
     /// Whether a registry's variant can be this file's: unknown on either side
     /// matches.
     #[must_use]
-    pub fn same_variant(&self, variant: Option<&str>) -> bool {
+    pub(crate) fn same_variant(&self, variant: Option<&str>) -> bool {
         match (self.variant.as_deref(), variant) {
             (Some(ours), Some(theirs)) => ours.eq_ignore_ascii_case(theirs),
             _ => true,
@@ -212,7 +212,7 @@ impl Identity {
 /// A file that is not a valid package of its kind; the message says what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct Invalid(pub String);
+pub(crate) struct Invalid(pub String);
 
 impl Invalid {
     fn new(format: Format, why: impl std::fmt::Display) -> Invalid {
@@ -222,7 +222,7 @@ impl Invalid {
 
 /// What the file is expected to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// The registry's ecosystem is not known: the file's extension and contents say.
     Infer,
     /// A package for a registry of this ecosystem.
@@ -231,7 +231,7 @@ pub enum Expect {
 
 /// Reads the identity of the open package `file` named `file_name`. Blocking: the
 /// caller runs it on a blocking thread. The file is left at an unspecified position.
-pub fn read(file: &mut File, file_name: &str, expect: Expect) -> Result<Identity, Invalid> {
+pub(crate) fn read(file: &mut File, file_name: &str, expect: Expect) -> Result<Identity, Invalid> {
     let format = match expect {
         Expect::Infer => infer(file, file_name)?,
         Expect::In(ecosystem) => for_ecosystem(ecosystem, file_name),

@@ -9,7 +9,7 @@ use super::{Format, Identity, Invalid};
 /// The PEP 503 normal form of a Python project name: lower case, each run of `-`,
 /// `_` and `.` one `-`.
 #[must_use]
-pub fn pep503(name: &str) -> String {
+pub(crate) fn pep503(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_run = false;
     for c in name.chars() {
@@ -29,7 +29,7 @@ pub fn pep503(name: &str) -> String {
 /// Whether `v` is a semantic version: `MAJOR.MINOR.PATCH`, then an optional
 /// `-prerelease` and `+build` of letters, digits, `.` and `-`.
 #[must_use]
-pub fn is_semver(v: &str) -> bool {
+pub(super) fn is_semver(v: &str) -> bool {
     let (core, build) = v.split_once('+').map_or((v, None), |(c, b)| (c, Some(b)));
     let (core, pre) = core.split_once('-').map_or((core, None), |(c, p)| (c, Some(p)));
     let numbers: Vec<&str> = core.split('.').collect();
@@ -47,7 +47,7 @@ pub fn is_semver(v: &str) -> bool {
 }
 
 /// A generic file: `{BASENAME}-{SEMVER}.{EXT}`.
-pub fn file(file_name: &str) -> Result<Identity, Invalid> {
+pub(super) fn file(file_name: &str) -> Result<Identity, Invalid> {
     let rule = || {
         Invalid::new(
             Format::File,
@@ -74,7 +74,7 @@ pub fn file(file_name: &str) -> Result<Identity, Invalid> {
 }
 
 /// A Terraform module: `terraform-{provider}-{module}-{major.minor.patch}.tgz`.
-pub fn terraform(file_name: &str) -> Result<Identity, Invalid> {
+pub(super) fn terraform(file_name: &str) -> Result<Identity, Invalid> {
     let parts = file_name
         .strip_suffix(".tgz")
         .and_then(|s| s.strip_prefix("terraform-"))
@@ -110,7 +110,7 @@ fn named(format: Format, name: &str, version: &str) -> Identity {
 
 /// The name the packaging tool would give this package, when `file_name` is not it.
 #[must_use]
-pub fn disagreement(id: &Identity, file_name: &str) -> Option<String> {
+pub(super) fn disagreement(id: &Identity, file_name: &str) -> Option<String> {
     // dpkg and rpm leave the epoch out of file names.
     let without_epoch = id.version.split_once(':').map_or(id.version.as_str(), |(_, v)| v);
     let variant = id.variant.as_deref().unwrap_or_default();

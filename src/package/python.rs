@@ -36,7 +36,7 @@ fn wheel_name(file_name: &str) -> Option<WheelName<'_>> {
     })
 }
 
-pub fn wheel(file: &mut File, file_name: &str) -> Result<Identity, Invalid> {
+pub(super) fn wheel(file: &mut File, file_name: &str) -> Result<Identity, Invalid> {
     let f = Format::Wheel;
     let parsed = wheel_name(file_name).ok_or_else(|| {
         Invalid::new(
@@ -94,7 +94,7 @@ fn name_and_version(text: &str, f: Format, what: &str) -> Result<(String, String
     ))
 }
 
-pub fn sdist(file: &mut File, file_name: &str) -> Result<Identity, Invalid> {
+pub(super) fn sdist(file: &mut File, file_name: &str) -> Result<Identity, Invalid> {
     let f = Format::Sdist;
     let text = if file_name.to_ascii_lowercase().ends_with(".zip") {
         let mut zip = zip::ZipArchive::new(BufReader::new(file))
@@ -123,7 +123,7 @@ pub fn sdist(file: &mut File, file_name: &str) -> Result<Identity, Invalid> {
 }
 
 /// Whether a `.zip` is a legacy zip sdist (it carries `<dir>/PKG-INFO`).
-pub fn is_zip_sdist(file: &mut File) -> bool {
+pub(super) fn is_zip_sdist(file: &mut File) -> bool {
     if super::rewind(file, Format::Sdist).is_err() {
         return false;
     }

@@ -42,7 +42,7 @@ struct Header {
     store_len: u32,
 }
 
-pub fn read(file: &mut File) -> Result<Identity, Invalid> {
+pub(super) fn read(file: &mut File) -> Result<Identity, Invalid> {
     let mut lead = [0u8; 96];
     file.read_exact(&mut lead).map_err(|e| io(&e, "the lead"))?;
     if lead[..4] != LEAD_MAGIC {

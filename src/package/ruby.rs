@@ -10,7 +10,7 @@ use super::{Format, Identity, Invalid};
 
 const F: Format = Format::Gem;
 
-pub fn read(file: &mut File) -> Result<Identity, Invalid> {
+pub(super) fn read(file: &mut File) -> Result<Identity, Invalid> {
     let (_, gz) = archive::find_in_tar(BufReader::new(file), F, "metadata.gz", |p| p == "metadata.gz")?
         .ok_or_else(|| Invalid::new(F, "it has no metadata.gz (is it a gem made by gem build?)"))?;
     let yaml = archive::read_all(flate2::read::GzDecoder::new(&gz[..]), META_MAX, F, "metadata.gz")?;

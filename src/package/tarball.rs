@@ -9,12 +9,12 @@ use super::archive::{self, colon_fields};
 use super::{Format, Identity, Invalid};
 
 /// Whether `path` is `<one directory>/<file>`.
-pub fn top_level(path: &str, file: &str) -> bool {
+pub(super) fn top_level(path: &str, file: &str) -> bool {
     path.split_once('/')
         .is_some_and(|(dir, rest)| !dir.is_empty() && rest == file)
 }
 
-pub fn alpine(file: &mut File) -> Result<Identity, Invalid> {
+pub(super) fn alpine(file: &mut File) -> Result<Identity, Invalid> {
     let f = Format::Alpine;
     if super::starts_with(file, b"ADB") {
         return Err(Invalid::new(
@@ -50,7 +50,7 @@ pub fn alpine(file: &mut File) -> Result<Identity, Invalid> {
     })
 }
 
-pub fn helm(file: &mut File) -> Result<Identity, Invalid> {
+pub(super) fn helm(file: &mut File) -> Result<Identity, Invalid> {
     let f = Format::Helm;
     let gz = flate2::read::GzDecoder::new(BufReader::new(file));
     let (_, data) = archive::find_in_tar(gz, f, "Chart.yaml", |p| top_level(p, "Chart.yaml"))?
@@ -70,7 +70,7 @@ pub fn helm(file: &mut File) -> Result<Identity, Invalid> {
 
 /// What a gzipped tarball holds, by the metadata file it carries: npm's
 /// `package/package.json`, a chart's `Chart.yaml`, an sdist's `PKG-INFO`.
-pub fn sniff(file: &mut File) -> Option<Format> {
+pub(super) fn sniff(file: &mut File) -> Option<Format> {
     let gz = flate2::read::GzDecoder::new(BufReader::new(file));
     let found = archive::find_in_tar(gz, Format::File, "metadata", |p| {
         p == "package/package.json" || top_level(p, "Chart.yaml") || top_level(p, "PKG-INFO")

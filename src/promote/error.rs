@@ -9,7 +9,7 @@ use crate::auth::AuthError;
 
 /// A failed promotion of one package into one destination.
 #[derive(Debug, Error)]
-pub enum PromoteError {
+pub(crate) enum PromoteError {
     /// The entry has no package id (it was not published).
     #[error("no package id to copy from")]
     NoId,
@@ -78,7 +78,7 @@ impl PromoteError {
     /// Whether the credentials were refused (or could not be had), which makes the
     /// run exit 4 when nothing was written.
     #[must_use]
-    pub fn is_auth(&self) -> bool {
+    pub(crate) fn is_auth(&self) -> bool {
         match self {
             PromoteError::Token(_) => true,
             PromoteError::Copy(err) | PromoteError::Lookup(err) => err.is_auth(),
@@ -88,7 +88,7 @@ impl PromoteError {
 
     /// How the retry loop sees this failure: only a failed copy may be worth another.
     #[must_use]
-    pub fn retry_class(&self) -> crate::retry::Class {
+    pub(crate) fn retry_class(&self) -> crate::retry::Class {
         match self {
             PromoteError::Copy(err) => err.retry_class(),
             _ => crate::retry::Class::Permanent,

@@ -29,13 +29,13 @@ use crate::report::{Entry, Promotion, PromotionStatus};
 use crate::retry::run::{self, Stopped};
 use crate::retry::settle::Settle;
 
-pub use error::PromoteError;
+pub(crate) use error::PromoteError;
 
 mod error;
-pub mod sources;
+pub(crate) mod sources;
 
 /// Copies packages from `source` into each destination.
-pub struct Promoter {
+pub(crate) struct Promoter {
     pub client: Client,
     pub auth: Arc<Auth>,
     pub ci: Arc<Ci>,
@@ -71,7 +71,7 @@ impl Promoter {
     /// Checks, before any upload, that every registry involved can take copies. A
     /// token that may not read registries (OIDC tokens cover packages only) skips the
     /// check; the copy's own refusal is then reported.
-    pub async fn preflight(&self) -> Result<(), Abort> {
+    pub(crate) async fn preflight(&self) -> Result<(), Abort> {
         for slug in std::iter::once(&self.source).chain(&self.destinations) {
             let token = self
                 .auth
@@ -119,7 +119,7 @@ impl Promoter {
     /// client's rate-limit gate. After a cancellation the copies in flight get the
     /// same grace as uploads (a backoff between attempts ends at once) and the rest
     /// are recorded as not attempted: none starts after the signal.
-    pub async fn promote_all(&self, entries: &mut [Entry], cancel: &CancellationToken) {
+    pub(crate) async fn promote_all(&self, entries: &mut [Entry], cancel: &CancellationToken) {
         let pairs: Vec<(usize, &str)> = (0..entries.len())
             .flat_map(|i| self.destinations.iter().map(move |d| (i, d.as_str())))
             .collect();
@@ -407,7 +407,7 @@ fn copied(entry: &Entry, dest: &str, pkg: Package) -> Result<Copied, PromoteErro
 /// Refuses, before anything is uploaded, files bound for `promote-to` whose packages
 /// the Packages API cannot copy (Helm charts, Terraform modules), known from the
 /// files themselves, so the check holds when the registry cannot be read.
-pub fn refuse_uncopyable_files(artifacts: &[Artifact], destinations: &[String]) -> Result<(), Abort> {
+pub(crate) fn refuse_uncopyable_files(artifacts: &[Artifact], destinations: &[String]) -> Result<(), Abort> {
     let uncopyable = artifacts.iter().find_map(|a| {
         let format = a.identity.as_ref().ok()?.format;
         (!format.ecosystem().is_copyable()).then_some((a, format))
@@ -437,7 +437,7 @@ enum Destination {
 }
 
 /// Marks every entry's promotions as skipped, with the reason.
-pub fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
+pub(crate) fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
     for entry in entries {
         for dest in destinations {
             let promotion = skipped(entry, dest, reason);
@@ -447,7 +447,7 @@ pub fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
 }
 
 /// Adds a planned promotion into every destination to every entry (a dry run).
-pub fn plan_all(entries: &mut [Entry], destinations: &[String]) {
+pub(crate) fn plan_all(entries: &mut [Entry], destinations: &[String]) {
     for dest in destinations {
         for entry in entries.iter_mut() {
             let promotion = Promotion {

@@ -20,7 +20,7 @@ use crate::report::{Entry, Status};
 
 /// The packages to promote, in input order: found by the matched files, or, with no
 /// files, from the reports in build meta-data.
-pub async fn find(
+pub(crate) async fn find(
     ci: &Ci,
     config: &Config,
     client: &Client,

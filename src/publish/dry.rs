@@ -16,7 +16,7 @@ use crate::report::{Entry, Status};
 impl Publisher {
     /// Classifies every file as the real run would end with it; entries in input
     /// order.
-    pub async fn classify_all(&self, artifacts: Vec<Artifact>) -> Vec<Entry> {
+    pub(crate) async fn classify_all(&self, artifacts: Vec<Artifact>) -> Vec<Entry> {
         futures_util::stream::iter(artifacts)
             .map(|a| async move { self.classify(&a).await })
             .buffered(self.concurrency.max(1))

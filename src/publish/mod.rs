@@ -9,10 +9,10 @@
 mod attempt;
 mod dry;
 mod failure;
-pub mod policy;
+pub(crate) mod policy;
 mod reconcile;
 mod run;
-pub mod slots;
+pub(crate) mod slots;
 mod state;
 
 use std::sync::Arc;
@@ -33,20 +33,20 @@ use crate::report::{Entry, Status};
 use slots::Slots;
 
 /// Files at least this large use the presigned flow under `upload-method: auto`.
-pub const PRESIGNED_THRESHOLD: u64 = 100 * 1024 * 1024;
+pub(crate) const PRESIGNED_THRESHOLD: u64 = 100 * 1024 * 1024;
 /// Files at least this large are looked up before uploading, so a re-run does not send
 /// them again only to be told they exist. Smaller files skip the lookup: the upload is
 /// cheaper than a second request against the rate limit.
-pub const PRECHECK_THRESHOLD: u64 = 1024 * 1024;
+pub(crate) const PRECHECK_THRESHOLD: u64 = 1024 * 1024;
 /// How long in-flight uploads may go on after a cancellation.
-pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// How long a cancelled run spends finding out whether an interrupted upload landed.
-pub const LANDED_CHECK: Duration = Duration::from_secs(2);
+pub(crate) const LANDED_CHECK: Duration = Duration::from_secs(2);
 /// How often a long upload prints a progress line.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Everything a publish run needs.
-pub struct Publisher {
+pub(crate) struct Publisher {
     pub client: Client,
     pub auth: Arc<Auth>,
     pub ci: Arc<Ci>,
@@ -65,7 +65,7 @@ pub struct Publisher {
 }
 
 /// A finished file: its report entry and how long it took.
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub entry: Entry,
     pub elapsed: Duration,
 }
@@ -123,7 +123,7 @@ impl Publisher {
     /// Publishes every artifact; outcomes are in the same order as `artifacts`. Files
     /// start as slots free up, whatever order earlier files finish in; a window of
     /// started files bounds memory on releases of thousands of files.
-    pub async fn publish_all(&self, artifacts: Vec<Artifact>) -> Vec<Outcome> {
+    pub(crate) async fn publish_all(&self, artifacts: Vec<Artifact>) -> Vec<Outcome> {
         let slots = Slots::new(self.concurrency);
         let overall = Arc::new(Overall {
             total: artifacts.iter().map(|a| a.size).sum(),
@@ -222,7 +222,7 @@ impl Publisher {
 
 /// A report entry for an artifact, before anything happened to it.
 #[must_use]
-pub fn new_entry(artifact: &Artifact) -> Entry {
+pub(crate) fn new_entry(artifact: &Artifact) -> Entry {
     Entry {
         path: artifact.rel.clone(),
         size: artifact.size,
@@ -243,7 +243,7 @@ pub fn new_entry(artifact: &Artifact) -> Entry {
 
 /// The report entry of a file that is not a valid package: never sent.
 #[must_use]
-pub fn invalid_entry(artifact: &Artifact) -> Entry {
+pub(crate) fn invalid_entry(artifact: &Artifact) -> Entry {
     let mut entry = new_entry(artifact);
     if let Err(invalid) = &artifact.identity {
         entry.status = Status::Invalid;
@@ -253,7 +253,7 @@ pub fn invalid_entry(artifact: &Artifact) -> Entry {
 }
 
 /// Takes name, version, id and link from the registry's answer.
-pub fn fill_from_package(entry: &mut Entry, pkg: &Package) {
+pub(crate) fn fill_from_package(entry: &mut Entry, pkg: &Package) {
     if !pkg.name.is_empty() {
         entry.name = Some(pkg.name.clone());
     }

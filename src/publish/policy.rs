@@ -15,7 +15,7 @@ use crate::report::Status;
 
 /// Why the registry is being looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
+pub(crate) enum Trigger {
     /// Before the first upload of a large file: nothing was sent yet.
     Precheck,
     /// An attempt failed in a way that may have published the package.
@@ -26,7 +26,7 @@ pub enum Trigger {
 
 /// Everything besides the lookup's result that the decision depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Context {
+pub(crate) struct Context {
     pub trigger: Trigger,
     pub policy: IfExists,
     /// An earlier attempt of this run may have landed (its answer was lost).
@@ -40,7 +40,7 @@ pub struct Context {
 
 /// Why a file is not published.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// `if-exists: fail` and the package is there.
     Exists(Option<Package>),
     /// `skip-identical`: one package with the name and version and other content.
@@ -59,7 +59,7 @@ pub enum Refusal {
 
 /// The next step for the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Finished with this status (and the registry's package, when there is one).
     Done(Status, Option<Package>),
     /// Upload (again).
@@ -74,7 +74,7 @@ pub enum Action {
 
 /// Decides the next step from what the registry holds.
 #[must_use]
-pub fn decide(found: Found, c: Context) -> Action {
+pub(crate) fn decide(found: Found, c: Context) -> Action {
     let ours = |pkg| {
         Action::Done(
             if c.replaced {
@@ -134,7 +134,7 @@ pub fn decide(found: Found, c: Context) -> Action {
 
 /// What a dry run predicts the real run ends with for a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Prediction {
+pub(crate) enum Prediction {
     /// This status (`Planned` for a new package), with the registry's package when
     /// there is one.
     Ends(Status, Option<Package>),
@@ -151,7 +151,7 @@ pub enum Prediction {
 /// a version may hold (an architecture), so a package whose variant the registry
 /// does not name may be another one, which the upload would not conflict with.
 #[must_use]
-pub fn predict(found: Found, policy: IfExists, has_variant: bool) -> Prediction {
+pub(crate) fn predict(found: Found, policy: IfExists, has_variant: bool) -> Prediction {
     match &found {
         Found::Absent | Found::Unknown => return Prediction::Ends(Status::Planned, None),
         Found::Other(pkg) if has_variant && pkg.variant.is_none() => return Prediction::Ends(Status::Planned, None),

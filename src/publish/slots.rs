@@ -12,14 +12,14 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// At most one reduction per this window: a burst of 429s from one rate-limit window
 /// lowers concurrency once, not once per request.
-pub const SHRINK_WINDOW: Duration = Duration::from_secs(5);
+pub(crate) const SHRINK_WINDOW: Duration = Duration::from_secs(5);
 /// How long after the server's reset (or a 429 without one) the rate is taken as calm.
-pub const SETTLE: Duration = Duration::from_secs(1);
+pub(crate) const SETTLE: Duration = Duration::from_secs(1);
 /// At most one slot comes back per this interval.
-pub const GROW_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const GROW_EVERY: Duration = Duration::from_secs(1);
 
 /// The upload slots of a run.
-pub struct Slots {
+pub(crate) struct Slots {
     permits: Semaphore,
     max: usize,
     capacity: AtomicUsize,
@@ -36,7 +36,7 @@ struct Clock {
 impl Slots {
     /// `concurrency` slots (at least one).
     #[must_use]
-    pub fn new(concurrency: usize) -> Slots {
+    pub(crate) fn new(concurrency: usize) -> Slots {
         let max = concurrency.max(1);
         Slots {
             permits: Semaphore::new(max),
@@ -47,19 +47,20 @@ impl Slots {
     }
 
     /// Waits for a free slot.
-    pub async fn acquire(&self) -> SemaphorePermit<'_> {
+    pub(crate) async fn acquire(&self) -> SemaphorePermit<'_> {
         self.permits.acquire().await.expect("the semaphore is never closed")
     }
 
     /// Slots in use now (for messages).
     #[must_use]
-    pub fn capacity(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity.load(Ordering::SeqCst)
     }
 
     /// After a 429: gives up `permit`'s slot for now unless one was given up within
     /// [`SHRINK_WINDOW`] or it is the last. Returns the new capacity when it shrank.
-    pub fn rate_limited(&self, permit: SemaphorePermit<'_>, server_wait: Option<Duration>) -> Option<usize> {
+    pub(crate) fn rate_limited(&self, permit: SemaphorePermit<'_>, server_wait: Option<Duration>) -> Option<usize> {
         let now = Instant::now();
         let mut clock = self.clock.lock().expect("slots lock");
         let calm = now + server_wait.unwrap_or_default() + SETTLE;
@@ -82,7 +83,7 @@ impl Slots {
 
     /// After a request the server accepted: wins one slot back when the rate limit
     /// has calmed. Returns the new capacity when it grew.
-    pub fn succeeded(&self) -> Option<usize> {
+    pub(crate) fn succeeded(&self) -> Option<usize> {
         let cap = self.capacity.load(Ordering::SeqCst);
         if cap >= self.max {
             return None;

@@ -22,7 +22,7 @@ const SHORT_FILES: usize = 20;
 /// Renders the report within `limit` bytes: the full text if it fits, else without
 /// the table, else the outcome and counts alone.
 #[must_use]
-pub fn render(report: &Report, limit: usize) -> String {
+pub(crate) fn render(report: &Report, limit: usize) -> String {
     let full = format!("{}{}{}", heading(report), table(report), errors(report, usize::MAX));
     if full.len() <= limit {
         return full;
@@ -415,7 +415,7 @@ fn promotion_label(status: PromotionStatus) -> &'static str {
 /// punctuation backslash-escaped, `|` escaped, and line breaks flattened, so nothing
 /// from a file name or a server can format, link or break the table.
 #[must_use]
-pub fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

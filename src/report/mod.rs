@@ -3,20 +3,20 @@
 //! [`text`] turn it into an annotation / job summary and log lines, and serde turns it
 //! into the JSON report. Nothing here formats for a particular CI system.
 
-pub mod markdown;
-pub mod text;
+pub(crate) mod markdown;
+pub(crate) mod text;
 
 use serde::{Deserialize, Serialize};
 
 use crate::exit::ExitStatus;
 
 /// Version of the JSON report's shape; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     /// Newly published.
     Published,
     /// Already in the registry with the same sha256.
@@ -40,7 +40,7 @@ pub enum Status {
 impl Status {
     /// Whether this outcome counts as done (exit 0).
     #[must_use]
-    pub fn is_ok(self) -> bool {
+    pub(crate) fn is_ok(self) -> bool {
         !matches!(self, Status::Failed | Status::Invalid | Status::Unverified)
     }
 }
@@ -48,7 +48,7 @@ impl Status {
 /// What happened to one package in one destination registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PromotionStatus {
+pub(crate) enum PromotionStatus {
     /// Copied now.
     Promoted,
     /// Already in the destination with the same sha256.
@@ -66,7 +66,7 @@ pub enum PromotionStatus {
 
 /// One package's promotion into one registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Promotion {
+pub(crate) struct Promotion {
     pub registry: String,
     pub name: Option<String>,
     pub version: Option<String>,
@@ -81,7 +81,7 @@ pub struct Promotion {
 
 /// One file's entry in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub path: String,
     pub size: u64,
     pub sha256: String,
@@ -111,7 +111,7 @@ pub struct Entry {
 
 /// Counts by outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub files: usize,
     pub published: usize,
     pub identical: usize,
@@ -139,7 +139,7 @@ pub struct Totals {
 
 /// The whole run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub schema_version: u32,
     /// The package-publisher version that wrote the report.
     #[serde(default)]
@@ -162,7 +162,7 @@ pub struct Report {
 impl Report {
     /// An empty report for a registry.
     #[must_use]
-    pub fn new(organization: &str, registry: &str, dry_run: bool, promote_to: &[String]) -> Report {
+    pub(crate) fn new(organization: &str, registry: &str, dry_run: bool, promote_to: &[String]) -> Report {
         Report {
             schema_version: SCHEMA_VERSION,
             tool_version: crate::VERSION.to_owned(),
@@ -178,7 +178,7 @@ impl Report {
     }
 
     /// Recomputes the totals from the entries.
-    pub fn tally(&mut self) {
+    pub(crate) fn tally(&mut self) {
         let mut t = Totals {
             files: self.packages.len(),
             ..Totals::default()
@@ -213,7 +213,7 @@ impl Report {
 
     /// Whether everything succeeded.
     #[must_use]
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         let t = &self.totals;
         self.error.is_none()
             && t.failed == 0
@@ -224,7 +224,7 @@ impl Report {
 
     /// Whether an upload or a copy may have landed but could not be confirmed.
     #[must_use]
-    pub fn unverified(&self) -> bool {
+    pub(crate) fn unverified(&self) -> bool {
         self.totals.unverified > 0 || self.totals.promotion_unverified > 0
     }
 
@@ -234,7 +234,7 @@ impl Report {
     /// confirmed. Promotions skipped only because a package was unverified are not a
     /// failure of their own.
     #[must_use]
-    pub fn exit_status(&self) -> ExitStatus {
+    pub(crate) fn exit_status(&self) -> ExitStatus {
         if self.is_success() {
             return ExitStatus::Success;
         }
@@ -256,7 +256,7 @@ impl Report {
 
     /// The count of packages newly in the registry (published or replaced).
     #[must_use]
-    pub fn written(&self) -> usize {
+    pub(crate) fn written(&self) -> usize {
         self.totals.published + self.totals.replaced
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 /// (`evil\u{202e}bed.deb` shows as `evilbed.deb` reversed), so renderers show them
 /// by their code point instead.
 #[must_use]
-pub fn is_invisible_format(c: char) -> bool {
+pub(crate) fn is_invisible_format(c: char) -> bool {
     matches!(
         c,
         '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}'
@@ -18,13 +18,13 @@ pub fn is_invisible_format(c: char) -> bool {
 
 /// How an invisible formatting character is shown: `<U+202E>`.
 #[must_use]
-pub fn code_point(c: char) -> String {
+pub(crate) fn code_point(c: char) -> String {
     format!("<U+{:04X}>", c as u32)
 }
 
 /// `1.5 MiB`, `512 B`.
 #[must_use]
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
@@ -41,7 +41,7 @@ pub fn size(bytes: u64) -> String {
 
 /// `1.2 s`, `350 ms`, `2 m 05 s`.
 #[must_use]
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
         format!("{ms} ms")
@@ -54,7 +54,7 @@ pub fn duration(d: Duration) -> String {
 
 /// `12.3 MiB/s` for `bytes` moved in `d`.
 #[must_use]
-pub fn rate(bytes: u64, d: Duration) -> String {
+pub(crate) fn rate(bytes: u64, d: Duration) -> String {
     let secs = d.as_secs_f64().max(0.001);
     #[allow(
         clippy::cast_precision_loss,
@@ -68,7 +68,7 @@ pub fn rate(bytes: u64, d: Duration) -> String {
 /// A one-line progress bar for a terminal:
 /// `[#########-----------] 45% 450.0 MiB of 1.0 GiB, 3/10 files, 90.0 MiB/s, 6.1 s left`.
 #[must_use]
-pub fn bar(done: u64, total: u64, files_done: usize, files: usize, elapsed: Duration) -> String {
+pub(crate) fn bar(done: u64, total: u64, files_done: usize, files: usize, elapsed: Duration) -> String {
     const WIDTH: u64 = 20;
     let done = done.min(total);
     let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
@@ -93,7 +93,7 @@ pub fn bar(done: u64, total: u64, files_done: usize, files: usize, elapsed: Dura
 /// A file's size and time on its log line: `600 B in 2 ms, 252.0 KiB/s` for a file
 /// the registry took, `64.0 MiB, 8.3 s` for any other, whose size was not all sent.
 #[must_use]
-pub fn file_timing(status: super::Status, bytes: u64, d: Duration) -> String {
+pub(crate) fn file_timing(status: super::Status, bytes: u64, d: Duration) -> String {
     if matches!(status, super::Status::Published | super::Status::Replaced) {
         format!("{} in {}, {}", size(bytes), duration(d), rate(bytes, d))
     } else {

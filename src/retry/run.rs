@@ -13,7 +13,7 @@ use super::{Backoff, Class, Decision, RetryPolicy, decide};
 
 /// Why a pause did not end in another attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// The failure will not fix itself, or the retries are used up.
     GiveUp,
     /// The run was cancelled before or during the wait.
@@ -22,14 +22,14 @@ pub enum End {
 
 /// How [`retry`] stopped without success, with the last failure.
 #[derive(Debug)]
-pub enum Stopped<E> {
+pub(crate) enum Stopped<E> {
     GaveUp(E),
     Cancelled(E),
 }
 
 impl<E> Stopped<E> {
     /// The last failure, however the loop stopped.
-    pub fn into_inner(self) -> E {
+    pub(crate) fn into_inner(self) -> E {
         match self {
             Stopped::GaveUp(e) | Stopped::Cancelled(e) => e,
         }
@@ -37,14 +37,14 @@ impl<E> Stopped<E> {
 }
 
 /// The backoff of one operation's retries, cut short by a cancellation.
-pub struct Retrier<'c> {
+pub(crate) struct Retrier<'c> {
     backoff: Backoff,
     cancel: &'c CancellationToken,
 }
 
 impl<'c> Retrier<'c> {
     #[must_use]
-    pub fn new(policy: RetryPolicy, cancel: &'c CancellationToken) -> Retrier<'c> {
+    pub(crate) fn new(policy: RetryPolicy, cancel: &'c CancellationToken) -> Retrier<'c> {
         Retrier {
             backoff: policy.backoff(),
             cancel,
@@ -53,7 +53,7 @@ impl<'c> Retrier<'c> {
 
     /// After a failure of `class`: waits the next delay (told to `announce` first), or
     /// says why there is no next attempt.
-    pub async fn pause(&mut self, class: Class, announce: impl FnOnce(Duration)) -> Result<(), End> {
+    pub(crate) async fn pause(&mut self, class: Class, announce: impl FnOnce(Duration)) -> Result<(), End> {
         match decide(class, self.backoff.next_delay()) {
             Decision::GiveUp => Err(End::GiveUp),
             Decision::Retry(wait) => {
@@ -69,7 +69,7 @@ impl<'c> Retrier<'c> {
 
 /// Runs `op` (given the attempt's number, from 0) until it succeeds, `classify` calls
 /// its failure permanent, the retries are used up, or `cancel` fires during a backoff.
-pub async fn retry<T, E, Fut>(
+pub(crate) async fn retry<T, E, Fut>(
     policy: RetryPolicy,
     cancel: &CancellationToken,
     classify: impl Fn(&E) -> Class,

@@ -7,13 +7,13 @@
 use std::time::Duration;
 
 /// The first wait before looking again.
-pub const FIRST_WAIT: Duration = Duration::from_millis(500);
+pub(crate) const FIRST_WAIT: Duration = Duration::from_millis(500);
 /// The longest single wait, so a listing that catches up is seen soon after.
-pub const MAX_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// The waits left for one package's listing to catch up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settle {
+pub(crate) struct Settle {
     limit: Duration,
     waited: Duration,
     next: Duration,
@@ -22,7 +22,7 @@ pub struct Settle {
 impl Settle {
     /// A schedule that waits at most `limit` in all (`settle-timeout`).
     #[must_use]
-    pub fn new(limit: Duration) -> Settle {
+    pub(crate) fn new(limit: Duration) -> Settle {
         Settle {
             limit,
             waited: Duration::ZERO,
@@ -32,12 +32,12 @@ impl Settle {
 
     /// Whether another look may still be waited for.
     #[must_use]
-    pub fn can_wait(&self) -> bool {
+    pub(crate) fn can_wait(&self) -> bool {
         self.waited < self.limit
     }
 
     /// The next wait (never past the bound), or `None` once the bound is spent.
-    pub fn next_wait(&mut self) -> Option<Duration> {
+    pub(crate) fn next_wait(&mut self) -> Option<Duration> {
         if !self.can_wait() {
             return None;
         }
@@ -49,13 +49,13 @@ impl Settle {
 
     /// The time waited so far.
     #[must_use]
-    pub fn waited(&self) -> Duration {
+    pub(crate) fn waited(&self) -> Duration {
         self.waited
     }
 
     /// The bound (`settle-timeout`).
     #[must_use]
-    pub fn limit(&self) -> Duration {
+    pub(crate) fn limit(&self) -> Duration {
         self.limit
     }
 }

@@ -1,6 +1,11 @@
 //! The integration tests: the compiled binary run as a process against the Packages
 //! API emulator on loopback, with a `buildkite-agent` shim and GitHub runner files.
 
+#![allow(
+    unreachable_pub,
+    reason = "test and emulator code shares items across its files; it is no API"
+)]
+
 mod support;
 
 // Bad configuration and input: each refused with a clear message and the right code.
