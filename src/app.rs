@@ -24,7 +24,7 @@ use crate::auth::{Auth, AuthError};
 use crate::ci::Ci;
 use crate::cli::{self, Command};
 use crate::commands;
-use crate::config::{self, CommandLine, Config, ConfigError, IfNoFilesFound, Platform};
+use crate::config::{self, CommandLine, Config, ConfigError, IfNoFilesFound, Opt, Platform};
 use crate::discover::{self, DiscoverError};
 use crate::exit::{Abort, ExitStatus, abort};
 use crate::promote::{self, Promoter};
@@ -230,9 +230,9 @@ async fn download(ci: &Ci, config: &Config) -> Result<(), Abort> {
                     ExitStatus::NoFiles,
                     anyhow::anyhow!(
                         "{message} ({} is `error`: set {} or {} to allow this)",
-                        sp.name("if-no-files-found"),
-                        sp.setting("if-no-files-found", "warn"),
-                        sp.setting("if-no-files-found", "ignore")
+                        sp.name(Opt::IfNoFilesFound),
+                        sp.setting(Opt::IfNoFilesFound, "warn"),
+                        sp.setting(Opt::IfNoFilesFound, "ignore")
                     ),
                 ));
             }
@@ -249,7 +249,7 @@ fn find_files(ci: &Ci, config: &Config, root: &Path) -> Result<discover::Discove
         return Ok(discover::Discovery::default());
     }
     ci.group("Finding files");
-    let found = discover::discover(root, "artifacts", config.artifacts(), config.if_no_files_found())
+    let found = discover::discover(root, Opt::Artifacts, config.artifacts(), config.if_no_files_found())
         .map_err(|e| discovery_failure(config, e))?;
     for p in &found.patterns {
         ci.line(&format!(
@@ -298,10 +298,10 @@ fn discovery_failure(config: &Config, err: DiscoverError) -> Abort {
         ExitStatus::NoFiles,
         anyhow::anyhow!(
             "{option} pattern {pattern:?} matched no files{detail} (from {}; {} is `error`: set {} or {} to allow this)",
-            sp.name(option),
-            sp.name("if-no-files-found"),
-            sp.setting("if-no-files-found", "warn"),
-            sp.setting("if-no-files-found", "ignore")
+            sp.name(*option),
+            sp.name(Opt::IfNoFilesFound),
+            sp.setting(Opt::IfNoFilesFound, "warn"),
+            sp.setting(Opt::IfNoFilesFound, "ignore")
         ),
     )
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use thiserror::Error;
 
-use crate::config::{IfNoFilesFound, Patterns};
+use crate::config::{IfNoFilesFound, Opt, Patterns};
 use crate::discover::{DiscoverError, Found, discover};
 
 /// Why no bundle could be built: the patterns (whose failures exit like the
@@ -44,7 +44,7 @@ pub(crate) fn build(
     if patterns.is_empty() {
         return Ok(None);
     }
-    let found = discover(root, "attestations", patterns, if_none)?;
+    let found = discover(root, Opt::Attestations, patterns, if_none)?;
     if found.files.is_empty() {
         return Ok(None);
     }

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::api::Client;
 use crate::ci::{Ci, Platform};
-use crate::config::{OidcMode, Spelling};
+use crate::config::{OidcMode, Opt, Spelling};
 use crate::secret::Secret;
 
 /// Lifetime asked for (and assumed when a token does not say) for OIDC tokens.
@@ -102,8 +102,8 @@ impl Auth {
             (_, OidcMode::Off) => {
                 return Err(AuthError::NoCredentials(format!(
                     "no API token: set {token_var} (or name another variable with {}), or allow OIDC with {}",
-                    spelling.name("api-token-env"),
-                    spelling.setting("oidc", "auto")
+                    spelling.name(Opt::ApiTokenEnv),
+                    spelling.setting(Opt::Oidc, "auto")
                 )));
             }
             (_, mode) => oidc_kind(&ci, token_var, mode, spelling).await?,
@@ -188,7 +188,7 @@ async fn oidc_kind(ci: &Ci, token_var: &str, mode: OidcMode, spelling: Spelling)
             let why = if mode == OidcMode::Required {
                 format!(
                     "{} needs Buildkite or GitHub Actions; ",
-                    spelling.setting("oidc", "true")
+                    spelling.setting(Opt::Oidc, "true")
                 )
             } else {
                 String::new()

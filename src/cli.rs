@@ -12,7 +12,7 @@ use clap::builder::{PossibleValue, RangedU64ValueParser, StyledStr};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::config::options;
+use crate::config::Opt;
 use crate::config::sources::{RawMap, RawValue, split_items};
 use crate::config::spelling::Flags;
 use crate::config::{Choice, CommandLine, IfExists, IfNoFilesFound, UploadMethod};
@@ -101,43 +101,43 @@ pub(crate) enum Command {
 
 /// The flags of `publish`, by option.
 pub(crate) const PUBLISH_FLAGS: Flags = &[
-    ("organization", "--org"),
-    ("api-url", "--api-url"),
-    ("registry", "--registry"),
-    ("artifacts", "a PATTERN argument"),
-    ("dry-run", "--dry-run"),
-    ("if-exists", "--if-exists"),
-    ("if-no-files-found", "--if-no-files-found"),
-    ("concurrency", "--concurrency"),
-    ("retries", "--retries"),
-    ("stall-timeout", "--stall-timeout"),
-    ("settle-timeout", "--settle-timeout"),
-    ("upload-method", "--upload-method"),
-    ("promote-to", "--promote-to"),
-    ("attestations", "--attestations"),
-    ("report-file", "--report-file"),
+    (Opt::Organization, "--org"),
+    (Opt::ApiUrl, "--api-url"),
+    (Opt::Registry, "--registry"),
+    (Opt::Artifacts, "a PATTERN argument"),
+    (Opt::DryRun, "--dry-run"),
+    (Opt::IfExists, "--if-exists"),
+    (Opt::IfNoFilesFound, "--if-no-files-found"),
+    (Opt::Concurrency, "--concurrency"),
+    (Opt::Retries, "--retries"),
+    (Opt::StallTimeout, "--stall-timeout"),
+    (Opt::SettleTimeout, "--settle-timeout"),
+    (Opt::UploadMethod, "--upload-method"),
+    (Opt::PromoteTo, "--promote-to"),
+    (Opt::Attestations, "--attestations"),
+    (Opt::ReportFile, "--report-file"),
 ];
 
 /// The flags of `promote`, by option.
 pub(crate) const PROMOTE_FLAGS: Flags = &[
-    ("organization", "--org"),
-    ("api-url", "--api-url"),
-    ("promote-from", "--from"),
-    ("promote-to", "--to"),
-    ("artifacts", "a PATTERN argument"),
-    ("dry-run", "--dry-run"),
-    ("stall-timeout", "--timeout"),
-    ("settle-timeout", "--settle-timeout"),
-    ("report-file", "--report-file"),
+    (Opt::Organization, "--org"),
+    (Opt::ApiUrl, "--api-url"),
+    (Opt::PromoteFrom, "--from"),
+    (Opt::PromoteTo, "--to"),
+    (Opt::Artifacts, "a PATTERN argument"),
+    (Opt::DryRun, "--dry-run"),
+    (Opt::StallTimeout, "--timeout"),
+    (Opt::SettleTimeout, "--settle-timeout"),
+    (Opt::ReportFile, "--report-file"),
 ];
 
 /// The flags of `list`, `get`, `copy` and `delete`, by option.
 pub(crate) const API_FLAGS: Flags = &[
-    ("organization", "--org"),
-    ("api-url", "--api-url"),
-    ("registry", "--registry"),
-    ("stall-timeout", "--timeout"),
-    ("promote-to", "--to"),
+    (Opt::Organization, "--org"),
+    (Opt::ApiUrl, "--api-url"),
+    (Opt::Registry, "--registry"),
+    (Opt::StallTimeout, "--timeout"),
+    (Opt::PromoteTo, "--to"),
 ];
 
 /// Where a command talks to.
@@ -164,7 +164,7 @@ pub(crate) struct ApiTarget {
     #[arg(long)]
     pub registry: Option<String>,
     /// Time limit of each API request, in seconds (1 to 3600) [default: 60]
-    #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
+    #[arg(long, value_name = "SECONDS", value_parser = number(Opt::StallTimeout))]
     pub timeout: Option<u64>,
 }
 
@@ -189,16 +189,16 @@ pub(crate) struct PublishArgs {
     #[arg(long, value_name = "POLICY", ignore_case = true)]
     pub if_no_files_found: Option<IfNoFilesFound>,
     /// Parallel uploads, 1 to 64 [default: 4]
-    #[arg(long, value_name = "N", value_parser = number("concurrency"))]
+    #[arg(long, value_name = "N", value_parser = number(Opt::Concurrency))]
     pub concurrency: Option<u64>,
     /// Retries for transient failures, 0 to 20 [default: 5]
-    #[arg(long, value_name = "N", value_parser = number("retries"))]
+    #[arg(long, value_name = "N", value_parser = number(Opt::Retries))]
     pub retries: Option<u64>,
     /// Seconds without progress before an upload is retried, 1 to 3600 [default: 60]
-    #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
+    #[arg(long, value_name = "SECONDS", value_parser = number(Opt::StallTimeout))]
     pub stall_timeout: Option<u64>,
     /// Seconds to wait for the registry to list a package whose answer was lost, 0 to 900 [default: 90]
-    #[arg(long, value_name = "SECONDS", value_parser = number("settle-timeout"))]
+    #[arg(long, value_name = "SECONDS", value_parser = number(Opt::SettleTimeout))]
     pub settle_timeout: Option<u64>,
     /// How file bytes reach the registry [default: auto]
     #[arg(long, value_name = "METHOD", ignore_case = true)]
@@ -232,10 +232,10 @@ pub(crate) struct PromoteArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Time limit of each API request, in seconds (1 to 3600) [default: 60]
-    #[arg(long, value_name = "SECONDS", value_parser = number("stall-timeout"))]
+    #[arg(long, value_name = "SECONDS", value_parser = number(Opt::StallTimeout))]
     pub timeout: Option<u64>,
     /// Seconds to wait for the destination to list a copy whose answer was lost, 0 to 900 [default: 90]
-    #[arg(long, value_name = "SECONDS", value_parser = number("settle-timeout"))]
+    #[arg(long, value_name = "SECONDS", value_parser = number(Opt::SettleTimeout))]
     pub settle_timeout: Option<u64>,
     /// Write the JSON report here
     #[arg(long, value_name = "PATH")]
@@ -319,8 +319,8 @@ macro_rules! value_enum {
 value_enum!(IfExists, IfNoFilesFound, UploadMethod);
 
 /// A numeric flag, in its option's range from the option table.
-fn number(option: &str) -> RangedU64ValueParser<u64> {
-    let (min, max) = options::range(option);
+fn number(option: Opt) -> RangedU64ValueParser<u64> {
+    let (min, max) = option.range();
     RangedU64ValueParser::new().range(min..=max)
 }
 
@@ -390,30 +390,30 @@ impl Values {
         }
     }
 
-    fn origin(&self, option: &str) -> String {
+    fn origin(&self, option: Opt) -> String {
         let flag = self.flags.iter().find(|(o, _)| *o == option).map(|(_, f)| *f);
         flag.expect("every flag is in its table").to_owned()
     }
 
-    fn scalar(&mut self, option: &'static str, value: Option<impl ToString>) {
+    fn scalar(&mut self, option: Opt, value: Option<impl ToString>) {
         if let Some(value) = value {
             let origin = self.origin(option);
             self.map.insert(option, RawValue::scalar(value.to_string(), origin));
         }
     }
 
-    fn flag(&mut self, option: &'static str, set: bool) {
+    fn flag(&mut self, option: Opt, set: bool) {
         self.scalar(option, set.then_some("true"));
     }
 
     /// A list flag: each value split like every other list written as one string.
-    fn list(&mut self, option: &'static str, values: &[String]) {
+    fn list(&mut self, option: Opt, values: &[String]) {
         let items: Vec<String> = values.iter().flat_map(|v| split_items(v)).collect();
         self.items(option, items);
     }
 
     /// Positional arguments: one item each.
-    fn items(&mut self, option: &'static str, items: Vec<String>) {
+    fn items(&mut self, option: Opt, items: Vec<String>) {
         if !items.is_empty() {
             let origin = self.origin(option);
             self.map.insert(option, RawValue { items, origin });
@@ -421,8 +421,8 @@ impl Values {
     }
 
     fn target(&mut self, target: &Target) {
-        self.scalar("organization", target.org.as_ref());
-        self.scalar("api-url", target.api_url.as_ref());
+        self.scalar(Opt::Organization, target.org.as_ref());
+        self.scalar(Opt::ApiUrl, target.api_url.as_ref());
     }
 
     fn done(self) -> CommandLine {
@@ -439,19 +439,19 @@ impl PublishArgs {
     pub(crate) fn command_line(&self) -> CommandLine {
         let mut v = Values::new(PUBLISH_FLAGS);
         v.target(&self.target);
-        v.scalar("registry", self.registry.as_ref());
-        v.items("artifacts", self.patterns.clone());
-        v.flag("dry-run", self.dry_run);
-        v.scalar("if-exists", self.if_exists.map(Choice::name));
-        v.scalar("if-no-files-found", self.if_no_files_found.map(Choice::name));
-        v.scalar("concurrency", self.concurrency);
-        v.scalar("retries", self.retries);
-        v.scalar("stall-timeout", self.stall_timeout);
-        v.scalar("settle-timeout", self.settle_timeout);
-        v.scalar("upload-method", self.upload_method.map(Choice::name));
-        v.list("promote-to", &self.promote_to);
-        v.list("attestations", &self.attestations);
-        v.scalar("report-file", self.report_file.as_ref());
+        v.scalar(Opt::Registry, self.registry.as_ref());
+        v.items(Opt::Artifacts, self.patterns.clone());
+        v.flag(Opt::DryRun, self.dry_run);
+        v.scalar(Opt::IfExists, self.if_exists.map(Choice::name));
+        v.scalar(Opt::IfNoFilesFound, self.if_no_files_found.map(Choice::name));
+        v.scalar(Opt::Concurrency, self.concurrency);
+        v.scalar(Opt::Retries, self.retries);
+        v.scalar(Opt::StallTimeout, self.stall_timeout);
+        v.scalar(Opt::SettleTimeout, self.settle_timeout);
+        v.scalar(Opt::UploadMethod, self.upload_method.map(Choice::name));
+        v.list(Opt::PromoteTo, &self.promote_to);
+        v.list(Opt::Attestations, &self.attestations);
+        v.scalar(Opt::ReportFile, self.report_file.as_ref());
         v.done()
     }
 }
@@ -462,13 +462,13 @@ impl PromoteArgs {
     pub(crate) fn command_line(&self) -> CommandLine {
         let mut v = Values::new(PROMOTE_FLAGS);
         v.target(&self.target);
-        v.scalar("promote-from", Some(&self.from));
-        v.list("promote-to", &self.to);
-        v.items("artifacts", self.patterns.clone());
-        v.flag("dry-run", self.dry_run);
-        v.scalar("stall-timeout", self.timeout);
-        v.scalar("settle-timeout", self.settle_timeout);
-        v.scalar("report-file", self.report_file.as_ref());
+        v.scalar(Opt::PromoteFrom, Some(&self.from));
+        v.list(Opt::PromoteTo, &self.to);
+        v.items(Opt::Artifacts, self.patterns.clone());
+        v.flag(Opt::DryRun, self.dry_run);
+        v.scalar(Opt::StallTimeout, self.timeout);
+        v.scalar(Opt::SettleTimeout, self.settle_timeout);
+        v.scalar(Opt::ReportFile, self.report_file.as_ref());
         v.done()
     }
 }
@@ -480,9 +480,9 @@ impl ApiTarget {
     pub(crate) fn command_line(&self, to: Option<&String>) -> CommandLine {
         let mut v = Values::new(API_FLAGS);
         v.target(&self.target);
-        v.scalar("registry", self.registry.as_ref());
-        v.scalar("stall-timeout", self.timeout);
-        v.scalar("promote-to", to);
+        v.scalar(Opt::Registry, self.registry.as_ref());
+        v.scalar(Opt::StallTimeout, self.timeout);
+        v.scalar(Opt::PromoteTo, to);
         v.done()
     }
 }
@@ -505,11 +505,10 @@ mod tests {
             for name in subcommands {
                 let sub = cli.find_subcommand(name).expect("subcommand exists");
                 for (option, flag) in table {
-                    assert!(options::find(option).is_some(), "{option}");
                     let Some(long) = flag.strip_prefix("--") else {
                         continue;
                     };
-                    if *option == "promote-to" && *name != "copy" && table == API_FLAGS {
+                    if *option == Opt::PromoteTo && *name != "copy" && table == API_FLAGS {
                         continue;
                     }
                     assert!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::config::{IfNoFilesFound, Pattern, Patterns};
+use crate::config::{IfNoFilesFound, Opt, Pattern, Patterns};
 
 /// A file found by discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub(crate) enum DiscoverError {
         "{option} pattern {pattern:?} matched no files{detail} (if-no-files-found: error; set it to `warn` or `ignore` to allow this)"
     )]
     NoMatch {
-        option: &'static str,
+        option: Opt,
         pattern: String,
         detail: String,
     },
@@ -77,7 +77,7 @@ pub(crate) enum DiscoverError {
 /// Expands `patterns` (the option named `option`) under `root`.
 pub(crate) fn discover(
     root: &Path,
-    option: &'static str,
+    option: Opt,
     patterns: &Patterns,
     if_none: IfNoFilesFound,
 ) -> Result<Discovery, DiscoverError> {
@@ -382,7 +382,7 @@ mod tests {
 
     fn run(dir: &Path, patterns: &[&str]) -> Result<Discovery, DiscoverError> {
         let p = Patterns::parse(patterns).unwrap();
-        discover(dir, "artifacts", &p, IfNoFilesFound::Error)
+        discover(dir, Opt::Artifacts, &p, IfNoFilesFound::Error)
     }
 
     fn rels(d: &Discovery) -> Vec<&str> {
@@ -486,7 +486,7 @@ mod tests {
     fn warn_mode_records_the_empty_pattern() {
         let d = tree(&["dist/x.deb"]);
         let p = Patterns::parse(&["dist/*.rpm", "dist/*.deb"]).unwrap();
-        let found = discover(d.path(), "artifacts", &p, IfNoFilesFound::Warn).unwrap();
+        let found = discover(d.path(), Opt::Artifacts, &p, IfNoFilesFound::Warn).unwrap();
         assert_eq!(found.warnings.len(), 1);
         assert_eq!(rels(&found), ["dist/x.deb"]);
     }

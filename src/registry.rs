@@ -15,6 +15,7 @@ use crate::artifact::Artifact;
 use crate::auth::{Auth, AuthError};
 use crate::ci::Ci;
 use crate::config::Config;
+use crate::config::Opt;
 use crate::exit::{Abort, ExitStatus};
 use crate::package::Ecosystem;
 use crate::retry::Class;
@@ -133,9 +134,9 @@ pub(crate) async fn prepare(
     artifacts: Vec<Artifact>,
 ) -> Result<Vec<Artifact>, Abort> {
     let option = if config.promote_from().is_some() {
-        "promote-from"
+        Opt::PromoteFrom
     } else {
-        "registry"
+        Opt::Registry
     };
     let target = Target {
         org: config.organization(),

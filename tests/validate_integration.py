@@ -31,7 +31,7 @@ def fail(message):
 
 def options():
     source = (ROOT / "src/config/options.rs").read_text()
-    return re.findall(r'OptionSpec \{\s*name: "([^"]+)"', source)
+    return re.findall(r'OptionSpec \{[^}]*?name: "([^"]+)"', source)
 
 
 def walk(node, path=""):
@@ -85,7 +85,7 @@ def check_action(names):
         var = "INPUT_" + name.upper().replace("-", "_")
         if run.get("env", {}).get(var) != "${{ inputs.%s }}" % name:
             fail(f"action.yml does not map input `{name}` to {var}")
-    for out in ("packages", "published-count", "skipped-count", "failed-count", "promoted-count", "report-file"):
+    for out in ("packages", "published-count", "skipped-count", "failed-count", "unverified-count", "promoted-count", "report-file"):
         if out not in action.get("outputs", {}):
             fail(f"action.yml lacks output `{out}`")
     return inputs

@@ -27,6 +27,7 @@ use reqwest::Url;
 
 pub(crate) use error::ConfigError;
 pub(crate) use network::Network;
+pub(crate) use options::Opt;
 pub(crate) use patterns::{Pattern, Patterns};
 pub(crate) use platform::Platform;
 use sections::{ApiTarget, Connection, Files, Registries, Reporting, Upload};

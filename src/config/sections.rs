@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::error::{ConfigError, looks_like_token, show_value};
+use super::options::Opt;
 use super::patterns::Patterns;
 use super::platform::Platform;
 use super::validate::{RegistryRef, Validator, check_slug};
@@ -28,8 +29,8 @@ pub(super) struct Registries {
 }
 
 pub(super) fn registries(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> Result<Registries, ConfigError> {
-    let registry = v.registry("registry")?;
-    let promote_from = v.registry("promote-from")?;
+    let registry = v.registry(Opt::Registry)?;
+    let promote_from = v.registry(Opt::PromoteFrom)?;
     let (source, source_option) = match (&registry, &promote_from) {
         (None, None) => {
             let hint = if v.spelling.is_flags() {
@@ -38,33 +39,36 @@ pub(super) fn registries(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> 
                 format!(
                     "give the registry slug (or `org/slug`) to publish to; only a promote-only step \
                      (with {}) may leave it out",
-                    v.spelling.name("promote-from")
+                    v.spelling.name(Opt::PromoteFrom)
                 )
             };
-            return Err(v.missing("registry", hint));
+            return Err(v.missing(Opt::Registry, hint));
         }
         (Some(to), Some(from)) if to.slug != from.slug => {
             return Err(ConfigError::Conflict(format!(
                 "{} ({:?}) and {} ({:?}) disagree: a promote-only step needs only {}",
-                v.said("promote-from"),
+                v.said(Opt::PromoteFrom),
                 from.slug,
-                v.said("registry"),
+                v.said(Opt::Registry),
                 to.slug,
-                v.spelling.name("promote-from")
+                v.spelling.name(Opt::PromoteFrom)
             )));
         }
-        (Some(r), _) => (r.slug.clone(), "registry"),
-        (None, Some(r)) => (r.slug.clone(), "promote-from"),
+        (Some(r), _) => (r.slug.clone(), Opt::Registry),
+        (None, Some(r)) => (r.slug.clone(), Opt::PromoteFrom),
     };
-    let implied = [("registry", registry.as_ref()), ("promote-from", promote_from.as_ref())];
+    let implied = [
+        (Opt::Registry, registry.as_ref()),
+        (Opt::PromoteFrom, promote_from.as_ref()),
+    ];
     let organization = organization(v, vars, &implied, source_option)?;
-    let promote_to = destinations(v, &organization, &source, v.registries("promote-to")?)?;
+    let promote_to = destinations(v, &organization, &source, v.registries(Opt::PromoteTo)?)?;
     if promote_from.is_some() && promote_to.is_empty() {
         return Err(v.missing(
-            "promote-to",
+            Opt::PromoteTo,
             format!(
                 "a promote-only step ({}) needs at least one destination",
-                v.spelling.name("promote-from")
+                v.spelling.name(Opt::PromoteFrom)
             ),
         ));
     }
@@ -86,10 +90,10 @@ pub(super) struct ApiTarget {
 
 pub(super) fn api_target(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> Result<ApiTarget, ConfigError> {
     let registry = v
-        .registry("registry")?
-        .ok_or_else(|| v.missing("registry", "give the registry slug, or `org/slug`".to_owned()))?;
-    let organization = organization(v, vars, &[("registry", Some(&registry))], "registry")?;
-    let destination = destinations(v, &organization, &registry.slug, v.registries("promote-to")?)?;
+        .registry(Opt::Registry)?
+        .ok_or_else(|| v.missing(Opt::Registry, "give the registry slug, or `org/slug`".to_owned()))?;
+    let organization = organization(v, vars, &[(Opt::Registry, Some(&registry))], Opt::Registry)?;
+    let destination = destinations(v, &organization, &registry.slug, v.registries(Opt::PromoteTo)?)?;
     Ok(ApiTarget {
         organization,
         registry: registry.slug,
@@ -103,10 +107,10 @@ pub(super) fn api_target(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> 
 fn organization(
     v: &Validator<'_>,
     vars: &BTreeMap<String, String>,
-    implied: &[(&'static str, Option<&RegistryRef>)],
-    source_option: &str,
+    implied: &[(Opt, Option<&RegistryRef>)],
+    source_option: Opt,
 ) -> Result<String, ConfigError> {
-    let mut found = v.slug("organization")?.map(|org| (org, v.said("organization")));
+    let mut found = v.slug(Opt::Organization)?.map(|org| (org, v.said(Opt::Organization)));
     for (option, reference) in implied {
         let Some(org) = reference.and_then(|r| r.org.as_ref()) else {
             continue;
@@ -115,20 +119,20 @@ fn organization(
             Some((have, who)) if have != org => {
                 return Err(ConfigError::Conflict(format!(
                     "{who} is {have:?} but {} names the organization {org:?}; give the organization once",
-                    v.said(option)
+                    v.said(*option)
                 )));
             }
             Some(_) => {}
-            None => found = Some((org.clone(), v.said(option))),
+            None => found = Some((org.clone(), v.said(*option))),
         }
     }
     if let Some((org, _)) = found {
         return Ok(org);
     }
     match vars.get("BUILDKITE_ORGANIZATION_SLUG").filter(|s| !s.is_empty()) {
-        Some(org) => check_slug("organization", "BUILDKITE_ORGANIZATION_SLUG", org),
+        Some(org) => check_slug(Opt::Organization, "BUILDKITE_ORGANIZATION_SLUG", org),
         None => Err(v.missing(
-            "organization",
+            Opt::Organization,
             format!(
                 "give it, write {} as `org/slug`, or set BUILDKITE_ORGANIZATION_SLUG (Buildkite sets \
                  it for every job)",
@@ -153,14 +157,14 @@ fn destinations(
             .map_or_else(|| r.slug.clone(), |o| format!("{o}/{}", r.slug));
         if r.org.as_ref().is_some_and(|o| o != organization) {
             return Err(v.invalid(
-                "promote-to",
+                Opt::PromoteTo,
                 &shown,
                 format!("packages are copied within one organization, here {organization:?}"),
             ));
         }
         if r.slug == source {
             return Err(v.invalid(
-                "promote-to",
+                Opt::PromoteTo,
                 &shown,
                 "a destination must differ from the registry the packages come from".to_owned(),
             ));
@@ -184,24 +188,24 @@ pub(super) struct Files {
 }
 
 pub(super) fn files(v: &Validator<'_>, promote_only: bool) -> Result<Files, ConfigError> {
-    let artifacts = v.patterns("artifacts")?;
+    let artifacts = v.patterns(Opt::Artifacts)?;
     if artifacts.is_empty() && !promote_only {
         return Err(v.missing(
-            "artifacts",
+            Opt::Artifacts,
             "give one or more glob patterns of files to publish, for example `dist/*.deb`".to_owned(),
         ));
     }
     if !artifacts.is_empty() && artifacts.includes().next().is_none() {
         return Err(v.invalid(
-            "artifacts",
+            Opt::Artifacts,
             &artifacts.texts().join(", "),
             "at least one pattern must include files (only `!` excludes were given)".to_owned(),
         ));
     }
-    let download = v.list("download");
+    let download = v.list(Opt::Download);
     if !download.is_empty() && v.platform != Platform::Buildkite {
         return Err(v.invalid(
-            "download",
+            Opt::Download,
             &download.join(", "),
             "downloads work only on Buildkite, where `buildkite-agent artifact download` is available".to_owned(),
         ));
@@ -209,9 +213,9 @@ pub(super) fn files(v: &Validator<'_>, promote_only: bool) -> Result<Files, Conf
     Ok(Files {
         artifacts,
         download,
-        download_build: v.text("download-build"),
-        if_no_files_found: v.choice("if-no-files-found")?,
-        attestations: v.patterns("attestations")?,
+        download_build: v.text(Opt::DownloadBuild),
+        if_no_files_found: v.choice(Opt::IfNoFilesFound)?,
+        attestations: v.patterns(Opt::Attestations)?,
     })
 }
 
@@ -230,12 +234,12 @@ pub(super) struct Upload {
 
 pub(super) fn upload(v: &Validator<'_>) -> Result<Upload, ConfigError> {
     Ok(Upload {
-        if_exists: v.choice("if-exists")?,
-        upload_method: v.choice("upload-method")?,
-        concurrency: usize::try_from(v.number("concurrency")?).expect("the table's range fits"),
-        retries: u32::try_from(v.number("retries")?).expect("the table's range fits"),
-        settle: Duration::from_secs(v.number("settle-timeout")?),
-        dry_run: v.boolean("dry-run")?,
+        if_exists: v.choice(Opt::IfExists)?,
+        upload_method: v.choice(Opt::UploadMethod)?,
+        concurrency: usize::try_from(v.number(Opt::Concurrency)?).expect("the table's range fits"),
+        retries: u32::try_from(v.number(Opt::Retries)?).expect("the table's range fits"),
+        settle: Duration::from_secs(v.number(Opt::SettleTimeout)?),
+        dry_run: v.boolean(Opt::DryRun)?,
     })
 }
 
@@ -250,14 +254,14 @@ pub(super) struct Connection {
 }
 
 pub(super) fn connection(v: &Validator<'_>) -> Result<Connection, ConfigError> {
-    let api_token_env = match v.text("api-token-env") {
+    let api_token_env = match v.text(Opt::ApiTokenEnv) {
         Some(name) => {
             let ok = !looks_like_token(&name)
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !name.starts_with(|c: char| c.is_ascii_digit());
             if !ok {
                 return Err(v.invalid(
-                    "api-token-env",
+                    Opt::ApiTokenEnv,
                     &name,
                     "it takes the name of an environment variable (letters, digits and `_`), not \
                      the token itself"
@@ -271,8 +275,8 @@ pub(super) fn connection(v: &Validator<'_>) -> Result<Connection, ConfigError> {
     Ok(Connection {
         api_url: v.api_url()?,
         api_token_env,
-        oidc: v.choice("oidc")?,
-        timeout: Duration::from_secs(v.number("stall-timeout")?),
+        oidc: v.choice(Opt::Oidc)?,
+        timeout: Duration::from_secs(v.number(Opt::StallTimeout)?),
     })
 }
 
@@ -285,20 +289,20 @@ pub(super) struct Reporting {
 }
 
 pub(super) fn reporting(v: &Validator<'_>) -> Result<Reporting, ConfigError> {
-    let annotation_context = v.text("annotation-context");
+    let annotation_context = v.text(Opt::AnnotationContext);
     if let Some(text) = &annotation_context {
         if text.chars().count() > 100 || text.contains(['\n', '\r']) {
             return Err(ConfigError::Invalid {
-                option: "annotation-context",
-                origin: v.said("annotation-context"),
+                option: Opt::AnnotationContext.name(),
+                origin: v.said(Opt::AnnotationContext),
                 value: show_value(text),
                 accepted: "it accepts a single line of at most 100 characters (Buildkite's limit)".to_owned(),
             });
         }
     }
     Ok(Reporting {
-        annotate: v.boolean("annotate")?,
+        annotate: v.boolean(Opt::Annotate)?,
         annotation_context,
-        report_file: v.text("report-file").map(PathBuf::from),
+        report_file: v.text(Opt::ReportFile).map(PathBuf::from),
     })
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::error::ConfigError;
-use super::options::{self, Kind, OptionSpec};
+use super::options::{self, Kind, Opt, OptionSpec};
 use super::spelling::{ENV_PREFIX, Spelling, env_var};
 
 /// One option's value as given, before validation.
@@ -45,7 +45,7 @@ impl RawValue {
 }
 
 /// Raw values by option name.
-pub(crate) type RawMap = BTreeMap<&'static str, RawValue>;
+pub(crate) type RawMap = BTreeMap<Opt, RawValue>;
 
 /// The first top-level key a JSON object gives twice (`serde_json` keeps the last one
 /// silently); `json` is known to be an object.
@@ -85,7 +85,7 @@ pub(crate) fn from_buildkite_json(json: &str) -> Result<RawMap, ConfigError> {
         let spec = plugin_option(&key, &key_origin)?;
         let items = plugin_items(&key, value, spec, &key_origin)?;
         out.insert(
-            spec.name,
+            spec.opt,
             RawValue {
                 items,
                 origin: key_origin,
@@ -186,7 +186,7 @@ fn plugin_items(key: &str, value: Value, spec: &OptionSpec, key_origin: &str) ->
 /// prefix comes from `BUILDKITE_PLUGIN_NAME`, never from a hard-coded repository name.
 pub(crate) fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: &str) -> Result<RawMap, ConfigError> {
     let prefix = format!("BUILDKITE_PLUGIN_{plugin_name}_");
-    let mut lists: BTreeMap<&'static str, (String, BTreeMap<usize, String>)> = BTreeMap::new();
+    let mut lists: BTreeMap<Opt, (String, BTreeMap<usize, String>)> = BTreeMap::new();
     let mut out = RawMap::new();
     for (var, value) in vars.iter().filter(|(k, _)| k.starts_with(&prefix)) {
         let key = &var[prefix.len()..];
@@ -198,7 +198,7 @@ pub(crate) fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: 
         match index {
             None => {
                 out.insert(
-                    spec.name,
+                    spec.opt,
                     RawValue {
                         items: split_list(spec, value),
                         origin: format!("plugin option `{}` ({var})", spec.name),
@@ -209,7 +209,7 @@ pub(crate) fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: 
                 if spec.kind != Kind::List {
                     return Err(unknown_key());
                 }
-                let entry = lists.entry(spec.name).or_insert_with(|| {
+                let entry = lists.entry(spec.opt).or_insert_with(|| {
                     let var = format!("{prefix}{}_N", upper(spec.name));
                     (format!("plugin option `{}` ({var})", spec.name), BTreeMap::new())
                 });
@@ -217,9 +217,9 @@ pub(crate) fn from_buildkite_flat(vars: &BTreeMap<String, String>, plugin_name: 
             }
         }
     }
-    for (name, (origin, items)) in lists {
+    for (opt, (origin, items)) in lists {
         out.insert(
-            name,
+            opt,
             RawValue {
                 items: items.into_values().collect(),
                 origin,
@@ -260,7 +260,7 @@ fn from_prefixed(vars: &BTreeMap<String, String>, prefix: &str, spelling: Spelli
             _ => var.clone(),
         };
         out.insert(
-            spec.name,
+            spec.opt,
             RawValue {
                 items: split_list(spec, value),
                 origin,

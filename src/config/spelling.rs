@@ -6,11 +6,13 @@
 //! user typed; a given value carries its own origin (the flag or variable it came
 //! from) with its raw value.
 
+use super::options::Opt;
+
 /// The prefix of the local configuration variables.
 pub(crate) const ENV_PREFIX: &str = "PACKAGE_PUBLISHER_";
 
 /// A flag table: each option a subcommand takes, with the flag that sets it.
-pub(crate) type Flags = &'static [(&'static str, &'static str)];
+pub(crate) type Flags = &'static [(Opt, &'static str)];
 
 /// How the user wrote the options of this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +34,7 @@ pub(crate) fn env_var(option: &str) -> String {
     format!("{ENV_PREFIX}{}", option.to_ascii_uppercase().replace('-', "_"))
 }
 
-fn flag(flags: Flags, option: &str) -> Option<&'static str> {
+fn flag(flags: Flags, option: Opt) -> Option<&'static str> {
     flags.iter().find(|(o, _)| *o == option).map(|(_, f)| *f)
 }
 
@@ -41,10 +43,10 @@ impl Spelling {
     /// `PACKAGE_PUBLISHER_ORGANIZATION`, plugin option `organization`, input
     /// `organization`.
     #[must_use]
-    pub(crate) fn name(self, option: &str) -> String {
+    pub(crate) fn name(self, option: Opt) -> String {
         match self {
-            Spelling::Flags(flags) => flag(flags, option).map_or_else(|| env_var(option), str::to_owned),
-            Spelling::Env => env_var(option),
+            Spelling::Flags(flags) => flag(flags, option).map_or_else(|| env_var(option.name()), str::to_owned),
+            Spelling::Env => env_var(option.name()),
             Spelling::Plugin => format!("plugin option `{option}`"),
             Spelling::Action => format!("input `{option}`"),
         }
@@ -53,13 +55,13 @@ impl Spelling {
     /// The option set to `value`, as the user would write it: `--if-exists skip`,
     /// `PACKAGE_PUBLISHER_IF_EXISTS=skip`, `if-exists: skip`.
     #[must_use]
-    pub(crate) fn setting(self, option: &str, value: &str) -> String {
+    pub(crate) fn setting(self, option: Opt, value: &str) -> String {
         match self {
             Spelling::Flags(flags) => match flag(flags, option).filter(|f| f.starts_with("--")) {
                 Some(f) => format!("`{f} {value}`"),
-                None => format!("`{}={value}`", env_var(option)),
+                None => format!("`{}={value}`", env_var(option.name())),
             },
-            Spelling::Env => format!("`{}={value}`", env_var(option)),
+            Spelling::Env => format!("`{}={value}`", env_var(option.name())),
             Spelling::Plugin | Spelling::Action => format!("`{option}: {value}`"),
         }
     }
@@ -75,27 +77,30 @@ impl Spelling {
 mod tests {
     use super::*;
 
-    const FLAGS: Flags = &[("organization", "--org"), ("artifacts", "a PATTERN argument")];
+    const FLAGS: Flags = &[(Opt::Organization, "--org"), (Opt::Artifacts, "a PATTERN argument")];
 
     #[test]
     fn each_dialect_names_options_its_own_way() {
-        assert_eq!(Spelling::Flags(FLAGS).name("organization"), "--org");
-        assert_eq!(Spelling::Flags(FLAGS).name("artifacts"), "a PATTERN argument");
+        assert_eq!(Spelling::Flags(FLAGS).name(Opt::Organization), "--org");
+        assert_eq!(Spelling::Flags(FLAGS).name(Opt::Artifacts), "a PATTERN argument");
         assert_eq!(
-            Spelling::Flags(FLAGS).name("download-build"),
+            Spelling::Flags(FLAGS).name(Opt::DownloadBuild),
             "PACKAGE_PUBLISHER_DOWNLOAD_BUILD"
         );
-        assert_eq!(Spelling::Env.name("dry-run"), "PACKAGE_PUBLISHER_DRY_RUN");
-        assert_eq!(Spelling::Plugin.name("dry-run"), "plugin option `dry-run`");
-        assert_eq!(Spelling::Action.name("dry-run"), "input `dry-run`");
+        assert_eq!(Spelling::Env.name(Opt::DryRun), "PACKAGE_PUBLISHER_DRY_RUN");
+        assert_eq!(Spelling::Plugin.name(Opt::DryRun), "plugin option `dry-run`");
+        assert_eq!(Spelling::Action.name(Opt::DryRun), "input `dry-run`");
     }
 
     #[test]
     fn settings_are_written_as_the_user_would() {
-        let flags = Spelling::Flags(&[("if-exists", "--if-exists")]);
-        assert_eq!(flags.setting("if-exists", "skip"), "`--if-exists skip`");
-        assert_eq!(flags.setting("oidc", "auto"), "`PACKAGE_PUBLISHER_OIDC=auto`");
-        assert_eq!(Spelling::Env.setting("oidc", "auto"), "`PACKAGE_PUBLISHER_OIDC=auto`");
-        assert_eq!(Spelling::Plugin.setting("oidc", "auto"), "`oidc: auto`");
+        let flags = Spelling::Flags(&[(Opt::IfExists, "--if-exists")]);
+        assert_eq!(flags.setting(Opt::IfExists, "skip"), "`--if-exists skip`");
+        assert_eq!(flags.setting(Opt::Oidc, "auto"), "`PACKAGE_PUBLISHER_OIDC=auto`");
+        assert_eq!(
+            Spelling::Env.setting(Opt::Oidc, "auto"),
+            "`PACKAGE_PUBLISHER_OIDC=auto`"
+        );
+        assert_eq!(Spelling::Plugin.setting(Opt::Oidc, "auto"), "`oidc: auto`");
     }
 }

@@ -8,7 +8,7 @@
 use reqwest::Url;
 
 use super::error::{ConfigError, show_value};
-use super::options;
+use super::options::Opt;
 use super::patterns::Patterns;
 use super::platform::Platform;
 use super::sources::{RawMap, RawValue};
@@ -32,56 +32,56 @@ pub(super) struct Validator<'a> {
 impl Validator<'_> {
     /// How to refer to an option in a message: where its value came from when it was
     /// given, else how the user would write it.
-    pub(super) fn said(&self, option: &str) -> String {
+    pub(super) fn said(&self, option: Opt) -> String {
         self.raw
-            .get(option)
+            .get(&option)
             .map_or_else(|| self.spelling.name(option), |v| v.origin.clone())
     }
 
     /// A required option that was not given.
-    pub(super) fn missing(&self, option: &'static str, hint: String) -> ConfigError {
+    pub(super) fn missing(&self, option: Opt, hint: String) -> ConfigError {
         ConfigError::Missing {
-            option,
+            option: option.name(),
             name: self.spelling.name(option),
             hint,
         }
     }
 
-    pub(super) fn invalid(&self, option: &'static str, value: &str, accepted: String) -> ConfigError {
+    pub(super) fn invalid(&self, option: Opt, value: &str, accepted: String) -> ConfigError {
         ConfigError::Invalid {
-            option,
+            option: option.name(),
             origin: self.said(option),
             value: show_value(value),
             accepted,
         }
     }
 
-    pub(super) fn text(&self, name: &str) -> Option<String> {
-        self.raw.get(name).map(RawValue::joined).filter(|s| !s.is_empty())
+    pub(super) fn text(&self, name: Opt) -> Option<String> {
+        self.raw.get(&name).map(RawValue::joined).filter(|s| !s.is_empty())
     }
 
-    pub(super) fn list(&self, name: &str) -> Vec<String> {
-        self.raw.get(name).map(|v| v.items.clone()).unwrap_or_default()
+    pub(super) fn list(&self, name: Opt) -> Vec<String> {
+        self.raw.get(&name).map(|v| v.items.clone()).unwrap_or_default()
     }
 
-    pub(super) fn slug(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
-        match self.raw.get(name) {
+    pub(super) fn slug(&self, name: Opt) -> Result<Option<String>, ConfigError> {
+        match self.raw.get(&name) {
             Some(value) => check_slug(name, &value.origin, &value.joined()).map(Some),
             None => Ok(None),
         }
     }
 
     /// A registry option given as one value: `slug` or `org/slug`.
-    pub(super) fn registry(&self, name: &'static str) -> Result<Option<RegistryRef>, ConfigError> {
-        match self.raw.get(name) {
+    pub(super) fn registry(&self, name: Opt) -> Result<Option<RegistryRef>, ConfigError> {
+        match self.raw.get(&name) {
             Some(value) => parse_registry(name, &value.origin, &value.joined()).map(Some),
             None => Ok(None),
         }
     }
 
     /// A registry list option: each item `slug` or `org/slug`.
-    pub(super) fn registries(&self, name: &'static str) -> Result<Vec<RegistryRef>, ConfigError> {
-        let Some(value) = self.raw.get(name) else {
+    pub(super) fn registries(&self, name: Opt) -> Result<Vec<RegistryRef>, ConfigError> {
+        let Some(value) = self.raw.get(&name) else {
             return Ok(Vec::new());
         };
         value
@@ -92,7 +92,7 @@ impl Validator<'_> {
     }
 
     /// A choice option; its default when not given.
-    pub(super) fn choice<C: Choice>(&self, name: &'static str) -> Result<C, ConfigError> {
+    pub(super) fn choice<C: Choice>(&self, name: Opt) -> Result<C, ConfigError> {
         match self.text(name) {
             None => Ok(C::DEFAULT),
             Some(value) => {
@@ -102,11 +102,12 @@ impl Validator<'_> {
     }
 
     /// A numeric option, within the range and with the default of the option table.
-    pub(super) fn number(&self, name: &'static str) -> Result<u64, ConfigError> {
-        let (min, max) = options::range(name);
+    pub(super) fn number(&self, name: Opt) -> Result<u64, ConfigError> {
+        let (min, max) = name.range();
         match self.text(name) {
-            None => Ok(options::find(name)
-                .and_then(|o| o.default.parse().ok())
+            None => Ok(name
+                .default()
+                .parse()
                 .expect("numeric defaults in the table are numbers")),
             Some(value) => match value.trim().parse::<u64>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(n),
@@ -118,9 +119,9 @@ impl Validator<'_> {
     /// Booleans as each platform writes them: GitHub's toolkit accepts only
     /// `true|True|TRUE|false|False|FALSE`; Buildkite plugins conventionally also take
     /// `on`/`off` and `1`/`0`. The default is the option table's.
-    pub(super) fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
+    pub(super) fn boolean(&self, name: Opt) -> Result<bool, ConfigError> {
         let Some(value) = self.text(name) else {
-            return Ok(options::find(name).is_some_and(|o| o.default == "true"));
+            return Ok(name.default() == "true");
         };
         let v = value.trim();
         match v {
@@ -145,7 +146,7 @@ impl Validator<'_> {
 
     /// Glob patterns: each must compile, stay relative, and not climb out of the
     /// working directory.
-    pub(super) fn patterns(&self, name: &'static str) -> Result<Patterns, ConfigError> {
+    pub(super) fn patterns(&self, name: Opt) -> Result<Patterns, ConfigError> {
         let raw = self.list(name);
         // An absolute path is refused before normalising, which would drop its `/`.
         if let Some(abs) = raw
@@ -187,27 +188,26 @@ impl Validator<'_> {
     }
 
     pub(super) fn api_url(&self) -> Result<Url, ConfigError> {
-        let Some(text) = self.text("api-url") else {
-            let default = options::find("api-url").map_or("", |o| o.default);
-            return Ok(Url::parse(default).expect("valid default URL"));
+        let Some(text) = self.text(Opt::ApiUrl) else {
+            return Ok(Url::parse(Opt::ApiUrl.default()).expect("valid default URL"));
         };
         let accepted = "it accepts an http:// or https:// URL such as https://api.buildkite.com";
-        let url = Url::parse(text.trim()).map_err(|_| self.invalid("api-url", &text, accepted.to_owned()))?;
+        let url = Url::parse(text.trim()).map_err(|_| self.invalid(Opt::ApiUrl, &text, accepted.to_owned()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(self.invalid("api-url", &text, accepted.to_owned()));
+            return Err(self.invalid(Opt::ApiUrl, &text, accepted.to_owned()));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(self.invalid(
-                "api-url",
+                Opt::ApiUrl,
                 "(a URL with credentials, not shown)",
                 format!(
                     "credentials do not belong in the URL; put the token in the variable named by {}",
-                    self.spelling.name("api-token-env")
+                    self.spelling.name(Opt::ApiTokenEnv)
                 ),
             ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(self.invalid("api-url", &text, "the base URL takes no query or fragment".to_owned()));
+            return Err(self.invalid(Opt::ApiUrl, &text, "the base URL takes no query or fragment".to_owned()));
         }
         Ok(url)
     }
@@ -225,7 +225,7 @@ fn normalize_pattern(pattern: &str) -> String {
 }
 
 /// Splits a registry reference into an optional organization and the registry slug.
-fn parse_registry(option: &'static str, origin: &str, text: &str) -> Result<RegistryRef, ConfigError> {
+fn parse_registry(option: Opt, origin: &str, text: &str) -> Result<RegistryRef, ConfigError> {
     let parts: Vec<&str> = text.trim().split('/').collect();
     match parts.as_slice() {
         [slug] => Ok(RegistryRef {
@@ -237,7 +237,7 @@ fn parse_registry(option: &'static str, origin: &str, text: &str) -> Result<Regi
             slug: check_slug(option, origin, slug)?,
         }),
         _ => Err(ConfigError::Invalid {
-            option,
+            option: option.name(),
             origin: origin.to_owned(),
             value: show_value(text),
             accepted: "it accepts a registry slug (`my-registry`) or `organization/registry`, \
@@ -248,7 +248,7 @@ fn parse_registry(option: &'static str, origin: &str, text: &str) -> Result<Regi
 }
 
 /// A Buildkite slug: lower-case letters, digits and hyphens, not starting with a hyphen.
-pub(super) fn check_slug(option: &'static str, origin: &str, value: &str) -> Result<String, ConfigError> {
+pub(super) fn check_slug(option: Opt, origin: &str, value: &str) -> Result<String, ConfigError> {
     let v = value.trim();
     let ok = !v.is_empty()
         && v.len() <= 100
@@ -265,7 +265,7 @@ pub(super) fn check_slug(option: &'static str, origin: &str, value: &str) -> Res
             accepted.push_str("; slugs are lower-case");
         }
         Err(ConfigError::Invalid {
-            option,
+            option: option.name(),
             origin: origin.to_owned(),
             value: show_value(value),
             accepted,

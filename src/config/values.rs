@@ -127,16 +127,16 @@ impl Choice for UploadMethod {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::options;
+    use crate::config::options::{self, Opt};
 
     /// Every value parses back to itself, and the option table's default is the
     /// type's default.
-    fn check<C: Choice + std::fmt::Debug>(option: &str) {
+    fn check<C: Choice + std::fmt::Debug>(option: Opt) {
         for c in C::ALL {
             assert_eq!(C::parse(c.name()), Some(*c), "{option}: {c:?}");
             assert_eq!(C::parse(&c.name().to_ascii_uppercase()), Some(*c), "{option}: {c:?}");
         }
-        let spec = options::find(option).expect("in the table");
+        let spec = option.spec();
         assert_eq!(spec.kind, options::Kind::Choice, "{option}");
         assert_eq!(spec.default, C::DEFAULT.name(), "{option}");
         assert!(C::parse("no-such-value").is_none());
@@ -144,10 +144,10 @@ mod tests {
 
     #[test]
     fn choices_agree_with_the_option_table() {
-        check::<IfNoFilesFound>("if-no-files-found");
-        check::<IfExists>("if-exists");
-        check::<OidcMode>("oidc");
-        check::<UploadMethod>("upload-method");
+        check::<IfNoFilesFound>(Opt::IfNoFilesFound);
+        check::<IfExists>(Opt::IfExists);
+        check::<OidcMode>(Opt::Oidc);
+        check::<UploadMethod>(Opt::UploadMethod);
         let choices = options::OPTIONS
             .iter()
             .filter(|o| o.kind == options::Kind::Choice)

@@ -22,6 +22,7 @@ use crate::api::model::{Package, is_copyable};
 use crate::artifact::Artifact;
 use crate::auth::Auth;
 use crate::ci::Ci;
+use crate::config::Opt;
 use crate::config::Spelling;
 use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Key, Wanted};
@@ -99,9 +100,9 @@ impl Promoter {
             }
             Err(err) if err.status() == Some(404) => {
                 let option = match (slug == self.source, self.promote_only) {
-                    (false, _) => "promote-to",
-                    (true, false) => "registry",
-                    (true, true) => "promote-from",
+                    (false, _) => Opt::PromoteTo,
+                    (true, false) => Opt::Registry,
+                    (true, true) => Opt::PromoteFrom,
                 };
                 bail!(
                     "registry {slug:?} was not found in organization {:?}: check {} ({err})",

@@ -13,6 +13,7 @@ use crate::artifact::Artifact;
 use crate::auth::Auth;
 use crate::ci::{Ci, Platform, meta_data, outputs};
 use crate::config::Config;
+use crate::config::Opt;
 use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Key, Wanted};
 use crate::publish;
@@ -116,9 +117,9 @@ async fn from_meta_data(ci: &Ci, config: &Config) -> Result<Vec<Entry>, Abort> {
         let sp = config.spelling();
         return Err(Abort::usage(anyhow!(
             "nothing to promote: no files were given to identify the packages, and there is no build meta-data {key:?} (a publish step to {org}/{source} in this build stores it); give {} to identify them, or check {} and {}",
-            sp.name("artifacts"),
-            sp.name("promote-from"),
-            sp.name("download-build")
+            sp.name(Opt::Artifacts),
+            sp.name(Opt::PromoteFrom),
+            sp.name(Opt::DownloadBuild)
         )));
     }
     // A package listed twice counts once.
@@ -133,7 +134,7 @@ async fn from_meta_data(ci: &Ci, config: &Config) -> Result<Vec<Entry>, Abort> {
             e.promotions.clear();
             e.error = Some(format!(
                 "the publishing step could not confirm this upload (unverified), so there is no package id to copy; give {} to find it by its file, or re-run the publishing step",
-                config.spelling().name("artifacts")
+                config.spelling().name(Opt::Artifacts)
             ));
             entries.push(e);
         }

@@ -85,12 +85,8 @@ mod tests {
     fn the_default_bound_outlasts_an_index_a_minute_behind() {
         // A listing 60 s behind shows the package on a look made after 60 s: the
         // default bound still has such a look left.
-        let default = crate::config::options::OPTIONS
-            .iter()
-            .find(|o| o.name == "settle-timeout")
-            .map(|o| o.default.parse().unwrap())
-            .unwrap();
-        let limit = Duration::from_secs(default);
+        let default = crate::config::Opt::SettleTimeout.default();
+        let limit = Duration::from_secs(default.parse().unwrap());
         let waits = all(limit);
         let mut total = Duration::ZERO;
         let looks_after_a_minute = waits
