@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
+use crate::digest::Sha256;
 use crate::package::{self, Expect, Identity, Invalid};
 
 /// A planned upload.
@@ -18,8 +19,8 @@ pub(crate) struct Artifact {
     /// Base name sent as the multipart file name: the registry parses it.
     pub file_name: String,
     pub size: u64,
-    /// Lower-case hex sha256 of the content.
-    pub sha256: String,
+    /// The content's sha256, once something has read the whole file.
+    pub sha256: Option<Sha256>,
     /// What the package says it is, or why it is not a valid package (such a file is
     /// never sent).
     pub identity: Result<Identity, Invalid>,
@@ -45,9 +46,10 @@ impl Artifact {
         let (size, sha256) = if hash {
             use std::io::{Seek, SeekFrom};
             file.seek(SeekFrom::Start(0))?;
-            hash_open_file(file, meta.len())?
+            let (size, sha256) = hash_open_file(file, meta.len())?;
+            (size, Some(sha256))
         } else {
-            (meta.len(), String::new())
+            (meta.len(), None)
         };
         Ok(Artifact {
             rel,
@@ -85,20 +87,21 @@ impl Artifact {
             .map_or_else(|_| self.file_name.clone(), Identity::describe)
     }
 
-    /// Makes sure the sha256 is known, reading the file if no upload computed it.
-    pub(crate) async fn ensure_hash(&mut self) -> std::io::Result<()> {
-        if self.sha256.is_empty() {
-            let (size, sha256) = hash_file(&self.path, self.file_id).await?;
-            self.size = size;
-            self.sha256 = sha256;
+    /// The sha256, reading the file if no upload computed it.
+    pub(crate) async fn ensure_hash(&mut self) -> std::io::Result<Sha256> {
+        if let Some(sha256) = &self.sha256 {
+            return Ok(sha256.clone());
         }
-        Ok(())
+        let (size, sha256) = hash_file(&self.path, self.file_id).await?;
+        self.size = size;
+        self.sha256 = Some(sha256.clone());
+        Ok(sha256)
     }
 }
 
 /// Reads a planned file through sha256 on a blocking thread, returning its size and
 /// hex digest.
-pub(crate) async fn hash_file(path: &Path, file_id: Option<(u64, u64)>) -> std::io::Result<(u64, String)> {
+pub(crate) async fn hash_file(path: &Path, file_id: Option<(u64, u64)>) -> std::io::Result<(u64, Sha256)> {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || {
         let (file, meta) = open_checked(&path, file_id)?;
@@ -110,9 +113,9 @@ pub(crate) async fn hash_file(path: &Path, file_id: Option<(u64, u64)>) -> std::
 
 /// Reads an open file through sha256 in reads of up to 1 MiB; memory does not grow
 /// with the file.
-fn hash_open_file(mut file: std::fs::File, len: u64) -> std::io::Result<(u64, String)> {
+fn hash_open_file(mut file: std::fs::File, len: u64) -> std::io::Result<(u64, Sha256)> {
     use std::io::Read;
-    let mut hasher = Sha256::new();
+    let mut hasher = sha2::Sha256::new();
     // Small files get a small buffer: zeroing 1 MiB per file would cost more than
     // hashing thousands of small packages.
     let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX).clamp(8 * 1024, 1024 * 1024)];
@@ -125,7 +128,7 @@ fn hash_open_file(mut file: std::fs::File, len: u64) -> std::io::Result<(u64, St
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    Ok((size, format!("{:x}", hasher.finalize())))
+    Ok((size, Sha256::finish(hasher)))
 }
 
 /// Opens a file for reading and checks it is (still) a regular file, and the one

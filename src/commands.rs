@@ -15,6 +15,7 @@ use crate::api::model::Package;
 use crate::api::{ApiError, Client};
 use crate::cli::{self, CopyArgs, DeleteArgs, IdArgs, ListArgs};
 use crate::config::{self, ApiConfig};
+use crate::digest::Sha256;
 use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Key, Wanted};
 use crate::retry::RetryPolicy;
@@ -178,13 +179,16 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
         .await
         .map_err(|e| s.failure(&e))?;
     let version = source.version.clone().unwrap_or_default();
-    let sha256 = source.sha256().unwrap_or_default().to_owned();
+    let ours = source.sha256().and_then(Sha256::parse);
+    let sha256 = ours
+        .as_ref()
+        .map_or_else(|| "(none reported)".to_owned(), ToString::to_string);
     let wanted = Wanted {
         key: Key::Recorded {
             name: &source.name,
             version: &version,
         },
-        sha256: &sha256,
+        sha256: ours.as_ref(),
     };
     let found = lookup::find(&s.client, &s.token, org, to, wanted)
         .await

@@ -24,6 +24,7 @@ pub(crate) mod ci;
 pub(crate) mod cli;
 pub(crate) mod commands;
 pub(crate) mod config;
+pub(crate) mod digest;
 pub(crate) mod discover;
 pub mod exit;
 pub(crate) mod lookup;

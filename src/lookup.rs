@@ -8,6 +8,7 @@
 
 use crate::api::model::{Digests, Package};
 use crate::api::{ApiError, Client};
+use crate::digest::Sha256;
 use crate::package::Identity;
 use crate::secret::Secret;
 
@@ -65,20 +66,20 @@ impl Found {
     /// The same candidates judged against `sha256` (for a lookup made before the
     /// file's digest was known): the one with this content becomes `Exact`.
     #[must_use]
-    pub(crate) fn against(self, sha256: &str) -> Found {
+    pub(crate) fn against(self, sha256: &Sha256) -> Found {
         let candidates = match self {
             Found::Other(pkg) => vec![pkg],
             Found::Many(pkgs) => pkgs,
             found => return found,
         };
-        classify(candidates, sha256)
+        classify(candidates, Some(sha256))
     }
 }
 
-fn classify(mut candidates: Vec<Package>, sha256: &str) -> Found {
+fn classify(mut candidates: Vec<Package>, sha256: Option<&Sha256>) -> Found {
     if let Some(at) = candidates
         .iter()
-        .position(|p| !sha256.is_empty() && p.sha256().is_some_and(|s| s.eq_ignore_ascii_case(sha256)))
+        .position(|p| sha256.is_some_and(|ours| p.sha256().is_some_and(|theirs| ours.matches(theirs))))
     {
         return Found::Exact(candidates.swap_remove(at));
     }
@@ -93,8 +94,8 @@ fn classify(mut candidates: Vec<Package>, sha256: &str) -> Found {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Wanted<'a> {
     pub key: Key<'a>,
-    /// The file's sha256 (lower-case hex), when known.
-    pub sha256: &'a str,
+    /// The file's sha256, when known.
+    pub sha256: Option<&'a Sha256>,
 }
 
 /// Looks `wanted` up in `registry`.
@@ -186,6 +187,7 @@ mod tests {
 
     #[test]
     fn candidates_found_before_hashing_are_judged_by_the_digest_later() {
+        let (a, b, c) = (Sha256::of(b"a"), Sha256::of(b"b"), Sha256::of(b"c"));
         let pkg = |id: &str, sha: &str| Package {
             id: id.into(),
             digests: Some(crate::api::model::Digests {
@@ -194,10 +196,16 @@ mod tests {
             }),
             ..Package::default()
         };
-        let found = Found::Many(vec![pkg("a", "aa"), pkg("b", "bb")]);
-        assert_eq!(found.clone().against("BB"), Found::Exact(pkg("b", "bb")));
-        assert_eq!(found.against("cc"), Found::Many(vec![pkg("a", "aa"), pkg("b", "bb")]));
-        assert_eq!(Found::Other(pkg("a", "aa")).against(""), Found::Other(pkg("a", "aa")));
-        assert_eq!(Found::Absent.against("aa"), Found::Absent);
+        let (pa, pb) = (pkg("a", a.as_str()), pkg("b", &b.as_str().to_ascii_uppercase()));
+        let found = Found::Many(vec![pa.clone(), pb.clone()]);
+        assert_eq!(found.clone().against(&b), Found::Exact(pb.clone()), "any case");
+        assert_eq!(found.against(&c), Found::Many(vec![pa.clone(), pb]));
+        assert_eq!(Found::Other(pa.clone()).against(&c), Found::Other(pa));
+        assert_eq!(Found::Absent.against(&a), Found::Absent);
+        assert_eq!(
+            classify(vec![pkg("x", "")], None),
+            Found::Other(pkg("x", "")),
+            "no digest, no match"
+        );
     }
 }

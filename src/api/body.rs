@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::digest::Sha256;
 
 /// The size of one read and one chunk handed to the client.
 const CHUNK: usize = 256 * 1024;
@@ -87,7 +89,7 @@ fn elapsed_ms(start: Instant) -> u64 {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ReadState {
     hash: bool,
-    inner: Arc<Mutex<(Option<String>, Option<String>)>>,
+    inner: Arc<Mutex<(Option<Sha256>, Option<String>)>>,
 }
 
 impl ReadState {
@@ -102,7 +104,7 @@ impl ReadState {
 
     /// The file's sha256 (lower-case hex), if the reader hashed all of it.
     #[must_use]
-    pub(crate) fn digest(&self) -> Option<String> {
+    pub(crate) fn digest(&self) -> Option<Sha256> {
         self.inner.lock().expect("read state lock").0.clone()
     }
 
@@ -112,7 +114,7 @@ impl ReadState {
         self.inner.lock().expect("read state lock").1.clone()
     }
 
-    fn set_digest(&self, digest: String) {
+    fn set_digest(&self, digest: Sha256) {
         self.inner.lock().expect("read state lock").0 = Some(digest);
     }
 
@@ -187,7 +189,7 @@ fn read_into(
     state: &ReadState,
 ) -> std::io::Result<()> {
     let (pool_tx, pool_rx) = mpsc::channel::<Vec<u8>>();
-    let mut hasher = state.hash.then(Sha256::new);
+    let mut hasher = state.hash.then(sha2::Sha256::new);
     let mut read = 0u64;
     loop {
         let mut buf = pool_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
@@ -195,7 +197,7 @@ fn read_into(
         if n == 0 && read == size {
             // An empty file: nothing to send.
             if let Some(h) = hasher.take() {
-                state.set_digest(format!("{:x}", h.finalize()));
+                state.set_digest(Sha256::finish(h));
             }
             return Ok(());
         }
@@ -218,7 +220,7 @@ fn read_into(
             }
             if let Some(mut h) = hasher.take() {
                 h.update(&chunk);
-                state.set_digest(format!("{:x}", h.finalize()));
+                state.set_digest(Sha256::finish(h));
             }
             let _ = tx.blocking_send(Ok(chunk));
             return Ok(());
@@ -279,7 +281,7 @@ mod tests {
         let body = file_body(&path, content.len() as u64, None, &progress, &state).unwrap();
         assert_eq!(collect(body).await.unwrap(), content);
         assert_eq!(progress.sent(), content.len() as u64);
-        assert_eq!(state.digest().unwrap(), format!("{:x}", Sha256::digest(&content)));
+        assert_eq!(state.digest().unwrap(), Sha256::of(&content));
 
         // When the digest is known, nothing is hashed.
         let state = ReadState::new(false);
@@ -297,7 +299,7 @@ mod tests {
         let state = ReadState::new(true);
         let body = file_body(&path, 0, None, &progress, &state).unwrap();
         assert!(collect(body).await.unwrap().is_empty());
-        assert_eq!(state.digest().unwrap(), format!("{:x}", Sha256::digest(b"")));
+        assert_eq!(state.digest().unwrap(), Sha256::of(b""));
     }
 
     #[tokio::test]

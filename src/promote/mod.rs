@@ -24,6 +24,7 @@ use crate::auth::Auth;
 use crate::ci::Ci;
 use crate::config::Opt;
 use crate::config::Spelling;
+use crate::digest::Sha256;
 use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Key, Wanted};
 use crate::report::{Entry, Promotion, PromotionStatus};
@@ -353,9 +354,10 @@ impl Promoter {
             return Ok(Destination::Absent);
         };
         let token = self.auth.token(&self.org, dest).await.map_err(PromoteError::Token)?;
+        let ours = Sha256::parse(&entry.sha256);
         let wanted = Wanted {
             key: Key::Recorded { name, version },
-            sha256: &entry.sha256,
+            sha256: ours.as_ref(),
         };
         let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
         match lookup::find(&self.client, &token, &self.org, dest, wanted).await {

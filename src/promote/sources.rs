@@ -14,6 +14,7 @@ use crate::auth::Auth;
 use crate::ci::{Ci, Platform, meta_data, outputs};
 use crate::config::Config;
 use crate::config::Opt;
+use crate::digest::Sha256;
 use crate::exit::{Abort, ExitStatus};
 use crate::lookup::{self, Found, Key, Wanted};
 use crate::publish;
@@ -47,7 +48,7 @@ pub(crate) async fn find(
             };
             let wanted = Wanted {
                 key: Key::Package(identity),
-                sha256: &artifact.sha256,
+                sha256: artifact.sha256.as_ref(),
             };
             let found = lookup::find(client, token, org, source, wanted)
                 .await
@@ -99,7 +100,7 @@ fn other_content(others: &[Package], source: &str, artifact: &Artifact) -> Strin
         others[0].name,
         others[0].version.as_deref().unwrap_or(""),
         theirs.join(", "),
-        artifact.sha256
+        artifact.sha256.as_ref().map_or("(not read)", Sha256::as_str)
     )
 }
 

@@ -8,27 +8,13 @@ use std::sync::Arc;
 
 use tokio::sync::SemaphorePermit;
 
-use super::failure::{self, Failure};
-use super::run::FileRun;
-use super::state::{Cut, Leg, Route};
+use super::failure::{self};
+use super::file_run::{FileRun, Stop, keep_digest};
+use super::state::{Leg, Route};
 use super::{AbortOnDrop, Publisher};
 use crate::api::model::{Package, UploadForm};
-use crate::api::{ApiError, Progress, ReadState, Upload};
-use crate::artifact::Artifact;
-use crate::auth::AuthError;
+use crate::api::{Progress, ReadState, Upload};
 use crate::retry::Class;
-
-/// How one attempt ended, when it did not publish.
-pub(super) enum Stop {
-    Api(ApiError),
-    Token(AuthError),
-    /// Over for good (a deletion for replacement failed).
-    Failed(Failure),
-    /// Cancelled while nothing of this file was on the wire.
-    Cancelled,
-    /// Cancelled while a request was on the wire, this far.
-    Interrupted(Cut),
-}
 
 impl Publisher {
     fn bundle(&self) -> Option<&str> {
@@ -174,7 +160,7 @@ impl FileRun<'_> {
     /// What this upload's reader will find; it hashes the file while streaming unless
     /// the digest is already known.
     fn new_read(&mut self) -> ReadState {
-        let read = ReadState::new(self.a.sha256.is_empty());
+        let read = ReadState::new(self.a.sha256.is_none());
         self.st.read = Some(read.clone());
         read
     }
@@ -220,12 +206,5 @@ impl FileRun<'_> {
         self.st.deleting = None;
         self.st.deleted = Some(old);
         Ok(())
-    }
-}
-
-/// Keeps the sha256 an upload computed while streaming the whole file.
-pub(super) fn keep_digest(a: &mut Artifact, read: &ReadState) {
-    if let Some(sha256) = read.digest() {
-        a.sha256 = sha256;
     }
 }

@@ -67,7 +67,7 @@ impl Publisher {
             Prediction::Refused(refusal) => {
                 let subject = Subject {
                     identity: &a.describe(),
-                    sha256: &a.sha256,
+                    sha256: a.sha256.as_ref(),
                     file_name: &a.file_name,
                     err: None,
                     settled: std::time::Duration::ZERO,

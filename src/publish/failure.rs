@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::policy::Refusal;
 use crate::api::ApiError;
 use crate::api::model::Package;
+use crate::digest::Sha256;
 
 /// What kind of failure a file ended with; it decides the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +160,7 @@ pub(super) fn replaced_but_failed(failure: Failure, identity: &str, old_id: &str
 /// name, and the registry's answer that led to it (none before uploading).
 pub(super) struct Subject<'a> {
     pub(super) identity: &'a str,
-    pub(super) sha256: &'a str,
+    pub(super) sha256: Option<&'a Sha256>,
     pub(super) file_name: &'a str,
     pub(super) err: Option<&'a ApiError>,
     /// How long a lagging listing was waited for.
@@ -168,7 +169,7 @@ pub(super) struct Subject<'a> {
 
 /// The message of a refusal by `if-exists`.
 pub(super) fn refusal(s: &Subject<'_>, refusal: Refusal) -> Failure {
-    let (id, sha) = (s.identity, s.sha256);
+    let (id, sha) = (s.identity, s.sha256.map_or("(not read)", Sha256::as_str));
     let says = s.err.map_or_else(|| "found before uploading".to_owned(), server_says);
     match refusal {
         Refusal::Exists(pkg) => {
@@ -251,7 +252,7 @@ mod tests {
     fn says(refusal: Refusal, err: Option<&ApiError>) -> Failure {
         let subject = Subject {
             identity: "foo 1.0",
-            sha256: "local",
+            sha256: None,
             file_name: "foo_1.0_amd64.deb",
             err,
             settled: Duration::from_secs(90),
@@ -276,7 +277,7 @@ mod tests {
         );
         let different = says(Refusal::Different(pkg("r")), None).message;
         assert!(
-            different.contains("registry sha256 r, local sha256 local"),
+            different.contains("registry sha256 r, local sha256 (not read)"),
             "{different}"
         );
         assert!(different.contains("if-exists: replace"), "{different}");

@@ -9,6 +9,7 @@
 mod attempt;
 mod dry;
 mod failure;
+mod file_run;
 pub(crate) mod policy;
 mod reconcile;
 mod run;
@@ -226,7 +227,7 @@ pub(crate) fn new_entry(artifact: &Artifact) -> Entry {
     Entry {
         path: artifact.rel.clone(),
         size: artifact.size,
-        sha256: artifact.sha256.clone(),
+        sha256: artifact.sha256.as_ref().map(ToString::to_string).unwrap_or_default(),
         name: artifact.identity.as_ref().ok().map(|id| id.name.clone()),
         version: artifact.identity.as_ref().ok().map(|id| id.version.clone()),
         variant: artifact.identity.as_ref().ok().and_then(|id| id.variant.clone()),

@@ -6,8 +6,8 @@
 //! any other request or read; the waits between them hold none.
 
 use super::failure::{self, CANCELLED_BEFORE, CANCELLED_CHECKING, CANCELLED_LISTING, Failure, Subject};
+use super::file_run::{FileRun, hash};
 use super::policy::{self, Action, Context, Refusal, Trigger};
-use super::run::FileRun;
 use super::state::{Done, Next};
 use super::{PRECHECK_THRESHOLD, Publisher};
 use crate::api::ApiError;
@@ -47,10 +47,11 @@ impl FileRun<'_> {
         };
         match p.within_grace(p.lookup(&self.a)).await {
             Some(Ok(found @ (Found::Other(_) | Found::Many(_)))) => {
-                p.within_grace(hash(&mut self.a))
+                let sha256 = p
+                    .within_grace(hash(&mut self.a))
                     .await
                     .unwrap_or_else(|| Err(Failure::new(CANCELLED_BEFORE)))?;
-                Ok(Some(found.against(&self.a.sha256)))
+                Ok(Some(found.against(&sha256)))
             }
             Some(_) => Ok(None),
             None => Err(Failure::new(CANCELLED_BEFORE)),
@@ -135,7 +136,7 @@ impl FileRun<'_> {
     fn refusal(&self, refusal: Refusal, err: Option<&ApiError>) -> Failure {
         let subject = Subject {
             identity: &self.a.describe(),
-            sha256: &self.a.sha256,
+            sha256: self.a.sha256.as_ref(),
             file_name: &self.a.file_name,
             err,
             settled: self.st.settle.waited(),
@@ -157,7 +158,7 @@ impl Publisher {
         };
         let wanted = Wanted {
             key: Key::Package(identity),
-            sha256: &a.sha256,
+            sha256: a.sha256.as_ref(),
         };
         lookup::find(&self.client, &token, &self.org, &self.registry, wanted)
             .await
@@ -180,12 +181,4 @@ impl Publisher {
     pub(super) async fn token(&self) -> Result<crate::secret::Secret, AuthError> {
         self.auth.token(&self.org, &self.registry).await
     }
-}
-
-/// Makes sure the file's sha256 is known (an upload that streamed the whole file
-/// already computed it).
-pub(super) async fn hash(a: &mut Artifact) -> Result<(), Failure> {
-    a.ensure_hash()
-        .await
-        .map_err(|e| Failure::new(format!("cannot read {}: {e}", a.rel)))
 }

@@ -10,10 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::attempt::{Stop, keep_digest};
 use super::failure::{self, CANCELLED_BEFORE, Failure, Kind};
+use super::file_run::{FileRun, Stop, hash, keep_digest};
 use super::policy::Trigger;
-use super::reconcile::hash;
 use super::slots::Slots;
 use super::state::{Cut, Done, Next, State, Step, Switch};
 use super::{CANCEL_GRACE, LANDED_CHECK, Outcome, Overall, Publisher, fill_from_package, new_entry};
@@ -21,21 +20,12 @@ use crate::api::ApiError;
 use crate::api::model::Package;
 use crate::artifact::Artifact;
 use crate::auth::AuthError;
+use crate::digest::Sha256;
 use crate::lookup::Found;
 use crate::report::text::duration;
 use crate::report::{Entry, Status};
 use crate::retry::Class;
 use crate::retry::run::{End, Retrier};
-
-/// One file's publish, from its first attempt to its report entry.
-pub(super) struct FileRun<'p> {
-    pub(super) p: &'p Publisher,
-    pub(super) slots: &'p Slots,
-    pub(super) overall: &'p Overall,
-    pub(super) a: Artifact,
-    pub(super) st: State,
-    retrier: Retrier<'p>,
-}
 
 impl Publisher {
     /// Publishes one file and returns its report entry.
@@ -186,13 +176,13 @@ impl FileRun<'_> {
     /// answer without digests is checked against the registry's own record of the
     /// package it names, so that an id nothing holds is never reported (or promoted).
     async fn landed(&mut self, pkg: Package) -> Result<Done, Failure> {
-        hash(&mut self.a).await?;
+        let local = hash(&mut self.a).await?;
         let pkg = if pkg.sha256().is_none() && !pkg.id.is_empty() {
             self.recorded(pkg).await?
         } else {
             pkg
         };
-        landed(pkg, &self.a.sha256, self.st.written())
+        landed(pkg, &local, self.st.written())
     }
 
     /// The registry's record of the package an answer without digests named; the
@@ -250,7 +240,7 @@ impl FileRun<'_> {
     /// file; the hash holds a slot like any other read of a file.
     async fn hash_for_report(&mut self) {
         let p = self.p;
-        if self.a.sha256.is_empty() && !p.cancel.is_cancelled() {
+        if self.a.sha256.is_none() && !p.cancel.is_cancelled() {
             let permit = p.within_grace(self.slots.acquire()).await;
             if permit.is_some() {
                 let _ = p.within_grace(self.a.ensure_hash()).await;
@@ -297,10 +287,10 @@ impl FileRun<'_> {
 
 /// An upload the registry accepted is done with `status`, unless the registry's
 /// digest is not the local file's.
-fn landed(pkg: Package, local: &str, status: Status) -> Result<Done, Failure> {
-    if let Some(remote) = pkg.sha256().filter(|r| !r.eq_ignore_ascii_case(local)) {
+fn landed(pkg: Package, local: &Sha256, status: Status) -> Result<Done, Failure> {
+    if let Some(remote) = pkg.sha256().filter(|r| !local.matches(r)) {
         let remote = remote.to_owned();
-        return Err(failure::digest_mismatch(&remote, local, pkg));
+        return Err(failure::digest_mismatch(&remote, local.as_str(), pkg));
     }
     Ok(Done::new(status, Some(pkg)))
 }
@@ -346,10 +336,11 @@ mod tests {
 
     #[test]
     fn a_landed_upload_keeps_its_status_when_the_digests_agree() {
-        let done = landed(pkg(Some("ABC")), "abc", Status::Replaced).unwrap();
+        let abc = Sha256::of(b"abc");
+        let done = landed(pkg(Some(&abc.as_str().to_ascii_uppercase())), &abc, Status::Replaced).unwrap();
         assert_eq!(done.status, Status::Replaced);
         assert_eq!(done.package.unwrap().id, "p1");
-        let unreported = landed(pkg(None), "abc", Status::Published).unwrap();
+        let unreported = landed(pkg(None), &abc, Status::Published).unwrap();
         assert_eq!(
             unreported.status,
             Status::Published,
@@ -359,9 +350,14 @@ mod tests {
 
     #[test]
     fn a_landed_upload_with_another_digest_fails_naming_both() {
-        let failure = landed(pkg(Some("remote")), "local", Status::Published).unwrap_err();
+        let local = Sha256::of(b"local");
+        let failure = landed(pkg(Some("remote")), &local, Status::Published).unwrap_err();
         assert!(failure.message.contains("sha256 remote"), "{}", failure.message);
-        assert!(failure.message.contains("sha256 is local"), "{}", failure.message);
+        assert!(
+            failure.message.contains(&format!("sha256 is {local}")),
+            "{}",
+            failure.message
+        );
         assert_eq!(failure.kind, Kind::Other);
         assert_eq!(
             failure.package.unwrap().id,
