@@ -24,7 +24,7 @@ use crate::auth::{Auth, AuthError};
 use crate::ci::Ci;
 use crate::cli::{self, Command};
 use crate::commands;
-use crate::config::{self, CommandLine, Config, ConfigError, IfNoFilesFound, Opt, Platform};
+use crate::config::{self, CommandLine, Config, ConfigError, IfNoFilesFound, Mode, Opt, Platform};
 use crate::discover::{self, DiscoverError};
 use crate::exit::{Abort, ExitStatus, abort};
 use crate::promote::{self, Promoter};
@@ -148,7 +148,7 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     unless_cancelled(cancel, "the download", download(ci, config)).await?;
     let found = find_files(ci, config, &root)?;
     let bundle = attestations(ci, config, &root)?;
-    let promote_only = config.promote_from().is_some();
+    let promote_only = config.is_promote_only();
     let planning = async {
         plan(&found, config.dry_run() || promote_only)
             .await
@@ -171,12 +171,15 @@ async fn job(ci: &Arc<Ci>, config: &Config, cancel: &CancellationToken) -> Resul
     check_cancelled(cancel, "the first upload")?;
     let mut report = new_report(config);
     let mut timings = Vec::new();
-    if promote_only {
-        let sources = promote::sources::find(ci, config, &client, &auth, &artifacts);
-        report.packages = unless_cancelled(cancel, "the search for the packages to promote", sources).await?;
-    } else {
-        let publisher = publisher(ci, config, &client, &auth, bundle.as_ref(), cancel);
-        (report.packages, timings) = publish(ci, config, &publisher, artifacts).await;
+    match config.mode() {
+        Mode::PromoteOnly { .. } => {
+            let sources = promote::sources::find(ci, config, &client, &auth, &artifacts);
+            report.packages = unless_cancelled(cancel, "the search for the packages to promote", sources).await?;
+        }
+        Mode::Publish { .. } => {
+            let publisher = publisher(ci, config, &client, &auth, bundle.as_ref(), cancel);
+            (report.packages, timings) = publish(ci, config, &publisher, artifacts).await;
+        }
     }
     if let Some(p) = &promoter {
         promote(ci, config, p, &mut report.packages, cancel).await;
@@ -191,7 +194,7 @@ fn new_report(config: &Config) -> Report {
         config.dry_run(),
         config.promote_to(),
     );
-    report.promote_only = config.promote_from().is_some();
+    report.promote_only = config.is_promote_only();
     report
 }
 
@@ -405,7 +408,7 @@ async fn check_promotion(
         source: config.source_registry().to_owned(),
         destinations: config.promote_to().to_vec(),
         spelling: config.spelling(),
-        promote_only: config.promote_from().is_some(),
+        promote_only: config.is_promote_only(),
         concurrency: config.concurrency(),
         settle: config.settle_timeout(),
     };

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::api::Client;
 use crate::ci::{Ci, Platform};
-use crate::config::{OidcMode, Opt, Spelling};
+use crate::config::{OidcMode, Opt, RegistryId, Spelling};
 use crate::secret::Secret;
 
 /// Lifetime asked for (and assumed when a token does not say) for OIDC tokens.
@@ -43,8 +43,8 @@ pub(crate) enum AuthError {
 
 /// The audience of a registry's OIDC tokens.
 #[must_use]
-pub(crate) fn audience(org: &str, registry: &str) -> String {
-    format!("https://packages.buildkite.com/{org}/{registry}")
+pub(crate) fn audience(registry: RegistryId<'_>) -> String {
+    format!("https://packages.buildkite.com/{}/{}", registry.org, registry.slug)
 }
 
 /// How long a JWT has left, from its `exp` claim (the payload is read, not verified:
@@ -123,10 +123,10 @@ impl Auth {
     }
 
     /// A token valid for `registry`, fresh enough for the request about to be made.
-    pub(crate) async fn token(&self, org: &str, registry: &str) -> Result<Secret, AuthError> {
+    pub(crate) async fn token(&self, registry: RegistryId<'_>) -> Result<Secret, AuthError> {
         let audience = match &self.kind {
             Kind::Static(token) => return Ok(token.clone()),
-            _ => audience(org, registry),
+            _ => audience(registry),
         };
         let slot = Arc::clone(
             self.cache

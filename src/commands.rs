@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 use anyhow::anyhow;
 
 use crate::api::model::Package;
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Client, RegistryId};
 use crate::cli::{self, CopyArgs, DeleteArgs, IdArgs, ListArgs};
 use crate::config::{self, ApiConfig};
 use crate::digest::Sha256;
@@ -110,13 +110,7 @@ pub(crate) async fn list(vars: &BTreeMap<String, String>, args: ListArgs) -> Res
     let s = session(vars, &args.api, None)?;
     let packages = s
         .client
-        .list(
-            s.config.organization(),
-            s.config.registry(),
-            &s.token,
-            args.name.as_deref(),
-            args.limit,
-        )
+        .list(s.config.at(), &s.token, args.name.as_deref(), args.limit)
         .await
         .map_err(|e| s.failure(&e))?;
     let mut out = std::io::stdout().lock();
@@ -146,7 +140,7 @@ pub(crate) async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result
     let s = session(vars, &args.api, None)?;
     let p = s
         .client
-        .get(s.config.organization(), s.config.registry(), &s.token, &args.id)
+        .get(s.config.at(), &s.token, &args.id)
         .await
         .map_err(|e| s.failure(&e))?;
     print_package(&mut std::io::stdout().lock(), &p, args.json)?;
@@ -157,8 +151,7 @@ pub(crate) async fn get(vars: &BTreeMap<String, String>, args: IdArgs) -> Result
 pub(crate) async fn copy(vars: &BTreeMap<String, String>, args: CopyArgs) -> Result<ExitStatus, Abort> {
     let s = session(vars, &args.api, Some(&args.to))?;
     let to = s.config.destination().expect("copy has a destination");
-    let (org, from) = (s.config.organization(), s.config.registry());
-    let p = match s.client.copy(org, from, &s.token, &args.id, to).await {
+    let p = match s.client.copy(s.config.at(), &s.token, &args.id, to).await {
         Ok(p) => p,
         // Already in the destination: done when it is the same content (as promotion
         // counts it), a conflict naming both digests when it is not.
@@ -172,10 +165,10 @@ pub(crate) async fn copy(vars: &BTreeMap<String, String>, args: CopyArgs) -> Res
 /// `copy` answered "already exists": compares the source package with what the
 /// destination holds under its name and version.
 async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiError) -> Result<ExitStatus, Abort> {
-    let (org, from) = (s.config.organization(), s.config.registry());
+    let org = s.config.organization();
     let source = s
         .client
-        .get(org, from, &s.token, &args.id)
+        .get(s.config.at(), &s.token, &args.id)
         .await
         .map_err(|e| s.failure(&e))?;
     let version = source.version.clone().unwrap_or_default();
@@ -190,7 +183,8 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
         },
         sha256: ours.as_ref(),
     };
-    let found = lookup::find(&s.client, &s.token, org, to, wanted)
+    let destination = RegistryId { org, slug: to };
+    let found = lookup::find(&s.client, &s.token, destination, wanted)
         .await
         .map_err(|e| s.failure(&e))?;
     let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
@@ -242,7 +236,7 @@ pub(crate) async fn delete(vars: &BTreeMap<String, String>, args: DeleteArgs) ->
         return Ok(ExitStatus::Failed);
     }
     s.client
-        .delete(org, registry, &s.token, &args.id)
+        .delete(s.config.at(), &s.token, &args.id)
         .await
         .map_err(|e| s.failure(&e))?;
     if args.json {
@@ -264,7 +258,7 @@ async fn confirm(s: &Session, id: &str, out: &mut impl Write) -> Result<bool, Ab
     }
     let p = s
         .client
-        .get(s.config.organization(), s.config.registry(), &s.token, id)
+        .get(s.config.at(), &s.token, id)
         .await
         .map_err(|e| s.failure(&e))?;
     write!(

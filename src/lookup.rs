@@ -7,7 +7,7 @@
 //! one by one.
 
 use crate::api::model::{Digests, Package};
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Client, RegistryId};
 use crate::digest::Sha256;
 use crate::package::Identity;
 use crate::secret::Secret;
@@ -102,13 +102,12 @@ pub(crate) struct Wanted<'a> {
 pub(crate) async fn find(
     client: &Client,
     token: &Secret,
-    org: &str,
-    registry: &str,
+    at: RegistryId<'_>,
     wanted: Wanted<'_>,
 ) -> Result<Found, ApiError> {
     let mut candidates = Vec::new();
     for query in wanted.key.query_names() {
-        let listed = client.list(org, registry, token, Some(&query), None).await?;
+        let listed = client.list(at, token, Some(&query), None).await?;
         candidates.extend(listed.into_iter().filter(|p| wanted.key.matches(p)));
         if !candidates.is_empty() {
             break;
@@ -122,7 +121,7 @@ pub(crate) async fn find(
             if gets > MAX_CANDIDATES {
                 continue;
             }
-            if let Some(sha256) = client.sha256_of(org, registry, token, &pkg.id).await? {
+            if let Some(sha256) = client.sha256_of(at, token, &pkg.id).await? {
                 pkg.digests = Some(Digests {
                     sha256: Some(sha256),
                     sha512: None,

@@ -10,7 +10,7 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::api::model::Registry;
-use crate::api::{ApiError, Client};
+use crate::api::{ApiError, Client, RegistryId};
 use crate::artifact::Artifact;
 use crate::auth::{Auth, AuthError};
 use crate::ci::Ci;
@@ -32,8 +32,7 @@ pub(crate) enum Known {
 
 /// Where the registry came from and how credentials are named, for messages.
 pub(crate) struct Target<'a> {
-    pub org: &'a str,
-    pub registry: &'a str,
+    pub at: RegistryId<'a>,
     /// The option that names the registry, as the user writes it.
     pub option: String,
     /// The variable holding the API token, as configured.
@@ -51,18 +50,16 @@ pub(crate) async fn check(client: &Client, auth: &Auth, target: &Target<'_>) -> 
         AuthError::Provider(_) => Class::Transient { server_wait: None },
         _ => Class::Permanent,
     };
-    let token = run::retry(client.policy(), &never, classify, |_| {
-        auth.token(target.org, target.registry)
-    })
-    .await
-    .map_err(|stopped| Abort(ExitStatus::AuthRefused, stopped.into_inner().into()))?;
-    let read = client.registry(target.org, target.registry, &token).await;
+    let token = run::retry(client.policy(), &never, classify, |_| auth.token(target.at))
+        .await
+        .map_err(|stopped| Abort(ExitStatus::AuthRefused, stopped.into_inner().into()))?;
+    let read = client.registry(target.at, &token).await;
     match read {
         Ok(Registry { ecosystem, .. }) => Ok(Known::Read(Ecosystem::parse(&ecosystem))),
         Err(err) if err.status() == Some(403) => {
             // OIDC tokens cover packages, not registry settings: prove that they may
             // read packages instead.
-            match client.list(target.org, target.registry, &token, None, Some(1)).await {
+            match client.list(target.at, &token, None, Some(1)).await {
                 Ok(_) => Ok(Known::PackagesOnly),
                 Err(err) => Err(failure(&err, auth, target)),
             }
@@ -73,7 +70,7 @@ pub(crate) async fn check(client: &Client, auth: &Auth, target: &Target<'_>) -> 
 
 /// The run-ending error for a failed check, saying what the API let us know.
 fn failure(err: &ApiError, auth: &Auth, target: &Target<'_>) -> Abort {
-    let (org, registry) = (target.org, target.registry);
+    let (org, registry) = (target.at.org, target.at.slug);
     let oidc = auth.is_oidc();
     let credentials = if oidc {
         format!("the OIDC token (audience https://packages.buildkite.com/{org}/{registry})")
@@ -133,19 +130,18 @@ pub(crate) async fn prepare(
     auth: &Auth,
     artifacts: Vec<Artifact>,
 ) -> Result<Vec<Artifact>, Abort> {
-    let option = if config.promote_from().is_some() {
+    let option = if config.is_promote_only() {
         Opt::PromoteFrom
     } else {
         Opt::Registry
     };
     let target = Target {
-        org: config.organization(),
-        registry: config.source_registry(),
+        at: config.source_at(),
         option: config.spelling().name(option),
         token_var: config.api_token_env(),
     };
     let known = check(client, auth, &target).await?;
-    let (org, slug) = (target.org, target.registry);
+    let (org, slug) = (target.at.org, target.at.slug);
     match known {
         Known::Read(Some(ecosystem)) => {
             ci.line(&format!("registry {org}/{slug} holds {} packages", ecosystem.label()));

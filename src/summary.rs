@@ -46,7 +46,7 @@ pub(crate) async fn aborted(ci: &Ci, config: &Config, Abort(status, err): Abort)
         config.dry_run(),
         config.promote_to(),
     );
-    report.promote_only = config.promote_from().is_some();
+    report.promote_only = config.is_promote_only();
     report.error = Some(ci.scrub(&message));
     report.tally();
     for err in outputs::write(ci, config, &report).await {

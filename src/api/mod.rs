@@ -30,6 +30,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
+pub(crate) use crate::config::RegistryId;
 use answer::{decode, error_text, http_reason, send, snippet, status_error, watch};
 pub(crate) use body::{Progress, ReadState};
 pub(crate) use error::ApiError;
@@ -135,12 +136,12 @@ impl Client {
     }
 
     /// `…/v2/packages/organizations/{org}/registries/{registry}/` plus `rest` segments.
-    fn url(&self, org: &str, registry: &str, rest: &[&str]) -> Url {
+    fn url(&self, at: RegistryId<'_>, rest: &[&str]) -> Url {
         let mut url = self.0.base.clone();
         {
             let mut segments = url.path_segments_mut().expect("http(s) URLs have paths");
             segments.pop_if_empty();
-            segments.extend(["v2", "packages", "organizations", org, "registries", registry]);
+            segments.extend(["v2", "packages", "organizations", at.org, "registries", at.slug]);
             segments.extend(rest);
         }
         url
@@ -164,12 +165,11 @@ impl Client {
     /// `digest`, the file is hashed while it streams.
     pub(crate) async fn publish_direct(
         &self,
-        org: &str,
-        registry: &str,
+        at: RegistryId<'_>,
         token: &Secret,
         upload: &Upload<'_>,
     ) -> Result<Package, ApiError> {
-        let url = self.url(org, registry, &["packages"]);
+        let url = self.url(at, &["packages"]);
         let mut form = Form::new();
         if let Some(bundle) = upload.attestation_bundle {
             form = form.part("attestation_bundle", bundle_part(bundle));
@@ -184,13 +184,8 @@ impl Client {
     }
 
     /// Presigned flow, leg 1: ask for an upload slot.
-    pub(crate) async fn request_upload_slot(
-        &self,
-        org: &str,
-        registry: &str,
-        token: &Secret,
-    ) -> Result<UploadForm, ApiError> {
-        let url = self.url(org, registry, &["packages", "upload"]);
+    pub(crate) async fn request_upload_slot(&self, at: RegistryId<'_>, token: &Secret) -> Result<UploadForm, ApiError> {
+        let url = self.url(at, &["packages", "upload"]);
         let req = self.json_request(Method::POST, url.clone(), token);
         let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
         let slot: UploadSlot = decode("POST", &url, resp).await?;
@@ -209,13 +204,12 @@ impl Client {
     /// Presigned flow, leg 3: register the uploaded object as a package.
     pub(crate) async fn finalize_upload(
         &self,
-        org: &str,
-        registry: &str,
+        at: RegistryId<'_>,
         token: &Secret,
         package_url: &str,
         attestation_bundle: Option<&str>,
     ) -> Result<Package, ApiError> {
-        let url = self.url(org, registry, &["packages"]);
+        let url = self.url(at, &["packages"]);
         let mut form = Form::new().text("package_url", package_url.to_owned());
         if let Some(bundle) = attestation_bundle {
             form = form.part("attestation_bundle", bundle_part(bundle));
@@ -230,13 +224,12 @@ impl Client {
     /// that many are collected.
     pub(crate) async fn list(
         &self,
-        org: &str,
-        registry: &str,
+        at: RegistryId<'_>,
         token: &Secret,
         name: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<Package>, ApiError> {
-        let mut url = self.url(org, registry, &["packages"]);
+        let mut url = self.url(at, &["packages"]);
         {
             let mut q = url.query_pairs_mut();
             if let Some(name) = name {
@@ -290,14 +283,13 @@ impl Client {
     /// each of them again for every file looked up.
     pub(crate) async fn sha256_of(
         &self,
-        org: &str,
-        registry: &str,
+        at: RegistryId<'_>,
         token: &Secret,
         id: &str,
     ) -> Result<Option<String>, ApiError> {
         let cell = {
             let mut cache = self.0.digests.lock().expect("digest cache lock");
-            let key = format!("{org}/{registry}/{id}");
+            let key = format!("{at}/{id}");
             match cache.get(&key) {
                 Some(cell) => Arc::clone(cell),
                 None if cache.len() >= MAX_REMEMBERED_DIGESTS => Arc::default(),
@@ -306,7 +298,7 @@ impl Client {
         };
         let sha = cell
             .get_or_try_init(|| async {
-                let pkg = self.get(org, registry, token, id).await?;
+                let pkg = self.get(at, token, id).await?;
                 Ok::<_, ApiError>(pkg.sha256().map(str::to_owned))
             })
             .await?;
@@ -314,17 +306,17 @@ impl Client {
     }
 
     /// One package by id.
-    pub(crate) async fn get(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<Package, ApiError> {
-        self.get_json(self.url(org, registry, &["packages", id]), token).await
+    pub(crate) async fn get(&self, at: RegistryId<'_>, token: &Secret, id: &str) -> Result<Package, ApiError> {
+        self.get_json(self.url(at, &["packages", id]), token).await
     }
 
     /// The registry itself (needs `read_registries`; OIDC tokens cannot read it).
-    pub(crate) async fn registry(&self, org: &str, registry: &str, token: &Secret) -> Result<Registry, ApiError> {
+    pub(crate) async fn registry(&self, at: RegistryId<'_>, token: &Secret) -> Result<Registry, ApiError> {
         let mut url = self.0.base.clone();
         url.path_segments_mut()
             .expect("http(s) URLs have paths")
             .pop_if_empty()
-            .extend(["v2", "packages", "organizations", org, "registries", registry]);
+            .extend(["v2", "packages", "organizations", at.org, "registries", at.slug]);
         self.get_json(url, token).await
     }
 
@@ -332,13 +324,12 @@ impl Client {
     /// caller checks the destination before retrying.
     pub(crate) async fn copy(
         &self,
-        org: &str,
-        registry: &str,
+        at: RegistryId<'_>,
         token: &Secret,
         id: &str,
         to: &str,
     ) -> Result<Package, ApiError> {
-        let mut url = self.url(org, registry, &["packages", id, "copy"]);
+        let mut url = self.url(at, &["packages", id, "copy"]);
         url.query_pairs_mut().append_pair("to", to);
         let req = self
             .json_request(Method::POST, url.clone(), token)
@@ -349,8 +340,8 @@ impl Client {
 
     /// Deletes a package, retrying transient failures; a 404 on a retry means an
     /// earlier attempt already deleted it.
-    pub(crate) async fn delete(&self, org: &str, registry: &str, token: &Secret, id: &str) -> Result<(), ApiError> {
-        let url = self.url(org, registry, &["packages", id]);
+    pub(crate) async fn delete(&self, at: RegistryId<'_>, token: &Secret, id: &str) -> Result<(), ApiError> {
+        let url = self.url(at, &["packages", id]);
         let once = |attempt: u32| {
             let req = self.json_request(Method::DELETE, url.clone(), token);
             let url = &url;

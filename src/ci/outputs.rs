@@ -82,7 +82,7 @@ async fn write_buildkite(ci: &Ci, config: &Config, report: &Report) -> anyhow::R
 /// The JSON report in build meta-data, for a later promote-only step. Dry runs and
 /// promote-only steps (which read reports) store none.
 async fn store_meta_data(ci: &Ci, config: &Config, report: &Report) -> anyhow::Result<()> {
-    if report.dry_run || report.packages.is_empty() || config.promote_from().is_some() {
+    if report.dry_run || report.packages.is_empty() || config.is_promote_only() {
         return Ok(());
     }
     let mut key = meta_data_key(&report.organization, &report.registry);

@@ -30,6 +30,7 @@ pub(crate) use network::Network;
 pub(crate) use options::Opt;
 pub(crate) use patterns::{Pattern, Patterns};
 pub(crate) use platform::Platform;
+pub(crate) use sections::Mode;
 use sections::{ApiTarget, Connection, Files, Registries, Reporting, Upload};
 use sources::RawMap;
 pub(crate) use spelling::Spelling;
@@ -42,6 +43,20 @@ pub(crate) use values::{Choice, IfExists, IfNoFilesFound, OidcMode, UploadMethod
 pub(crate) struct CommandLine {
     pub values: RawMap,
     pub flags: spelling::Flags,
+}
+
+/// A registry of an organization, as the API addresses it. The two slugs travel
+/// together, so they cannot be passed the wrong way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegistryId<'a> {
+    pub org: &'a str,
+    pub slug: &'a str,
+}
+
+impl std::fmt::Display for RegistryId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.org, self.slug)
+    }
 }
 
 /// A validated job configuration. Fields are private: nothing after this module
@@ -65,25 +80,39 @@ impl Config {
     pub(crate) fn organization(&self) -> &str {
         &self.registries.organization
     }
-    /// Registry slug to publish to; `None` only in a promote-only step.
+    /// What the job does: publish to a registry, or promote from one.
     #[must_use]
-    pub(crate) fn registry(&self) -> Option<&str> {
-        self.registries.registry.as_deref()
+    pub(crate) fn mode(&self) -> &Mode {
+        &self.registries.mode
+    }
+    /// A promote-only step (`promote-from`): nothing is uploaded.
+    #[must_use]
+    pub(crate) fn is_promote_only(&self) -> bool {
+        matches!(self.registries.mode, Mode::PromoteOnly { .. })
     }
     /// Registries to copy each package into after all publishes succeeded.
     #[must_use]
     pub(crate) fn promote_to(&self) -> &[String] {
         &self.registries.promote_to
     }
-    /// Source registry of a promote-only step.
-    #[must_use]
-    pub(crate) fn promote_from(&self) -> Option<&str> {
-        self.registries.promote_from.as_deref()
-    }
+
     /// The registry packages are taken from: the publish target, or `promote-from`.
     #[must_use]
     pub(crate) fn source_registry(&self) -> &str {
-        self.registry().or(self.promote_from()).unwrap_or_default()
+        self.registries.mode.source()
+    }
+    /// The source registry, addressed in the organization.
+    #[must_use]
+    pub(crate) fn source_at(&self) -> RegistryId<'_> {
+        self.at(self.source_registry())
+    }
+    /// A registry of the organization (a destination), addressed.
+    #[must_use]
+    pub(crate) fn at<'a>(&'a self, slug: &'a str) -> RegistryId<'a> {
+        RegistryId {
+            org: self.organization(),
+            slug,
+        }
     }
     /// Glob patterns, in the order given (excludes start with `!`).
     #[must_use]
@@ -203,6 +232,14 @@ impl ApiConfig {
     pub(crate) fn registry(&self) -> &str {
         &self.target.registry
     }
+    /// The registry, addressed in the organization.
+    #[must_use]
+    pub(crate) fn at(&self) -> RegistryId<'_> {
+        RegistryId {
+            org: self.organization(),
+            slug: self.registry(),
+        }
+    }
     /// `copy`'s destination registry.
     #[must_use]
     pub(crate) fn destination(&self) -> Option<&str> {
@@ -247,7 +284,7 @@ pub(crate) fn load(
         spelling,
     };
     let registries = sections::registries(&v, vars)?;
-    let promote_only = registries.promote_from.is_some();
+    let promote_only = matches!(registries.mode, Mode::PromoteOnly { .. });
     Ok(Config {
         files: sections::files(&v, promote_only)?,
         registries,
@@ -357,7 +394,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.organization(), "acme");
-        assert_eq!(c.registry(), Some("debs"));
+        assert_eq!(
+            c.mode(),
+            &Mode::Publish {
+                registry: "debs".into()
+            }
+        );
         assert_eq!(c.concurrency(), 4);
         assert_eq!(c.retries(), 5);
         assert_eq!(c.settle_timeout(), Duration::from_secs(90));

@@ -21,11 +21,30 @@ use super::values::{IfExists, IfNoFilesFound, OidcMode, UploadMethod};
 #[derive(Debug, Clone)]
 pub(super) struct Registries {
     pub organization: String,
-    /// `None` only in a promote-only step.
-    pub registry: Option<String>,
-    pub promote_from: Option<String>,
+    pub mode: Mode,
     /// Destinations, de-duplicated, in the order given.
     pub promote_to: Vec<String>,
+}
+
+/// What a job does, and with which registry: the one it publishes to, or the one a
+/// promote-only step copies from. A job always has exactly one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Publish the matched files to `registry` (and promote them, with `promote-to`).
+    Publish { registry: String },
+    /// A promote-only step: copy packages already in `promote-from`, upload nothing.
+    PromoteOnly { from: String },
+}
+
+impl Mode {
+    /// The registry packages are taken from: the publish target, or `promote-from`.
+    #[must_use]
+    pub(crate) fn source(&self) -> &str {
+        match self {
+            Mode::Publish { registry } => registry,
+            Mode::PromoteOnly { from } => from,
+        }
+    }
 }
 
 pub(super) fn registries(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> Result<Registries, ConfigError> {
@@ -72,10 +91,13 @@ pub(super) fn registries(v: &Validator<'_>, vars: &BTreeMap<String, String>) -> 
             ),
         ));
     }
+    let mode = match promote_from {
+        Some(from) => Mode::PromoteOnly { from: from.slug },
+        None => Mode::Publish { registry: source },
+    };
     Ok(Registries {
         organization,
-        registry: registry.map(|r| r.slug),
-        promote_from: promote_from.map(|r| r.slug),
+        mode,
         promote_to,
     })
 }

@@ -17,8 +17,8 @@ use anyhow::bail;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Client;
 use crate::api::model::{Package, is_copyable};
+use crate::api::{Client, RegistryId};
 use crate::artifact::Artifact;
 use crate::auth::Auth;
 use crate::ci::Ci;
@@ -70,6 +70,13 @@ impl Attempts {
 }
 
 impl Promoter {
+    /// A registry of the organization, addressed.
+    fn at<'a>(&'a self, slug: &'a str) -> RegistryId<'a> {
+        RegistryId { org: &self.org, slug }
+    }
+}
+
+impl Promoter {
     /// Checks, before any upload, that every registry involved can take copies. A
     /// token that may not read registries (OIDC tokens cover packages only) skips the
     /// check; the copy's own refusal is then reported.
@@ -77,7 +84,7 @@ impl Promoter {
         for slug in std::iter::once(&self.source).chain(&self.destinations) {
             let token = self
                 .auth
-                .token(&self.org, slug)
+                .token(self.at(slug))
                 .await
                 .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
             self.check_copyable(slug, &token).await?;
@@ -87,7 +94,7 @@ impl Promoter {
 
     /// Refuses a registry whose packages cannot be copied, or that does not exist.
     async fn check_copyable(&self, slug: &str, token: &crate::secret::Secret) -> anyhow::Result<()> {
-        match self.client.registry(&self.org, slug, token).await {
+        match self.client.registry(self.at(slug), token).await {
             Ok(reg) if !reg.ecosystem.is_empty() && !is_copyable(&reg.ecosystem) => bail!(
                 "registry {slug:?} is a {} registry, and the Packages API copies only Alpine, Debian, Files, JavaScript, Python, Red Hat and Ruby packages: promotion cannot work. Publish to each registry directly instead (one step per registry), or ask Buildkite support to enable copying",
                 reg.ecosystem
@@ -255,11 +262,11 @@ impl Promoter {
     ) -> Result<Copied, PromoteError> {
         let token = self
             .auth
-            .token(&self.org, &self.source)
+            .token(self.at(&self.source))
             .await
             .map_err(PromoteError::Token)?;
         attempts.on_wire.store(true, Ordering::SeqCst);
-        let answer = self.client.copy(&self.org, &self.source, &token, id, dest).await;
+        let answer = self.client.copy(self.at(&self.source), &token, id, dest).await;
         attempts.on_wire.store(false, Ordering::SeqCst);
         let err = match answer {
             Ok(pkg) => return copied(entry, dest, pkg),
@@ -353,14 +360,14 @@ impl Promoter {
         let (Some(name), Some(version)) = (entry.name.as_deref(), entry.version.as_deref()) else {
             return Ok(Destination::Absent);
         };
-        let token = self.auth.token(&self.org, dest).await.map_err(PromoteError::Token)?;
+        let token = self.auth.token(self.at(dest)).await.map_err(PromoteError::Token)?;
         let ours = Sha256::parse(&entry.sha256);
         let wanted = Wanted {
             key: Key::Recorded { name, version },
             sha256: ours.as_ref(),
         };
         let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
-        match lookup::find(&self.client, &token, &self.org, dest, wanted).await {
+        match lookup::find(&self.client, &token, self.at(dest), wanted).await {
             Ok(Found::Exact(pkg)) => Ok(Destination::Identical(Box::new(pkg))),
             Ok(Found::Other(pkg)) => Ok(Destination::Others(vec![digest(&pkg)])),
             Ok(Found::Many(pkgs)) => Ok(Destination::Others(pkgs.iter().map(digest).collect())),

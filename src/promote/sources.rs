@@ -35,7 +35,7 @@ pub(crate) async fn find(
         return from_meta_data(ci, config).await;
     }
     let token = auth
-        .token(org, source)
+        .token(config.source_at())
         .await
         .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
     // `concurrency` lookups at once (through the client's rate-limit gate), entries
@@ -50,7 +50,7 @@ pub(crate) async fn find(
                 key: Key::Package(identity),
                 sha256: artifact.sha256.as_ref(),
             };
-            let found = lookup::find(client, token, org, source, wanted)
+            let found = lookup::find(client, token, config.source_at(), wanted)
                 .await
                 .map(|found| match found {
                     Found::Other(pkg) => Found::Many(vec![pkg]),

@@ -92,7 +92,7 @@ impl FileRun<'_> {
                 read: read.clone(),
             };
             self.st.leg = Leg::Direct;
-            p.client.publish_direct(&p.org, &p.registry, &token, &upload).await
+            p.client.publish_direct(p.at(), &token, &upload).await
         };
         self.st.leg = Leg::Idle;
         keep_digest(&mut self.a, &read);
@@ -111,10 +111,7 @@ impl FileRun<'_> {
         let p = self.p;
         let token = p.token().await.map_err(Stop::Token)?;
         self.st.leg = Leg::Finalize;
-        let result = p
-            .client
-            .finalize_upload(&p.org, &p.registry, &token, &package_url, p.bundle())
-            .await;
+        let result = p.client.finalize_upload(p.at(), &token, &package_url, p.bundle()).await;
         self.st.leg = Leg::Idle;
         result.map_err(Stop::Api)
     }
@@ -148,11 +145,7 @@ impl FileRun<'_> {
     async fn upload_slot(&mut self) -> Result<UploadForm, Stop> {
         let p = self.p;
         let token = p.token().await.map_err(Stop::Token)?;
-        let form = p
-            .client
-            .request_upload_slot(&p.org, &p.registry, &token)
-            .await
-            .map_err(Stop::Api)?;
+        let form = p.client.request_upload_slot(p.at(), &token).await.map_err(Stop::Api)?;
         self.st.form = Some(form.clone());
         Ok(form)
     }
@@ -178,7 +171,7 @@ impl FileRun<'_> {
         }
         let token = p.token().await.map_err(Stop::Token)?;
         self.st.deleting = Some(old.clone());
-        match p.client.delete(&p.org, &p.registry, &token, &old.id).await {
+        match p.client.delete(p.at(), &token, &old.id).await {
             Ok(()) => {}
             // Another run deleted it first (two replacing runs): it is gone, which
             // is what this deletion was for; this run did not delete it.

@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::model::Package;
-use crate::api::{Client, Progress};
+use crate::api::{Client, Progress, RegistryId};
 use crate::artifact::Artifact;
 use crate::auth::Auth;
 use crate::ci::Ci;
@@ -117,6 +117,16 @@ impl Overall {
             .map(|p| p.sent())
             .sum();
         self.finished_bytes.load(Ordering::Relaxed) + active
+    }
+}
+
+impl Publisher {
+    /// The registry files are published to, addressed.
+    pub(super) fn at(&self) -> RegistryId<'_> {
+        RegistryId {
+            org: &self.org,
+            slug: &self.registry,
+        }
     }
 }
 

@@ -160,7 +160,7 @@ impl Publisher {
             key: Key::Package(identity),
             sha256: a.sha256.as_ref(),
         };
-        lookup::find(&self.client, &token, &self.org, &self.registry, wanted)
+        lookup::find(&self.client, &token, self.at(), wanted)
             .await
             .map_err(|e| Failure::from_api(&e))
     }
@@ -173,12 +173,12 @@ impl Publisher {
             return false;
         };
         matches!(
-            self.client.get(&self.org, &self.registry, &token, &old.id).await,
+            self.client.get(self.at(), &token, &old.id).await,
             Err(err) if err.status() == Some(404)
         )
     }
 
     pub(super) async fn token(&self) -> Result<crate::secret::Secret, AuthError> {
-        self.auth.token(&self.org, &self.registry).await
+        self.auth.token(self.at()).await
     }
 }

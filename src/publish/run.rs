@@ -192,7 +192,7 @@ impl FileRun<'_> {
         let Ok(token) = p.token().await else {
             return Ok(pkg);
         };
-        match p.within_grace(p.client.get(&p.org, &p.registry, &token, &pkg.id)).await {
+        match p.within_grace(p.client.get(p.at(), &token, &pkg.id)).await {
             Some(Ok(record)) if record.sha256().is_some() => Ok(record),
             Some(Err(err)) if err.status() == Some(404) => Err(failure::no_such_package(&pkg.id)),
             _ => Ok(pkg),
