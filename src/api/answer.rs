@@ -58,11 +58,23 @@ pub(super) fn transport(method: &'static str, url: &Url, err: &reqwest::Error) -
             detail,
         };
     }
-    // The error names the method and URL once; reqwest's own text repeats the URL.
-    let mut detail = match err.url() {
-        Some(u) => err.to_string().replace(&format!(" for url ({u})"), ""),
-        None => err.to_string(),
-    };
+    // The error names the method and URL once, so reqwest's own text (which repeats
+    // the URL) is not used: what went wrong is said from the error's kind, then its
+    // causes.
+    let mut detail = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_body() {
+        "failed while sending the body"
+    } else if err.is_decode() {
+        "failed while reading the answer"
+    } else if err.is_request() {
+        "failed to send or get an answer"
+    } else {
+        "failed"
+    }
+    .to_owned();
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
         detail.push_str(": ");
@@ -87,7 +99,7 @@ impl Client {
         url: &Url,
         resp: Response,
     ) -> Result<T, ApiError> {
-        tokio::time::timeout(self.0.timeout, decode(method, url, resp))
+        tokio::time::timeout(self.0.timeout, decode(method, url, Scope::WritePackages, resp))
             .await
             .unwrap_or_else(|_| {
                 Err(ApiError::Stalled {
@@ -127,10 +139,11 @@ pub(super) async fn error_text(resp: Response, limit: Duration) -> String {
 pub(super) async fn decode<T: DeserializeOwned>(
     method: &'static str,
     url: &Url,
+    scope: Scope,
     resp: Response,
 ) -> Result<T, ApiError> {
     if !resp.status().is_success() {
-        return Err(status_error(method, url, resp).await);
+        return Err(status_error(method, url, scope, resp).await);
     }
     let (bytes, cut) = read_capped(resp, MAX_ANSWER_BYTES)
         .await
@@ -151,7 +164,7 @@ pub(super) async fn decode<T: DeserializeOwned>(
 
 /// Builds a status error: the server's `message` (and `errors`), or the start of a
 /// non-JSON body such as storage's XML; the wait the server asked for; and a hint.
-pub(super) async fn status_error(method: &'static str, url: &Url, resp: Response) -> ApiError {
+pub(super) async fn status_error(method: &'static str, url: &Url, scope: Scope, resp: Response) -> ApiError {
     let status = resp.status().as_u16();
     let retry_after = server_wait(resp.headers());
     let location = resp
@@ -182,7 +195,7 @@ pub(super) async fn status_error(method: &'static str, url: &Url, resp: Response
             "; the API redirected this request to {}: set api-url to the address it should use (an http:// URL is usually redirected to https://)",
             snippet(&to)
         ),
-        _ => scope_hint(method, url, status),
+        _ => scope_hint(scope, status),
     };
     ApiError::Status {
         method,
@@ -207,20 +220,38 @@ pub(super) fn server_wait(headers: &reqwest::header::HeaderMap) -> Option<Durati
         .max()
 }
 
+/// The token scope an endpoint needs, named by the call that makes the request (never
+/// guessed from its URL), for the hint of a 401 or 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Lists and reads packages.
+    ReadPackages,
+    /// Publishes (direct, upload slot, finalize).
+    WritePackages,
+    /// Copies: read and write, on both registries.
+    CopyPackages,
+    DeletePackages,
+    /// Reads a registry's settings.
+    ReadRegistries,
+    /// Not the Packages API (GitHub's token endpoint): no scope to name.
+    Other,
+}
+
+impl Scope {
+    fn describe(self) -> &'static str {
+        match self {
+            Scope::ReadPackages | Scope::Other => "read_packages",
+            Scope::WritePackages => "read_packages and write_packages",
+            Scope::CopyPackages => "read_packages and write_packages (on both registries)",
+            Scope::DeletePackages => "delete_packages",
+            Scope::ReadRegistries => "read_registries",
+        }
+    }
+}
+
 /// Says which token scope an endpoint needs when it answered 401 or 403.
-pub(super) fn scope_hint(method: &str, url: &Url, status: u16) -> String {
-    let path = url.path();
-    let scope = if path.ends_with("/copy") {
-        "read_packages and write_packages (on both registries)"
-    } else if method == "DELETE" {
-        "delete_packages"
-    } else if method == "POST" {
-        "read_packages and write_packages"
-    } else if path.trim_end_matches('/').rsplit('/').nth(1) == Some("registries") {
-        "read_registries"
-    } else {
-        "read_packages"
-    };
+pub(super) fn scope_hint(scope: Scope, status: u16) -> String {
+    let scope = scope.describe();
     match status {
         401 => format!(
             "; the token was refused (missing, expired, revoked, or not valid for this organization). \
@@ -256,5 +287,31 @@ pub(super) fn snippet(text: &str) -> String {
         format!("{t}…")
     } else {
         t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_scope_the_call_needs() {
+        assert!(scope_hint(Scope::CopyPackages, 403).contains("read_packages and write_packages (on both registries)"));
+        assert!(scope_hint(Scope::DeletePackages, 401).contains("needs the delete_packages scope"));
+        assert!(scope_hint(Scope::ReadRegistries, 403).contains("read_registries"));
+        assert!(scope_hint(Scope::WritePackages, 403).contains("needs the read_packages and write_packages scope"));
+        assert!(scope_hint(Scope::ReadPackages, 404).starts_with("; check the organization"));
+        assert_eq!(scope_hint(Scope::ReadPackages, 500), "");
+    }
+
+    #[test]
+    fn the_longest_server_wait_wins_and_nonsense_is_ignored() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("retry-after", "3".parse().unwrap());
+        headers.insert("ratelimit-reset", "7.5".parse().unwrap());
+        headers.insert("ratelimit-user-reset", "-1".parse().unwrap());
+        assert_eq!(server_wait(&headers), Some(Duration::from_secs_f64(7.5)));
+        headers.insert("retry-after", "1e300".parse().unwrap());
+        assert_eq!(server_wait(&headers), Some(Duration::from_secs(86_400)));
     }
 }

@@ -31,7 +31,7 @@ use reqwest::{Method, RequestBuilder, Response, Url};
 use serde::de::DeserializeOwned;
 
 pub(crate) use crate::config::RegistryId;
-use answer::{decode, error_text, http_reason, send, snippet, status_error, watch};
+use answer::{Scope, decode, error_text, http_reason, send, snippet, status_error, watch};
 pub(crate) use body::{Progress, ReadState};
 pub(crate) use error::ApiError;
 use gate::Gate;
@@ -188,7 +188,7 @@ impl Client {
         let url = self.url(at, &["packages", "upload"]);
         let req = self.json_request(Method::POST, url.clone(), token);
         let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
-        let slot: UploadSlot = decode("POST", &url, resp).await?;
+        let slot: UploadSlot = decode("POST", &url, Scope::WritePackages, resp).await?;
         // A POST form names the object by its `key`; a PUT URL names it itself.
         if !slot.form.method.eq_ignore_ascii_case("PUT") && !slot.form.data.contains_key("key") {
             return Err(ApiError::Decode {
@@ -216,7 +216,7 @@ impl Client {
         }
         let req = self.json_request(Method::POST, url.clone(), token).multipart(form);
         let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
-        decode("POST", &url, resp).await
+        decode("POST", &url, Scope::WritePackages, resp).await
     }
 
     /// Every package in a registry (optionally only those named `name`), following
@@ -250,7 +250,7 @@ impl Client {
                     ),
                 });
             }
-            let page: PackagePage = self.get_json(url.clone(), token).await?;
+            let page: PackagePage = self.get_json(url.clone(), Scope::ReadPackages, token).await?;
             out.extend(page.items);
             if limit.is_some_and(|l| out.len() >= l) {
                 out.truncate(limit.unwrap_or(usize::MAX));
@@ -307,7 +307,8 @@ impl Client {
 
     /// One package by id.
     pub(crate) async fn get(&self, at: RegistryId<'_>, token: &Secret, id: &str) -> Result<Package, ApiError> {
-        self.get_json(self.url(at, &["packages", id]), token).await
+        self.get_json(self.url(at, &["packages", id]), Scope::ReadPackages, token)
+            .await
     }
 
     /// The registry itself (needs `read_registries`; OIDC tokens cannot read it).
@@ -317,7 +318,7 @@ impl Client {
             .expect("http(s) URLs have paths")
             .pop_if_empty()
             .extend(["v2", "packages", "organizations", at.org, "registries", at.slug]);
-        self.get_json(url, token).await
+        self.get_json(url, Scope::ReadRegistries, token).await
     }
 
     /// Copies a package into another registry of the organization. One attempt; the
@@ -335,7 +336,7 @@ impl Client {
             .json_request(Method::POST, url.clone(), token)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         let resp = self.through_gate("POST", &url, send(req, "POST", &url)).await?;
-        decode("POST", &url, resp).await
+        decode("POST", &url, Scope::CopyPackages, resp).await
     }
 
     /// Deletes a package, retrying transient failures; a 404 on a retry means an
@@ -349,7 +350,7 @@ impl Client {
                 match self.through_gate("DELETE", url, send(req, "DELETE", url)).await {
                     Ok(resp) if resp.status().is_success() => Ok(()),
                     Ok(resp) if attempt > 0 && resp.status().as_u16() == 404 => Ok(()),
-                    Ok(resp) => Err(status_error("DELETE", url, resp).await),
+                    Ok(resp) => Err(status_error("DELETE", url, Scope::DeletePackages, resp).await),
                     Err(e) => Err(e),
                 }
             }
@@ -360,13 +361,13 @@ impl Client {
     }
 
     /// GET with retries on transient failures.
-    async fn get_json<T: DeserializeOwned>(&self, url: Url, token: &Secret) -> Result<T, ApiError> {
+    async fn get_json<T: DeserializeOwned>(&self, url: Url, scope: Scope, token: &Secret) -> Result<T, ApiError> {
         let once = |_| {
             let req = self.json_request(Method::GET, url.clone(), token);
             let url = &url;
             async move {
                 let resp = self.through_gate("GET", url, send(req, "GET", url)).await?;
-                decode("GET", url, resp).await
+                decode("GET", url, scope, resp).await
             }
         };
         retry::run::retry(self.0.policy, &not_cancelled(), ApiError::retry_class, once)
@@ -453,7 +454,7 @@ impl Client {
         struct IdToken {
             value: String,
         }
-        let token: IdToken = self.get_json(url, request_token).await?;
+        let token: IdToken = self.get_json(url, Scope::Other, request_token).await?;
         Ok(Secret::new(token.value))
     }
 }
