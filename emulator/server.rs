@@ -294,6 +294,16 @@ impl Handle {
     pub fn requests(&self) -> Vec<Record> {
         self.state.lock().unwrap().requests.clone()
     }
+
+    /// Lets the listing show package `id` from now on, however far it lags: a test
+    /// sets up "long listed" without waiting for the lag to pass.
+    pub fn list_now(&self, id: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .listed_from
+            .insert(id.to_owned(), std::time::Instant::now());
+    }
 }
 
 /// Builds the state for `config`.

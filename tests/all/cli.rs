@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Job, TOKEN, emulator};
+use crate::support::{Job, TOKEN, emulator, published_earlier};
 
 fn cli(emu: &crate::support::Handle, args: &[&str]) -> Job {
     Job::new()
@@ -552,14 +552,8 @@ fn a_token_echoed_by_the_server_is_redacted_in_cli_errors() {
 #[test]
 fn copy_over_different_content_names_both_digests() {
     let emu = emulator(&[("production", "debian")]);
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "staging build")
-        .run()
-        .code(0);
-    Job::local(&emu, "production", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "another build")
-        .run()
-        .code(0);
+    published_earlier(&emu, "debs", "dist/a_1.0_amd64.deb", "staging build");
+    published_earlier(&emu, "production", "dist/a_1.0_amd64.deb", "another build");
     let id = emu.packages("debs")[0].id.clone();
     let (ours, theirs) = (
         emu.packages("debs")[0].sha256.clone(),

@@ -6,10 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::support::{
-    EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, lose_first_answer,
-    publish_fault, signal,
-};
+use crate::support::{EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, lose_first_answer, publish_fault, published_earlier, signal};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -499,15 +496,9 @@ fn one_lookup_before_a_large_upload_and_never_a_whole_registry_listing() {
     let emu = emulator(&[]);
     // Another architecture of the same release is already there.
     let big = "x".repeat(2 * 1024 * 1024);
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_arm64.deb", &big[1..])
-        .run()
-        .code(0);
+    published_earlier(&emu, "debs", "dist/a_1.0_arm64.deb", &big[1..]);
     let before = emu.requests().len();
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", &big)
-        .run()
-        .code(0);
+    published_earlier(&emu, "debs", "dist/a_1.0_amd64.deb", &big);
     let lists = emu.requests()[before..]
         .iter()
         .filter(|r| r.method == "GET" && r.path.ends_with("/packages"))
@@ -623,31 +614,25 @@ fn a_release_with_many_files_per_name_and_version_is_recognised_on_a_rerun() {
 #[test]
 fn replace_lets_a_lagging_listing_settle_before_deleting_anything() {
     let emu = emulator_with(EmuConfig {
-        list_lag_ms: 3000,
+        list_lag_ms: 5000,
         ..EmuConfig::default()
     });
-    // Another architecture, long listed; then this file's earlier build, not listed yet.
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_arm64.deb", "arm")
-        .run()
-        .code(0);
-    std::thread::sleep(Duration::from_millis(3100));
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "old amd64")
-        .run()
-        .code(0);
+    // Another architecture, long listed (no waiting: the emulator lists it now); then
+    // this file's earlier build, not listed for 5 s.
+    let arm64 = published_earlier(&emu, "debs", "dist/a_1.0_arm64.deb", "arm");
+    emu.list_now(&arm64.id);
+    let old_amd64 = published_earlier(&emu, "debs", "dist/a_1.0_amd64.deb", "old amd64");
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
         .deb("dist/a_1.0_amd64.deb", "new amd64");
-    let old_amd64 = emu
-        .packages("debs")
-        .into_iter()
-        .find(|p| p.variant.as_deref() == Some("amd64"))
-        .unwrap();
     // The listing shows only the other architecture at first, which is not this
     // file's: nothing is deleted until the file's own earlier build is listed, and
-    // then only that one, never the other architecture.
-    job.run_within(LIMIT).code(0).has("replaced");
+    // then only that one, never the other architecture. The run must have met the lag
+    // (looked again), or this test would prove nothing.
+    job.run_within(LIMIT)
+        .code(0)
+        .has("replaced")
+        .has("its listing may lag behind its uploads; looking again");
     let files: Vec<String> = emu.packages("debs").into_iter().map(|p| p.file_name).collect();
     assert!(files.contains(&"a_1.0_arm64.deb".to_owned()), "{files:?}");
     let deletes: Vec<String> = emu

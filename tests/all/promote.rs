@@ -1,6 +1,6 @@
 //! Promotion: publish-then-promote, and promote-only steps after a block step.
 
-use crate::support::{Fault, Job, TOKEN, emulator, fixtures};
+use crate::support::{Fault, Job, TOKEN, emulator, fixtures, published_earlier};
 
 /// `package-publisher promote --from staging --to production 'dist/*.deb'` from a terminal.
 fn promote_cli(emu: &crate::support::Handle) -> Job {
@@ -132,10 +132,7 @@ fn copy_refused_for_one_package_while_others_succeed() {
 #[test]
 fn destination_with_different_content_names_both_digests() {
     let emu = emulator(&[("staging", "debian"), ("production", "debian")]);
-    Job::local(&emu, "production", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "old")
-        .run()
-        .code(0);
+    published_earlier(&emu, "production", "dist/a_1.0_amd64.deb", "old");
     let job = staging_job(&emu)
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
         .deb("dist/a_1.0_amd64.deb", "new");

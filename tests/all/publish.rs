@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Fault, Job, emulator, fixtures};
+use crate::support::{Fault, Job, emulator, fixtures, published_earlier};
 
 /// The sha256 of the package `dist/a_1.0_amd64.deb` built with `payload`.
 fn sha256(payload: &str) -> String {
@@ -86,10 +86,7 @@ fn same_version_with_different_content_fails_naming_both_digests() {
 #[test]
 fn if_exists_skip_leaves_a_different_package_alone() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "one")
-        .run()
-        .code(0);
+    published_earlier(&emu, "debs", "dist/a_1.0_amd64.deb", "one");
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .deb("dist/a_1.0_amd64.deb", "two")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "skip")
@@ -102,10 +99,7 @@ fn if_exists_skip_leaves_a_different_package_alone() {
 #[test]
 fn if_exists_fail_fails_even_when_identical() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "one")
-        .run()
-        .code(0);
+    published_earlier(&emu, "debs", "dist/a_1.0_amd64.deb", "one");
     Job::local(&emu, "debs", "dist/*.deb")
         .deb("dist/a_1.0_amd64.deb", "one")
         .env("PACKAGE_PUBLISHER_IF_EXISTS", "fail")
@@ -118,10 +112,7 @@ fn if_exists_fail_fails_even_when_identical() {
 #[test]
 fn if_exists_replace_deletes_then_publishes() {
     let emu = emulator(&[]);
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "one")
-        .run()
-        .code(0);
+    published_earlier(&emu, "debs", "dist/a_1.0_amd64.deb", "one");
     let old_id = emu.packages("debs")[0].id.clone();
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .deb("dist/a_1.0_amd64.deb", "two")

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::support::{EmuConfig, Fault, Job, emulator, emulator_with, fixtures};
+use crate::support::{EmuConfig, Fault, Job, emulator, emulator_with, fixtures, published_earlier};
 
 fn publish_fault(f: Fault) -> Fault {
     Fault {
@@ -89,10 +89,7 @@ fn dropped_connection_mid_body_is_retried() {
         times: 1,
         ..Fault::default()
     }));
-    Job::local(&emu, "debs", "dist/*.deb")
-        .deb("dist/a_1.0_amd64.deb", "a")
-        .run()
-        .code(0);
+    published_earlier(&emu, "debs", "dist/a_1.0_amd64.deb", "a");
     assert_eq!(emu.packages("debs").len(), 1);
 }
 

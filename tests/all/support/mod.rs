@@ -35,6 +35,19 @@ pub fn emulator_with(config: EmuConfig) -> Handle {
     server::start(config)
 }
 
+/// The one fixture for "a registry that already holds a package": an earlier job of
+/// this tool published `rel` (a `.deb` built by `dpkg-deb` from `payload`) to
+/// `registry`. Returns the registry's record of it.
+pub fn published_earlier(emu: &Handle, registry: &str, rel: &str, payload: &str) -> server::Pkg {
+    Job::local(emu, registry, "dist/*.deb").deb(rel, payload).run().code(0);
+    let file = rel.rsplit('/').next().unwrap_or(rel);
+    emu.packages(registry)
+        .into_iter()
+        .rev()
+        .find(|p| p.file_name == file)
+        .expect("the earlier job published it")
+}
+
 /// `f`, aimed at the publish endpoint of `registry`.
 pub fn publish_fault(registry: &str, f: Fault) -> Fault {
     Fault {
