@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::support::{EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, lose_first_answer, publish_fault, published_earlier, signal};
+use crate::support::{
+    EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, lose_first_answer,
+    publish_fault, published_earlier, signal,
+};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
