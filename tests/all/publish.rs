@@ -489,3 +489,71 @@ fn a_rerun_does_not_upload_large_files_again() {
         .has(&emu.packages("debs")[0].sha256);
     assert_eq!(emu.packages("debs").len(), 1);
 }
+
+/// The registry's form parser must read back exactly the file name the tool meant.
+/// Proven against a real, independent parser (`multipart` from PyPI, in
+/// `tests/multipart_registry.py`) with names a Files registry accepts and parsers have
+/// disagreed on: spaces, `;`, `=`, `%`, `'`, and UTF-8 (sent raw, as browsers do; quotes,
+/// backslashes and line breaks are refused before anything is sent).
+#[test]
+fn a_real_form_parser_reads_back_every_file_name_as_it_was() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("uploads.jsonl");
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci-cache/venv/bin/python");
+    let python = if python.exists() { python } else { "python3".into() };
+    let mut server = std::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/multipart_registry.py"))
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs (the test command installs `multipart` into .ci-cache/venv)");
+    let mut first = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the parser's registry did not start: {first:?}"))
+        .to_owned();
+    let names = [
+        "two words-1.0.0.bin",
+        "semi;colon=equals-1.0.0.bin",
+        "100%done-1.0.0.bin",
+        "it's-1.0.0.bin",
+        "naïve café ünïcødé-1.0.0.bin",
+    ];
+    let mut job = Job::new()
+        .env("PACKAGE_PUBLISHER_REGISTRY", "acme/files")
+        .env("PACKAGE_PUBLISHER_ARTIFACTS", "dist/*")
+        .env("PACKAGE_PUBLISHER_API_URL", &url)
+        .env("BUILDKITE_API_TOKEN", crate::support::TOKEN)
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json");
+    for name in names {
+        job = job.file(&format!("dist/{name}"), &format!("content of {name}"));
+    }
+    let out = job.run();
+    let _ = server.kill();
+    let _ = server.wait();
+    out.code(0);
+    let parsed: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["filename"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let mut parsed = parsed;
+    parsed.sort();
+    let mut expected: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    expected.sort();
+    assert_eq!(parsed, expected);
+    // And the bytes the parser extracted are the file's (the registry's digest agreed).
+    for entry in job.json("r.json")["packages"].as_array().unwrap() {
+        assert_eq!(entry["status"], "published", "{entry}");
+    }
+}
