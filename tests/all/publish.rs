@@ -491,7 +491,7 @@ fn a_rerun_does_not_upload_large_files_again() {
 }
 
 /// The registry's form parser must read back exactly the file name the tool meant.
-/// Proven against a real, independent parser (`multipart` from PyPI, in
+/// Proven against a real, independent parser (`multipart` from the Python package index, in
 /// `tests/multipart_registry.py`) with names a Files registry accepts and parsers have
 /// disagreed on: spaces, `;`, `=`, `%`, `'`, and UTF-8 (sent raw, as browsers do; quotes,
 /// backslashes and line breaks are refused before anything is sent).
