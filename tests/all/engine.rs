@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::support::{
     EmuConfig, Fault, Handle, Job, TOKEN, emulator, emulator_with, finish_within, fixtures, lose_first_answer,
-    publish_fault, published_earlier, signal,
+    lose_first_copy_answer, publish_fault, published_earlier, signal,
 };
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -759,13 +759,7 @@ fn a_copy_whose_answer_was_lost_is_promoted_despite_a_lagging_listing() {
         .into(),
         ..EmuConfig::default()
     });
-    emu.fault(Fault {
-        path_suffix: Some("/copy".into()),
-        drop: true,
-        after_commit: true,
-        times: 1,
-        ..Fault::default()
-    });
+    lose_first_copy_answer(&emu);
     let job = Job::local(&emu, "debs", "dist/*.deb")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production")
         .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")

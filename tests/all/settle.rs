@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use crate::support::{EmuConfig, Fault, Handle, Job, emulator_with, finish_within, lose_first_answer, signal};
+use crate::support::{
+    EmuConfig, Handle, Job, emulator_with, finish_within, lose_first_answer, lose_first_copy_answer, signal,
+};
 
 const POLICIES: [&str; 4] = ["fail", "skip", "replace", "skip-identical"];
 
@@ -101,16 +103,22 @@ fn past_settle_timeout_a_lost_answer_is_unverified_and_nothing_is_promoted() {
     }
 }
 
-#[test]
-fn an_unverified_upload_is_a_warning_on_buildkite_and_its_own_github_count() {
-    let emu = lagging(Duration::from_secs(60));
-    lose_first_answer(&emu, "debs");
-    let job = Job::plugin(
-        &emu,
+/// A Buildkite plugin job whose one upload ends unverified: its answer is lost and the
+/// listing lags a minute behind a one-second `settle-timeout`.
+fn unverified_on_buildkite(emu: &Handle) -> Job {
+    lose_first_answer(emu, "debs");
+    Job::plugin(
+        emu,
         r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","settle-timeout":1}"#,
     )
     .env("BUILDKITE_API_TOKEN", crate::support::TOKEN)
-    .deb("dist/a_1.0_amd64.deb", "a");
+    .deb("dist/a_1.0_amd64.deb", "a")
+}
+
+#[test]
+fn an_unverified_upload_is_a_warning_on_buildkite_and_its_own_github_count() {
+    let emu = lagging(Duration::from_secs(60));
+    let job = unverified_on_buildkite(&emu);
     job.run_within(Duration::from_secs(60)).code(5);
     let (args, body) = job.agent_calls_of(&["annotate"]).remove(0);
     assert_eq!(args[1..3], ["--style", "warning"], "{args:?}");
@@ -148,13 +156,7 @@ fn an_unverified_upload_is_a_warning_on_buildkite_and_its_own_github_count() {
 #[test]
 fn a_copy_whose_answer_was_lost_past_settle_timeout_is_unverified_not_failed() {
     let emu = lagging(Duration::from_secs(60));
-    emu.fault(Fault {
-        path_suffix: Some("/copy".into()),
-        drop: true,
-        after_commit: true,
-        times: 1,
-        ..Fault::default()
-    });
+    lose_first_copy_answer(&emu);
     let job = job(&emu, "skip-identical")
         .env("PACKAGE_PUBLISHER_SETTLE_TIMEOUT", "2")
         .env("PACKAGE_PUBLISHER_PROMOTE_TO", "production");
@@ -203,14 +205,7 @@ fn a_cancel_while_waiting_for_a_lagging_listing_is_unverified_not_unpublished() 
 #[test]
 fn a_promote_only_step_after_an_unverified_upload_names_it_instead_of_leaving_it_out() {
     let emu = lagging(Duration::from_secs(60));
-    lose_first_answer(&emu, "debs");
-    let publish = Job::plugin(
-        &emu,
-        r#"{"registry":"debs","artifacts":["dist/*.deb"],"api-url":"EMU","settle-timeout":1}"#,
-    )
-    .env("BUILDKITE_API_TOKEN", crate::support::TOKEN)
-    .deb("dist/a_1.0_amd64.deb", "a")
-    .deb("dist/b_1.0_amd64.deb", "b");
+    let publish = unverified_on_buildkite(&emu).deb("dist/b_1.0_amd64.deb", "b");
     publish.run_within(Duration::from_secs(60)).code(5);
     let promote = Job::plugin(
         &emu,

@@ -48,6 +48,18 @@ pub fn published_earlier(emu: &Handle, registry: &str, rel: &str, payload: &str)
         .expect("the earlier job published it")
 }
 
+/// The first copy lands, but its answer is lost (the connection drops after the
+/// copy was made).
+pub fn lose_first_copy_answer(emu: &Handle) {
+    emu.fault(Fault {
+        path_suffix: Some("/copy".into()),
+        drop: true,
+        after_commit: true,
+        times: 1,
+        ..Fault::default()
+    });
+}
+
 /// `f`, aimed at the publish endpoint of `registry`.
 pub fn publish_fault(registry: &str, f: Fault) -> Fault {
     Fault {
