@@ -30,7 +30,7 @@ use crate::exit::{Abort, ExitStatus, abort};
 use crate::promote::{self, Promoter};
 use crate::publish::{self, Publisher};
 use crate::registry;
-use crate::report::{Entry, Report, Status};
+use crate::report::{Entry, Report};
 use crate::retry::RetryPolicy;
 use crate::summary;
 
@@ -471,24 +471,7 @@ async fn publish(
 /// Promotes only when every publish succeeded and the run was not cancelled;
 /// otherwise every promotion is recorded as skipped, with the reason.
 async fn promote(ci: &Ci, config: &Config, promoter: &Promoter, entries: &mut [Entry], cancel: &CancellationToken) {
-    let count = |status: Status| entries.iter().filter(|e| e.status == status).count();
-    let failed = entries.iter().filter(|e| !e.status.is_ok()).count();
-    let unverified = count(Status::Unverified);
-    if cancel.is_cancelled() {
-        let reason = "not promoted: the run was cancelled".to_owned();
-        ci.line(&reason);
-        promote::skip_all(entries, config.promote_to(), &reason);
-    } else if failed > unverified {
-        let reason = format!(
-            "not promoted: {} package(s) failed to publish, so nothing was promoted",
-            failed - unverified
-        );
-        ci.line(&reason);
-        promote::skip_all(entries, config.promote_to(), &reason);
-    } else if unverified > 0 {
-        let reason = format!(
-            "not promoted: {unverified} upload(s) could not be confirmed in the registry, so nothing was promoted"
-        );
+    if let Some(reason) = promote::held_back(entries, cancel.is_cancelled()) {
         ci.line(&reason);
         promote::skip_all(entries, config.promote_to(), &reason);
     } else if config.dry_run() {

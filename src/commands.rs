@@ -173,9 +173,6 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
         .map_err(|e| s.failure(&e))?;
     let version = source.version.clone().unwrap_or_default();
     let ours = source.sha256().and_then(Sha256::parse);
-    let sha256 = ours
-        .as_ref()
-        .map_or_else(|| "(none reported)".to_owned(), ToString::to_string);
     let wanted = Wanted {
         key: Key::Recorded {
             name: &source.name,
@@ -183,10 +180,10 @@ async fn already_copied(s: &Session, args: &CopyArgs, to: &str, refused: ApiErro
         },
         sha256: ours.as_ref(),
     };
-    let destination = RegistryId { org, slug: to };
-    let found = lookup::find(&s.client, &s.token, destination, wanted)
+    let found = lookup::find(&s.client, &s.token, RegistryId { org, slug: to }, wanted)
         .await
         .map_err(|e| s.failure(&e))?;
+    let sha256 = ours.map_or_else(|| "(none reported)".to_owned(), |s| s.to_string());
     let digest = |p: &Package| p.sha256().unwrap_or("(none reported)").to_owned();
     match found {
         Found::Exact(existing) => {

@@ -34,7 +34,11 @@ use crate::retry::settle::Settle;
 pub(crate) use error::PromoteError;
 
 mod error;
+mod run_wide;
 pub(crate) mod sources;
+
+use run_wide::skipped;
+pub(crate) use run_wide::{held_back, plan_all, skip_all};
 
 /// Copies packages from `source` into each destination.
 pub(crate) struct Promoter {
@@ -444,46 +448,4 @@ enum Destination {
     /// Other content (their sha256s): another architecture, or a conflict.
     Others(Vec<String>),
     Absent,
-}
-
-/// Marks every entry's promotions as skipped, with the reason.
-pub(crate) fn skip_all(entries: &mut [Entry], destinations: &[String], reason: &str) {
-    for entry in entries {
-        for dest in destinations {
-            let promotion = skipped(entry, dest, reason);
-            entry.promotions.push(promotion);
-        }
-    }
-}
-
-/// Adds a planned promotion into every destination to every entry (a dry run).
-pub(crate) fn plan_all(entries: &mut [Entry], destinations: &[String]) {
-    for dest in destinations {
-        for entry in entries.iter_mut() {
-            let promotion = Promotion {
-                registry: dest.clone(),
-                name: entry.name.clone(),
-                version: entry.version.clone(),
-                id: None,
-                web_url: None,
-                status: PromotionStatus::Planned,
-                error: None,
-                auth_refused: false,
-            };
-            entry.promotions.push(promotion);
-        }
-    }
-}
-
-fn skipped(entry: &Entry, dest: &str, reason: &str) -> Promotion {
-    Promotion {
-        registry: dest.to_owned(),
-        name: entry.name.clone(),
-        version: entry.version.clone(),
-        id: None,
-        web_url: None,
-        status: PromotionStatus::Skipped,
-        error: Some(reason.to_owned()),
-        auth_refused: false,
-    }
 }

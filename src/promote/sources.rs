@@ -32,7 +32,9 @@ pub(crate) async fn find(
     let (org, source) = (config.organization(), config.source_registry());
     ci.group(&format!("Finding the packages to promote in {org}/{source}"));
     if artifacts.is_empty() {
-        return from_meta_data(ci, config).await;
+        let mut entries = from_meta_data(ci, config).await?;
+        confirm_unverified(ci, config, client, auth, &mut entries).await?;
+        return Ok(entries);
     }
     let token = auth
         .token(config.source_at())
@@ -127,16 +129,11 @@ async fn from_meta_data(ci: &Ci, config: &Config) -> Result<Vec<Entry>, Abort> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut ids = std::collections::HashSet::new();
     for (_, earlier) in &reports {
-        // An upload the publishing step could not confirm has no id to copy: said,
-        // never silently left out.
+        // An upload the publishing step could not confirm is looked up by
+        // [`confirm_unverified`], never silently left out.
         for e in earlier.packages.iter().filter(|e| e.status == Status::Unverified) {
             let mut e = e.clone();
-            e.status = Status::Failed;
             e.promotions.clear();
-            e.error = Some(format!(
-                "the publishing step could not confirm this upload (unverified), so there is no package id to copy; give {} to find it by its file, or re-run the publishing step",
-                config.spelling().name(Opt::Artifacts)
-            ));
             entries.push(e);
         }
         for e in earlier.packages.iter().filter(|e| e.status.is_ok()) {
@@ -157,4 +154,67 @@ async fn from_meta_data(ci: &Ci, config: &Config) -> Result<Vec<Entry>, Abort> {
         keys.join(", ")
     ));
     Ok(entries)
+}
+
+/// Looks up, in the source registry, each upload an earlier step reported
+/// `unverified` (its answer was lost and the listing lagged): by the name, version and
+/// sha256 that step recorded. Found, it is promoted like any other package; not found
+/// (yet), it fails, saying what to do.
+async fn confirm_unverified(
+    ci: &Ci,
+    config: &Config,
+    client: &Client,
+    auth: &Auth,
+    entries: &mut Vec<Entry>,
+) -> Result<(), Abort> {
+    if !entries.iter().any(|e| e.status == Status::Unverified) {
+        return Ok(());
+    }
+    let token = auth
+        .token(config.source_at())
+        .await
+        .map_err(|e| Abort(ExitStatus::AuthRefused, e.into()))?;
+    for e in entries.iter_mut().filter(|e| e.status == Status::Unverified) {
+        let (Some(name), Some(version)) = (e.name.clone(), e.version.clone()) else {
+            e.status = Status::Failed;
+            e.error = Some("the publishing step could not confirm this upload (unverified), and recorded no name and version to look it up by".to_owned());
+            continue;
+        };
+        let sha256 = Sha256::parse(&e.sha256);
+        let wanted = Wanted {
+            key: Key::Recorded {
+                name: &name,
+                version: &version,
+            },
+            sha256: sha256.as_ref(),
+        };
+        match lookup::find(client, &token, config.source_at(), wanted).await {
+            Ok(Found::Exact(pkg)) => {
+                publish::fill_from_package(e, &pkg);
+                e.status = Status::Identical;
+                e.error = None;
+                ci.line(&format!(
+                    "  {}: the publishing step could not confirm it, but {} lists it now",
+                    e.path,
+                    config.source_at()
+                ));
+            }
+            Ok(_) => {
+                e.status = Status::Failed;
+                e.error = Some(format!(
+                    "the publishing step could not confirm this upload (unverified), and {} does not list {name} {version} with its sha256 yet; re-run this step later, or re-run the publishing step with if-exists: skip-identical",
+                    config.source_at()
+                ));
+            }
+            Err(err) => {
+                e.status = Status::Failed;
+                e.auth_refused = err.is_auth();
+                e.error = Some(err.to_string());
+            }
+        }
+    }
+    // A package another report already listed counts once.
+    let mut ids = std::collections::HashSet::new();
+    entries.retain(|e| e.id.as_ref().is_none_or(|id| ids.insert(id.clone())));
+    Ok(())
 }

@@ -203,7 +203,7 @@ fn a_cancel_while_waiting_for_a_lagging_listing_is_unverified_not_unpublished() 
 }
 
 #[test]
-fn a_promote_only_step_after_an_unverified_upload_names_it_instead_of_leaving_it_out() {
+fn a_promote_only_step_looks_up_an_unverified_upload_instead_of_leaving_it_out() {
     let emu = lagging(Duration::from_secs(60));
     let publish = unverified_on_buildkite(&emu).deb("dist/b_1.0_amd64.deb", "b");
     publish.run_within(Duration::from_secs(60)).code(5);
@@ -227,4 +227,16 @@ fn a_promote_only_step_after_an_unverified_upload_names_it_instead_of_leaving_it
     assert_eq!(b["status"], "identical", "{b}");
     assert_eq!(b["promotions"][0]["status"], "skipped", "{b}");
     assert!(emu.packages("production").is_empty());
+
+    // Once the index has caught up, the same step finds the unconfirmed upload by the
+    // name, version and sha256 the publishing step recorded, and promotes both.
+    for pkg in emu.packages("debs") {
+        emu.list_now(&pkg.id);
+    }
+    promote.run_within(Duration::from_secs(60)).code(0).has("lists it now");
+    assert_eq!(emu.packages("production").len(), 2);
+    let report = promote.json("r.json");
+    for entry in report["packages"].as_array().unwrap() {
+        assert_eq!(entry["promotions"][0]["status"], "promoted", "{entry}");
+    }
 }
