@@ -91,12 +91,11 @@ impl FileRun<'_> {
                     return Ok(Next::Send);
                 }
                 Action::Fail(refusal) => return Err(self.refusal(refusal, err)),
-                Action::LookAgain if self.look_again().await => {}
-                Action::LookAgain if self.st.maybe_ours => {
-                    let note = failure::unverified_listing_cancelled(&self.a.describe());
-                    return Ok(Next::Done(Done::unverified(note)));
+                Action::LookAgain => {
+                    if !self.look_again().await {
+                        return self.cancelled_while_settling();
+                    }
                 }
-                Action::LookAgain => return Err(Failure::new(CANCELLED_LISTING)),
             }
         }
     }
@@ -111,6 +110,17 @@ impl FileRun<'_> {
         })
         .await
         .unwrap_or_else(|| Err(Failure::new(CANCELLED_CHECKING)))
+    }
+
+    /// A cancellation during the wait for a lagging listing: an upload of this run
+    /// that may have landed is unverified; otherwise nothing was published.
+    fn cancelled_while_settling(&self) -> Result<Next, Failure> {
+        if self.st.maybe_ours {
+            let note = failure::unverified_listing_cancelled(&self.a.describe());
+            Ok(Next::Done(Done::unverified(note)))
+        } else {
+            Err(Failure::new(CANCELLED_LISTING))
+        }
     }
 
     /// Waits for a listing that may lag behind the registry's uploads (only asked
