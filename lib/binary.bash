@@ -210,9 +210,17 @@ pp_dev_build() {
     return 1
   fi
   pp_notice ":rust: building package-publisher from source (development checkout; the first build takes a few minutes)"
-  if ! (cd "$dir" && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR -u CARGO_BUILD_TARGET \
+  # On GitHub, cargo's output goes into a collapsed group (on stderr: stdout carries
+  # the binary's path); Buildkite's `~~~` notice above already starts one.
+  local github=false
+  [[ "${GITHUB_ACTIONS:-}" == true ]] && github=true
+  [[ "$github" == true ]] && echo "::group::cargo build --release (package-publisher from source)" >&2
+  local built=true
+  (cd "$dir" && env -u CARGO_TARGET_DIR -u CARGO_BUILD_TARGET_DIR -u CARGO_BUILD_TARGET \
     -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS -u RUSTC_WRAPPER -u CARGO_BUILD_RUSTC_WRAPPER -u CARGO_BUILD_RUSTFLAGS \
-    cargo build --release --locked --manifest-path "$dir/Cargo.toml" --target-dir "$dir/target" >&2); then
+    cargo build --release --locked --manifest-path "$dir/Cargo.toml" --target-dir "$dir/target" >&2) || built=false
+  [[ "$github" == true ]] && echo "::endgroup::" >&2
+  if [[ "$built" != true ]]; then
     echo "package-publisher: cargo build failed; set binary-path, or pin a release tag" >&2
     return 1
   fi

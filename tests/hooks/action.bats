@@ -48,3 +48,29 @@ setup() {
   [ "$status" -eq 0 ]
   [ "$output" = "token=from-input input=unset" ]
 }
+
+@test "on GitHub a development build's cargo output is a collapsed group, and its binary the step output" {
+  action="$BATS_TEST_TMPDIR/action"
+  mkdir -p "$action/lib" "$BATS_TEST_TMPDIR/shims"
+  cp "$repo/lib/binary.bash" "$action/lib/"
+  echo "dev" >"$action/VERSION"
+  : >"$action/checksums.txt"
+  cat >"$BATS_TEST_TMPDIR/shims/cargo" <<SHIM
+#!/bin/bash
+echo "   Compiling package-publisher (cargo's own output)" >&2
+mkdir -p "$action/target/release"
+cp "$fake" "$action/target/release/package-publisher"
+SHIM
+  chmod +x "$BATS_TEST_TMPDIR/shims/cargo"
+  export PATH="$BATS_TEST_TMPDIR/shims:$PATH" GITHUB_ACTIONS=true GITHUB_ACTION_PATH="$action" INPUT_BINARY_PATH=""
+  run bash -eo pipefail -c "$(step install)"
+  [ "$status" -eq 0 ]
+  grep -qx "path=$action/target/release/package-publisher" "$GITHUB_OUTPUT"
+  # The group opens before cargo's output and closes after it.
+  group=$(printf '%s\n' "${lines[@]}" | grep -n '^::group::' | cut -d: -f1)
+  compiling=$(printf '%s\n' "${lines[@]}" | grep -n 'Compiling package-publisher' | cut -d: -f1)
+  endgroup=$(printf '%s\n' "${lines[@]}" | grep -n '^::endgroup::' | cut -d: -f1)
+  [ -n "$group" ] && [ -n "$compiling" ] && [ -n "$endgroup" ]
+  [ "$group" -lt "$compiling" ] && [ "$compiling" -lt "$endgroup" ]
+}
+
