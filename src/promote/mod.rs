@@ -306,7 +306,9 @@ impl Promoter {
         attempts: &Attempts,
     ) -> Result<Option<Copied>, PromoteError> {
         let found = if err.is_already_exists() {
-            let (found, waited) = self.settle_destination(entry, dest, cancel).await?;
+            let (found, waited) = self
+                .settle_destination(entry, dest, cancel, attempts.may_have_landed())
+                .await?;
             if matches!(found, Destination::Absent) && attempts.may_have_landed() {
                 let why = format!(
                     "{dest:?} refuses it as a duplicate, but did not list it within {} s (settle-timeout)",
@@ -341,10 +343,18 @@ impl Promoter {
         entry: &Entry,
         dest: &str,
         cancel: &CancellationToken,
+        maybe_ours: bool,
     ) -> Result<(Destination, Duration), PromoteError> {
+        // Other content is a conflict, unless this run's own copy may still show up
+        // beside it; nothing listed yet is worth waiting for.
+        let worth_waiting = |found: &Destination| match found {
+            Destination::Identical(_) => false,
+            Destination::Others(_) => maybe_ours,
+            Destination::Absent => true,
+        };
         let mut settle = Settle::new(self.settle);
         let mut found = self.check_destination(entry, dest).await?;
-        while !matches!(found, Destination::Identical(_)) {
+        while worth_waiting(&found) {
             let Some(wait) = settle.next_wait() else { break };
             self.ci.line(&format!(
                 "  {dest}: the copy was refused as a duplicate and the listing may lag; looking again in {}",

@@ -8,6 +8,8 @@
 //! shows a package this run's own upload may have put there, the file is `unverified`:
 //! neither published nor failed.
 
+use std::time::Duration;
+
 use crate::api::model::Package;
 use crate::config::IfExists;
 use crate::lookup::Found;
@@ -26,6 +28,10 @@ pub(crate) enum Trigger {
 
 /// Everything besides the lookup's result that the decision depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "four independent facts the one pure decision reads; no state machine hides among them"
+)]
 pub(crate) struct Context {
     pub trigger: Trigger,
     pub policy: IfExists,
@@ -36,7 +42,19 @@ pub(crate) struct Context {
     /// More lookups may be made to wait for a lagging index (`settle-timeout` is not
     /// spent).
     pub can_look_again: bool,
+    /// The file is one of several a version may hold (an architecture, wheel tags, a
+    /// platform), so a listed package whose variant the registry does not name may be
+    /// another one.
+    pub has_variant: bool,
+    /// How long this file has waited for a lagging listing so far.
+    pub settled_for: Duration,
 }
+
+/// How long `replace` lets a listing settle before deleting a package whose variant
+/// the registry does not name (it may be another architecture while the file's own
+/// earlier build is not listed yet). Short and fixed: it is paid on every such
+/// replacement, unlike `settle-timeout`, which only a lost answer costs.
+pub(crate) const REPLACE_SETTLE: Duration = Duration::from_secs(8);
 
 /// Why a file is not published.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +138,11 @@ pub(crate) fn decide(found: Found, c: Context) -> Action {
             // while the file's own earlier version is not listed yet. Let it settle
             // before deleting anything, unless the registry says which variant it is
             // (the lookup keeps only the file's own).
-            IfExists::Replace if c.can_look_again && pkg.variant.is_none() => Action::LookAgain,
+            IfExists::Replace
+                if c.can_look_again && c.has_variant && pkg.variant.is_none() && c.settled_for < REPLACE_SETTLE =>
+            {
+                Action::LookAgain
+            }
             IfExists::Replace => Action::Replace(pkg),
         },
         (Trigger::Conflict, Found::Many(pkgs)) => match c.policy {
@@ -163,6 +185,8 @@ pub(crate) fn predict(found: Found, policy: IfExists, has_variant: bool) -> Pred
         maybe_ours: false,
         replaced: false,
         can_look_again: false,
+        has_variant,
+        settled_for: Duration::ZERO,
     };
     match decide(found, context) {
         Action::Done(status, pkg) => Prediction::Ends(status, pkg),
@@ -190,6 +214,8 @@ mod tests {
             maybe_ours,
             replaced: false,
             can_look_again: true,
+            has_variant: true,
+            settled_for: Duration::ZERO,
         }
     }
 
@@ -320,11 +346,29 @@ mod tests {
             Action::Fail(Refusal::Exists(Some(pkg("b"))))
         );
         assert_eq!(decide(other(), c(IfExists::Replace)), Action::LookAgain, "settle first");
+        let one_per_version = Context {
+            has_variant: false,
+            ..c(IfExists::Replace)
+        };
+        assert_eq!(
+            decide(other(), one_per_version),
+            Action::Replace(pkg("b")),
+            "a file that is the only one of its version: the package listed is its own"
+        );
         let settled = Context {
             can_look_again: false,
             ..c(IfExists::Replace)
         };
         assert_eq!(decide(other(), settled), Action::Replace(pkg("b")));
+        let briefly = Context {
+            settled_for: REPLACE_SETTLE,
+            ..c(IfExists::Replace)
+        };
+        assert_eq!(
+            decide(other(), briefly),
+            Action::Replace(pkg("b")),
+            "replace waits briefly, not the whole settle-timeout"
+        );
         let after_delete = Context {
             replaced: true,
             ..c(IfExists::Replace)

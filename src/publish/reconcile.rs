@@ -140,7 +140,8 @@ impl FileRun<'_> {
     }
 
     fn context(&self, trigger: Trigger) -> Context {
-        self.st.context(trigger, self.p.if_exists)
+        let has_variant = self.a.identity.as_ref().is_ok_and(|id| id.variant.is_some());
+        self.st.context(trigger, self.p.if_exists, has_variant)
     }
 
     fn refusal(&self, refusal: Refusal, err: Option<&ApiError>) -> Failure {

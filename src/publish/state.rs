@@ -196,14 +196,17 @@ impl State {
         Step::Retry
     }
 
-    /// What `policy::decide` is told besides the lookup's result.
-    pub(super) fn context(&self, trigger: Trigger, policy: IfExists) -> Context {
+    /// What `policy::decide` is told besides the lookup's result; `has_variant`: the
+    /// file is one of several its version may hold.
+    pub(super) fn context(&self, trigger: Trigger, policy: IfExists, has_variant: bool) -> Context {
         Context {
             trigger,
             policy,
             maybe_ours: self.maybe_ours,
             replaced: self.deleted.is_some(),
             can_look_again: self.settle.can_wait(),
+            has_variant,
+            settled_for: self.settle.waited(),
         }
     }
 
@@ -335,7 +338,7 @@ mod tests {
         assert!(!st.maybe_ours);
         assert_eq!(st.after_failure(&reset(), UploadMethod::Direct), Step::CheckThenRetry);
         assert!(st.maybe_ours);
-        assert!(st.context(Trigger::Conflict, IfExists::Fail).maybe_ours);
+        assert!(st.context(Trigger::Conflict, IfExists::Fail, true).maybe_ours);
         assert_eq!(st.after_failure(&status(400, "bad"), UploadMethod::Direct), Step::Retry);
     }
 
@@ -343,12 +346,12 @@ mod tests {
     fn the_listing_is_asked_again_until_settle_timeout_is_spent() {
         let mut st = State::new(UploadMethod::Direct, 1, SETTLE);
         let mut waited = Duration::ZERO;
-        while st.context(Trigger::Conflict, IfExists::Skip).can_look_again {
+        while st.context(Trigger::Conflict, IfExists::Skip, true).can_look_again {
             waited += st.settle.next_wait().unwrap();
         }
         assert_eq!(waited, SETTLE);
         let never = State::new(UploadMethod::Direct, 1, Duration::ZERO);
-        assert!(!never.context(Trigger::Conflict, IfExists::Skip).can_look_again);
+        assert!(!never.context(Trigger::Conflict, IfExists::Skip, true).can_look_again);
     }
 
     #[test]
@@ -394,6 +397,6 @@ mod tests {
         assert_eq!(st.written(), Status::Published, "a deletion not answered yet");
         st.deletion_done();
         assert_eq!(st.written(), Status::Replaced);
-        assert!(st.context(Trigger::Conflict, IfExists::Replace).replaced);
+        assert!(st.context(Trigger::Conflict, IfExists::Replace, true).replaced);
     }
 }

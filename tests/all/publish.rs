@@ -557,3 +557,26 @@ fn a_real_form_parser_reads_back_every_file_name_as_it_was() {
         assert_eq!(entry["status"], "published", "{entry}");
     }
 }
+
+/// A file that is the only one of its version (a Files package has no architecture):
+/// the package the registry lists under its name and version is its own earlier
+/// build, so `replace` deletes it at once instead of waiting out `settle-timeout` for
+/// another variant to show.
+#[test]
+fn replace_of_a_package_without_variants_does_not_wait_for_the_listing() {
+    let emu = emulator(&[("files", "files")]);
+    Job::local(&emu, "files", "dist/*")
+        .file("dist/tool-1.0.0.bin", "old")
+        .run()
+        .code(0);
+    let job = Job::local(&emu, "files", "dist/*")
+        .env("PACKAGE_PUBLISHER_IF_EXISTS", "replace")
+        .env("PACKAGE_PUBLISHER_REPORT_FILE", "r.json")
+        .file("dist/tool-1.0.0.bin", "new");
+    job.run().code(0).has("replaced").lacks("looking again");
+    let entry = &job.json("r.json")["packages"][0];
+    assert_eq!(entry["status"], "replaced", "{entry}");
+    let stored = emu.packages("files");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(entry["sha256"], stored[0].sha256, "the new file is the one stored");
+}
