@@ -129,28 +129,34 @@ pub(crate) fn decide(found: Found, c: Context) -> Action {
         // upload may be what it holds: neither published nor failed.
         (Trigger::Conflict, Found::Absent) if c.maybe_ours => Action::Done(Status::Unverified, None),
         (Trigger::Conflict, Found::Absent) => Action::Fail(Refusal::NotFound),
-        (Trigger::Conflict, Found::Other(pkg)) => match c.policy {
-            IfExists::Skip => Action::Done(Status::Skipped, Some(pkg)),
-            IfExists::Fail => Action::Fail(Refusal::Exists(Some(pkg))),
-            IfExists::SkipIdentical => Action::Fail(Refusal::Different(pkg)),
-            IfExists::Replace if c.replaced => Action::Fail(Refusal::StillThere(Some(pkg))),
-            // The listing may lag: the one package shown may be another architecture
-            // while the file's own earlier version is not listed yet. Let it settle
-            // before deleting anything, unless the registry says which variant it is
-            // (the lookup keeps only the file's own).
-            IfExists::Replace
-                if c.can_look_again && c.has_variant && pkg.variant.is_none() && c.settled_for < REPLACE_SETTLE =>
-            {
-                Action::LookAgain
-            }
-            IfExists::Replace => Action::Replace(pkg),
-        },
+        (Trigger::Conflict, Found::Other(pkg)) => other_content(pkg, c),
         (Trigger::Conflict, Found::Many(pkgs)) => match c.policy {
             IfExists::Skip => Action::Done(Status::Skipped, pkgs.into_iter().next()),
             IfExists::Fail => Action::Fail(Refusal::Exists(pkgs.into_iter().next())),
             IfExists::SkipIdentical => Action::Fail(Refusal::Several(pkgs)),
             IfExists::Replace => Action::Fail(Refusal::WhichToReplace(pkgs)),
         },
+    }
+}
+
+/// The registry refused the file as a duplicate and lists one package of its name
+/// and version with other content.
+fn other_content(pkg: Package, c: Context) -> Action {
+    match c.policy {
+        IfExists::Skip => Action::Done(Status::Skipped, Some(pkg)),
+        IfExists::Fail => Action::Fail(Refusal::Exists(Some(pkg))),
+        IfExists::SkipIdentical => Action::Fail(Refusal::Different(pkg)),
+        IfExists::Replace if c.replaced => Action::Fail(Refusal::StillThere(Some(pkg))),
+        // The listing may lag: the one package shown may be another architecture
+        // while the file's own earlier version is not listed yet. Let it settle
+        // before deleting anything, unless the registry says which variant it is
+        // (the lookup keeps only the file's own).
+        IfExists::Replace
+            if c.can_look_again && c.has_variant && pkg.variant.is_none() && c.settled_for < REPLACE_SETTLE =>
+        {
+            Action::LookAgain
+        }
+        IfExists::Replace => Action::Replace(pkg),
     }
 }
 
