@@ -74,20 +74,9 @@ mod tests {
 
     fn entry(status: Status) -> Entry {
         Entry {
-            path: "a.deb".into(),
-            size: 1,
-            sha256: String::new(),
-            name: Some("a".into()),
-            version: Some("1".into()),
-            variant: None,
             id: Some("p1".into()),
-            web_url: None,
             status,
-            error: None,
-            attestations: 0,
-            deleted_id: None,
-            auth_refused: false,
-            promotions: vec![],
+            ..Entry::sample("a.deb")
         }
     }
 

@@ -472,20 +472,8 @@ mod tests {
 
     fn entry(path: &str) -> Entry {
         Entry {
-            path: path.to_owned(),
-            size: 10,
-            sha256: "ab".into(),
-            name: Some("n".into()),
-            version: Some("1".into()),
-            variant: None,
-            id: None,
             web_url: Some("https://buildkite.com/x (y)".into()),
-            status: Status::Published,
-            error: None,
-            attestations: 0,
-            deleted_id: None,
-            auth_refused: false,
-            promotions: vec![],
+            ..Entry::sample(path)
         }
     }
 

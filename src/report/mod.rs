@@ -109,6 +109,29 @@ pub(crate) struct Entry {
     pub promotions: Vec<Promotion>,
 }
 
+#[cfg(test)]
+impl Entry {
+    /// A published entry for `path` (package `n 1`, size 10), for tests to adjust.
+    pub(crate) fn sample(path: &str) -> Entry {
+        Entry {
+            path: path.to_owned(),
+            size: 10,
+            sha256: "ab".into(),
+            name: Some("n".into()),
+            version: Some("1".into()),
+            variant: None,
+            id: None,
+            web_url: None,
+            status: Status::Published,
+            error: None,
+            attestations: 0,
+            deleted_id: None,
+            auth_refused: false,
+            promotions: vec![],
+        }
+    }
+}
+
 /// Counts by outcome.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Totals {
